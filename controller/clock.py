@@ -1,0 +1,101 @@
+"""The injectable clock: every timeout and timer in the product reads time and sleeps through it.
+
+`SystemClock` is the real one. `FakeClock` runs timers in order without waiting: `advance(seconds)` moves
+time forward and wakes every sleeper whose deadline has come, in deadline order, so tests of minutes run in
+milliseconds. Monotonic time is for durations; wall time only for OCPP timestamps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float:
+        """Seconds on a clock that never jumps."""
+        ...
+
+    def now(self) -> datetime:
+        """Wall-clock time, timezone-aware UTC."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep for `seconds` of this clock's time."""
+        ...
+
+
+class SystemClock:
+    """Real time."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+class FakeClock:
+    """A clock that moves only when told. Sleepers wake in deadline order as `advance` passes them."""
+
+    def __init__(self, start: float = 1000.0, wall: datetime | None = None) -> None:
+        self._t = start
+        self._wall0 = wall or datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+        self._t0 = start
+        self._seq = itertools.count()
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+
+    def monotonic(self) -> float:
+        return self._t
+
+    def now(self) -> datetime:
+        return self._wall0 + timedelta(seconds=self._t - self._t0)
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self._t + seconds, next(self._seq), fut))
+        try:
+            await fut
+        finally:
+            if not fut.done():
+                fut.cancel()
+
+    @property
+    def pending(self) -> int:
+        """Number of sleepers still waiting."""
+        return sum(1 for _, _, f in self._sleepers if not f.done())
+
+    def next_deadline(self) -> float | None:
+        self._drop_cancelled()
+        return self._sleepers[0][0] if self._sleepers else None
+
+    def _drop_cancelled(self) -> None:
+        while self._sleepers and self._sleepers[0][2].done():
+            heapq.heappop(self._sleepers)
+
+    async def advance(self, seconds: float, step_yields: int = 5) -> None:
+        """Move time forward by `seconds`, waking sleepers in order and letting each run before the next."""
+        target = self._t + seconds
+        while True:
+            self._drop_cancelled()
+            if not self._sleepers or self._sleepers[0][0] > target:
+                break
+            deadline, _, fut = heapq.heappop(self._sleepers)
+            self._t = max(self._t, deadline)
+            if not fut.done():
+                fut.set_result(None)
+            for _ in range(step_yields):
+                await asyncio.sleep(0)
+        self._t = target
+        for _ in range(step_yields):
+            await asyncio.sleep(0)
