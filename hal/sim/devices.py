@@ -1,0 +1,223 @@
+"""Simulated devices with the behaviour of the real ones: outputs record every change with its time,
+inputs cannot be driven through the device interface (only through the simulator), faults are injectable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hal.errors import DeviceOffline
+from hal.interfaces import MeterReading, PilotOutput, PilotReading
+from hal.sim.ev import SimEv
+
+Now = Callable[[], float]
+
+
+class Recorder:
+    """Keeps (time, value) for every change of an output, bounded."""
+
+    def __init__(self, now: Now, limit: int = 10000) -> None:
+        self._now = now
+        self.history: list[tuple[float, object]] = []
+        self._limit = limit
+
+    def record(self, value: object) -> None:
+        if self.history and self.history[-1][1] == value:
+            return
+        self.history.append((self._now(), value))
+        if len(self.history) > self._limit:
+            del self.history[: self._limit // 2]
+
+
+class SimControlPilot:
+    """Pilot PWM output and ADC, wired to a simulated car."""
+
+    def __init__(self, ev: SimEv, now: Now) -> None:
+        self.ev = ev
+        self.output = PilotOutput.high()
+        self.recorder = Recorder(now)
+
+    def set_output(self, output: PilotOutput) -> None:
+        self.output = output
+        self.recorder.record(output)
+
+    def read(self) -> PilotReading:
+        high, low = self.ev.pilot_voltages(self.output)
+        return PilotReading(high, low)
+
+    def to_safe_state(self) -> None:
+        self.set_output(PilotOutput.high())
+
+
+class SimContactor:
+    """A contactor whose mirror contact follows after `feedback_delay_s`; it can weld shut."""
+
+    def __init__(self, now: Now, feedback_delay_s: float = 0.02, has_feedback: bool = True) -> None:
+        self._now = now
+        self.commanded = False
+        self.welded = False
+        self.has_feedback = has_feedback
+        self.feedback_delay_s = feedback_delay_s
+        self._changed_at = now()
+        self._contacts_closed = False
+        self.recorder = Recorder(now)
+        self.switch_count = 0
+
+    def set_closed(self, closed: bool) -> None:
+        if closed != self.commanded:
+            self.commanded = closed
+            self._changed_at = self._now()
+            self.switch_count += 1
+            self.recorder.record(closed)
+
+    @property
+    def contacts_closed(self) -> bool:
+        """Whether the power contacts conduct (what the car and the meter see)."""
+        if self.welded and self._contacts_closed:
+            return True
+        if self._now() - self._changed_at >= self.feedback_delay_s:
+            self._contacts_closed = self.commanded
+        return self._contacts_closed or (self.welded and self.commanded)
+
+    def feedback_closed(self) -> bool | None:
+        if not self.has_feedback:
+            return None
+        return self.contacts_closed
+
+    def to_safe_state(self) -> None:
+        self.set_closed(False)
+
+
+class SimLock:
+    def __init__(self, now: Now) -> None:
+        self.locked = False
+        self.jammed = False
+        self.recorder = Recorder(now)
+
+    def set_locked(self, locked: bool) -> None:
+        if not self.jammed:
+            self.locked = locked
+        self.recorder.record(locked)
+
+    def feedback_locked(self) -> bool | None:
+        return self.locked
+
+    def to_safe_state(self) -> None:
+        self.set_locked(False)
+
+
+class SimSocketMeter:
+    """The socket's meter: currents the car draws through closed contacts, energy integrated over time."""
+
+    def __init__(self) -> None:
+        self.currents: tuple[float, float, float] = (0.0, 0.0, 0.0)
+        self.energy_wh = 0.0
+        self.voltage = 230.0
+        self.offline = False
+
+    def integrate(self, currents: tuple[float, float, float], dt: float) -> None:
+        self.currents = currents
+        self.energy_wh += sum(currents) * self.voltage * dt / 3600.0
+
+    def read(self) -> MeterReading:
+        if self.offline:
+            raise DeviceOffline("socket meter does not answer")
+        power = sum(self.currents) * self.voltage
+        return MeterReading(
+            currents_a=self.currents,
+            voltages_v=(self.voltage, self.voltage, self.voltage),
+            power_w=round(power, 1),
+            energy_wh=round(self.energy_wh, 3),
+        )
+
+
+class SimRcd:
+    def __init__(self) -> None:
+        self.trip = False
+        self.self_test_fails = False
+        self.self_tests = 0
+
+    def tripped(self) -> bool:
+        return self.trip
+
+    def self_test(self) -> bool:
+        self.self_tests += 1
+        return not self.self_test_fails
+
+    def reset(self) -> None:
+        self.trip = False
+
+
+class SimTemperature:
+    def __init__(self, celsius: float = 25.0) -> None:
+        self.celsius = celsius
+        self.lost = False
+
+    def read_celsius(self) -> float:
+        if self.lost:
+            raise DeviceOffline("temperature sensor lost")
+        return self.celsius
+
+
+class SimTilt:
+    def __init__(self) -> None:
+        self.degrees = 0.0
+
+    def read_tilt_deg(self) -> float:
+        return self.degrees
+
+
+class SimRfid:
+    """A card reader; the simulator (sim control `tag`) presents cards."""
+
+    def __init__(self) -> None:
+        self._queue: list[str] = []
+
+    def present(self, uid: str) -> None:
+        self._queue.append(uid)
+
+    def poll(self) -> str | None:
+        return self._queue.pop(0) if self._queue else None
+
+    def version(self) -> str:
+        return "SIM-NFC 1.0"
+
+
+class SimLeds:
+    def __init__(self, now: Now) -> None:
+        self.state: tuple[str, str, int] = ("off", "off", 0)
+        self.recorder = Recorder(now)
+
+    def show(self, color: str, pattern: str, intensity: int) -> None:
+        self.state = (color, pattern, intensity)
+        self.recorder.record(self.state)
+
+    def to_safe_state(self) -> None:
+        self.show("off", "off", 0)
+
+
+class SimSuspendInput:
+    def __init__(self) -> None:
+        self.value = False
+
+    def active(self) -> bool:
+        return self.value
+
+
+class SimGridMeter:
+    """The grid connection's meter: the house load plus what the sockets draw (fed from the control loop's
+    samples), in the main process like a real P1 or Modbus grid meter."""
+
+    def __init__(self, socket_currents: Callable[[], list[tuple[float, float, float]]]) -> None:
+        self.house: tuple[float, float, float] = (0.0, 0.0, 0.0)
+        self.offline = False
+        self._socket_currents = socket_currents
+
+    def read(self) -> MeterReading:
+        if self.offline:
+            raise DeviceOffline("grid meter does not answer")
+        total = list(self.house)
+        for cur in self._socket_currents():
+            for i in range(3):
+                total[i] += cur[i]
+        currents = (round(total[0], 3), round(total[1], 3), round(total[2], 3))
+        return MeterReading(currents_a=currents, power_w=round(sum(currents) * 230.0, 1))
