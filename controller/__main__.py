@@ -1,0 +1,106 @@
+"""The command line: `chargepoint run | demo | backoffice | keys` (also `python -m controller`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+
+from board.loader import builtin_board, load_board
+from hal.errors import BoardError
+
+
+def _hostport(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not port.isdigit():
+        raise argparse.ArgumentTypeError("expected HOST:PORT")
+    return host or "127.0.0.1", int(port)
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from controller.app import Station, StationOptions
+    from controller.simcontrol.server import SimControlServer
+
+    board = load_board(args.board) if args.board else load_board(builtin_board("sim"))
+    t0 = time.monotonic()
+    station = Station(
+        board,
+        Path(args.state_dir),
+        StationOptions(backoffice_url=args.backoffice, identity=args.identity),
+        trace=lambda line: print(f"{time.monotonic() - t0:8.2f}s {line}", flush=True),
+    )
+    for problem in getattr(station.config, "problems", []) or []:
+        print(f"config: {problem}", file=sys.stderr)
+    await station.start()
+    sim = None
+    if args.sim_control:
+        if not board.is_simulated:
+            print("--sim-control needs a simulated board", file=sys.stderr)
+            await station.stop()
+            return 2
+        host, port = args.sim_control
+        sim = SimControlServer(station, host, port)
+        print(f"sim control API on {host}:{await sim.start()}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    if sim:
+        await sim.stop()
+    await station.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="chargepoint", description="Open charge point controller")
+    sub = ap.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the controller")
+    run.add_argument("--board", help="board file (default: the simulated board)")
+    run.add_argument("--state-dir", default="state", help="directory for configuration and journal")
+    run.add_argument("--backoffice", help="back office URL (default: BackOffice-URL-wired)")
+    run.add_argument("--identity", help="charge point identity (default: the Identity key)")
+    run.add_argument("--sim-control", type=_hostport, metavar="HOST:PORT", help="serve the sim control API")
+    run.add_argument("-v", "--verbose", action="store_true")
+    sub.add_parser("demo", help="a complete charging session on the simulated board")
+    bo = sub.add_parser("backoffice", help="the built-in back office")
+    bo.add_argument("--host", default="127.0.0.1")
+    bo.add_argument("--port", type=int, default=9000)
+    keys = sub.add_parser("keys", help="the configuration key table")
+    keys.add_argument("--markdown", action="store_true", help="write docs/configuration-keys.md")
+    keys.add_argument("--state-dir", default=None, help="show the values stored in this state directory")
+    keys.add_argument("--board", help="board file for per-order defaults")
+    args = ap.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING)
+    try:
+        if args.command == "run":
+            return asyncio.run(_run(args))
+        if args.command == "demo":
+            from controller.demo import main as demo_main
+
+            return demo_main()
+        if args.command == "backoffice":
+            from controller.backoffice.server import run_forever
+
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(run_forever(args.host, args.port))
+            return 0
+        if args.command == "keys":
+            from controller.config.cli import keys_command
+
+            return keys_command(args)
+    except BoardError as exc:
+        print(f"board error: {exc}", file=sys.stderr)
+        return 2
+    return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

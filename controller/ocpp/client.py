@@ -1,0 +1,57 @@
+"""The charge point side of OCPP 1.6J: the `ocpp` library's ChargePoint with our handlers mixed in.
+
+Each feature profile's handlers live in their own module as a mixin; this class only combines them and
+hardens message routing: a frame that is not valid OCPP-J gets a CALLERROR when it has a unique id we can
+answer to, and is logged otherwise. It never kills the connection.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from ocpp.messages import MessageType
+from ocpp.v16 import ChargePoint as _LibChargePoint
+
+from controller.ocpp.core import CoreHandlers
+
+log = logging.getLogger(__name__)
+
+
+class OcppClient(CoreHandlers, _LibChargePoint):
+    """One live connection's charge point. `station` is the facade the handlers ask (see core.StationApi)."""
+
+    def __init__(self, identity: str, connection: Any, station: Any, trace: Any = None) -> None:
+        super().__init__(identity, connection)
+        self.station = station
+        self._trace = trace
+
+    async def route_message(self, raw_msg: str) -> None:
+        if self._trace:
+            self._trace("in", raw_msg)
+        try:
+            msg = json.loads(raw_msg)
+        except (TypeError, ValueError):
+            log.warning("dropping a frame that is not JSON: %.200r", raw_msg)
+            return
+        if (
+            not isinstance(msg, list)
+            or len(msg) < 3
+            or msg[0] not in (MessageType.Call, MessageType.CallResult, MessageType.CallError)
+            or not isinstance(msg[1], str)
+        ):
+            if isinstance(msg, list) and len(msg) >= 2 and isinstance(msg[1], str) and msg[0] == MessageType.Call:
+                await self._send(json.dumps([4, msg[1], "FormationViolation", "malformed CALL frame", {}]))
+            else:
+                log.warning("dropping a frame that is not OCPP-J: %.200r", raw_msg)
+            return
+        if msg[0] == MessageType.Call and (len(msg) != 4 or not isinstance(msg[2], str) or not isinstance(msg[3], dict)):
+            await self._send(json.dumps([4, msg[1], "FormationViolation", "CALL must be [2, id, action, {payload}]", {}]))
+            return
+        await super().route_message(raw_msg)
+
+    async def _send(self, message: str) -> None:
+        if self._trace:
+            self._trace("out", message)
+        await super()._send(message)

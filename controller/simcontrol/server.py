@@ -1,0 +1,118 @@
+"""The sim control API: JSON lines over TCP for tests, the demo and the virtual HIL rig.
+
+Each request `{"cmd": ...}` gets one reply `{"ok": true, ...}` or `{"ok": false, "error": "..."}`. Commands
+for the power-path devices (plug, unplug, ev_*, temperature, tilt, rcd, socket meter) are forwarded to the
+control process, where the simulated devices live; the card reader and the grid meter belong to the main
+process and are handled here; `status` reports what the station knows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from controller.evse.supervisor import ControlProcessError
+
+log = logging.getLogger(__name__)
+
+FORWARDED = frozenset(
+    {"plug", "unplug", "ev_pause", "ev_resume", "ev_draw", "ev_misbehave", "temperature", "tilt", "rcd", "suspend", "pe", "stall"}
+)
+MAX_LINE = 65536
+
+
+class SimControlServer:
+    def __init__(self, station: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.station = station
+        self.host = host
+        self.port = port
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._client, self.host, self.port, limit=MAX_LINE)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                try:
+                    line = await reader.readline()
+                except (ValueError, asyncio.LimitOverrunError):
+                    writer.write(b'{"ok": false, "error": "request line too long"}\n')
+                    break
+                if not line:
+                    break
+                if not line.strip():
+                    continue
+                reply = await self.handle_line(line)
+                writer.write(json.dumps(reply).encode() + b"\n")
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def handle_line(self, line: bytes) -> dict[str, Any]:
+        try:
+            req = json.loads(line)
+        except ValueError:
+            return {"ok": False, "error": "not JSON"}
+        if not isinstance(req, dict) or not isinstance(req.get("cmd"), str):
+            return {"ok": False, "error": 'a request is an object with "cmd"'}
+        try:
+            return await self.handle(req["cmd"], {k: v for k, v in req.items() if k != "cmd"})
+        except (TypeError, ValueError, KeyError) as exc:
+            return {"ok": False, "error": f"bad arguments for {req['cmd']}: {exc}"}
+
+    async def handle(self, cmd: str, args: dict[str, Any]) -> dict[str, Any]:
+        st = self.station
+        if cmd == "status":
+            return {"ok": True, **st.status_snapshot()}
+        if cmd == "tag":
+            uid = args["uid"]
+            if not isinstance(uid, str) or not uid or len(uid) > 20:
+                return {"ok": False, "error": "uid must be a string of 1..20 characters"}
+            if st.devices.rfid is None:
+                return {"ok": False, "error": "this board has no card reader"}
+            st.devices.rfid.present(uid)
+            return {"ok": True}
+        if cmd == "grid":
+            currents = args["currents"]
+            if not (isinstance(currents, list) and len(currents) == 3 and all(isinstance(c, int | float) for c in currents)):
+                return {"ok": False, "error": "currents must be a list of 3 numbers (A)"}
+            if st.devices.grid_meter is None:
+                return {"ok": False, "error": "this board has no simulated grid meter"}
+            st.devices.grid_meter.house = tuple(float(c) for c in currents)
+            return {"ok": True}
+        if cmd == "meter_offline":
+            which = args.get("which", "socket")
+            offline = bool(args["offline"])
+            if which == "grid":
+                if st.devices.grid_meter is None:
+                    return {"ok": False, "error": "this board has no simulated grid meter"}
+                st.devices.grid_meter.offline = offline
+                return {"ok": True}
+            if which != "socket":
+                return {"ok": False, "error": 'which must be "grid" or "socket"'}
+            return await self._forward("meter_offline", {"connector": args.get("connector", 1), "offline": offline})
+        if cmd in FORWARDED:
+            return await self._forward(cmd, args)
+        return {"ok": False, "error": f"unknown command {cmd!r}"}
+
+    async def _forward(self, cmd: str, args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            reply = await self.station.control.sim(cmd, args)
+        except (ControlProcessError, TimeoutError) as exc:
+            return {"ok": False, "error": f"control process: {exc}"}
+        reply = {k: v for k, v in reply.items() if k not in ("t", "id")}
+        return reply
