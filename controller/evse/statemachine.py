@@ -46,8 +46,10 @@ TABLE: dict[tuple[EvseState, bool], Decision] = {
     (EvseState.D, True): Decision(PilotDrive.PWM, True),  # D2: energise (ventilation is not required here)
     (EvseState.E, False): Decision(PilotDrive.HIGH, False),  # pilot error: no PWM, keep +12 V to see recovery
     (EvseState.E, True): Decision(PilotDrive.HIGH, False),
-    (EvseState.F, False): Decision(PilotDrive.NEGATIVE, False),
-    (EvseState.F, True): Decision(PilotDrive.NEGATIVE, False),
+    # F is held by the fault that caused it (the connector drives -12 V while that fault is active); once it
+    # clears, release the pilot to +12 V so the next tick can read the car again.
+    (EvseState.F, False): Decision(PilotDrive.HIGH, False),
+    (EvseState.F, True): Decision(PilotDrive.HIGH, False),
 }
 
 LEVEL_TO_STATE: dict[CpLevel, EvseState] = {

@@ -1,0 +1,166 @@
+"""The key table against the reference documents: every documented and every standard key is there, once."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from controller.config.keys import KEYS, OWNERS, PASSWORD_KEYS, STANDARD_OCPP_KEYS, Access, KeyType
+from controller.config.registry import ConfigRegistry
+from controller.config.store import ConfigStore
+
+REFERENCE = Path("/work/shared/reference")
+INDEX = REFERENCE / "keys-index.tsv"
+
+# Where the document's own text overrides keys-index.tsv, assert the document's value (none differ today;
+# the index's "Read" for SupportedFileTransferProtocols/OCPPStackVersion already reads as R).
+DOC_OVERRIDES: dict[str, str] = {}
+
+# Keys whose empty default means "not set yet" and that the back office may not set to "" themselves.
+UNSET_PLACEHOLDERS = {"AuthorizationKey", "PW-SetTempAccessKey", "PW-SetChargerPassword", "ForceFirmwareRollback"}
+
+
+def _index_rows() -> list[tuple[str, str, str]]:
+    rows = []
+    for line in INDEX.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, access, category = line.split("\t")
+        rows.append((name, access, category))
+    return rows
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> ConfigRegistry:
+    return ConfigRegistry(ConfigStore(tmp_path / "config.json"))
+
+
+def test_index_has_188_keys() -> None:
+    assert len(_index_rows()) == 188
+
+
+@pytest.mark.parametrize(("name", "access", "category"), _index_rows())
+def test_every_indexed_key_is_answered_with_its_access(
+    registry: ConfigRegistry, name: str, access: str, category: str
+) -> None:
+    spec = registry.spec(name)
+    assert spec is not None, name
+    assert spec.access.value == DOC_OVERRIDES.get(name, access)
+    assert spec.category == category
+
+
+@pytest.mark.parametrize("name", STANDARD_OCPP_KEYS)
+def test_every_standard_ocpp_key_is_answered(registry: ConfigRegistry, name: str) -> None:
+    spec = registry.spec(name)
+    assert spec is not None, name
+    assert spec.origin == "OCPP"
+
+
+def test_standard_list_is_complete() -> None:
+    # OCPP 1.6 §9: 34 Core + 3 LocalAuthList + 1 Reservation + 5 SmartCharging + 1 Firmware; whitepaper: 6.
+    assert len(STANDARD_OCPP_KEYS) == len(set(STANDARD_OCPP_KEYS)) == 50
+
+
+def test_standard_spelling_is_canonical_alfen_spelling_is_alias(registry: ConfigRegistry) -> None:
+    hb = registry.spec("HeartbeatInterval")
+    assert hb is registry.spec("HeartBeatInterval")
+    assert hb is not None and hb.name == "HeartbeatInterval" and hb.aliases == ("HeartBeatInterval",)
+    chain = registry.spec("CertificateSignedMaxChainSize")
+    assert chain is registry.spec("CertificateSignedMaxChain")
+
+
+def test_names_are_case_sensitive(registry: ConfigRegistry) -> None:
+    assert registry.spec("heartbeatinterval") is None
+    assert registry.spec("HEARTBEATINTERVAL") is None
+
+
+def test_counts() -> None:
+    # 188 document names, 2 of them aliases of standard keys, plus 5 standard names the document lacks.
+    assert len(KEYS) == 188 - 2 + 5
+    names = [n for k in KEYS for n in k.names]
+    assert len(names) == len(set(names)) == 193
+    index_names = {row[0] for row in _index_rows()}
+    assert set(names) - index_names == {"HeartbeatInterval", "CertificateSignedMaxChainSize", "BlinkRepeat",
+                                        "MinimumStatusDuration", "AdditionalRootCertificateCheck"}
+
+
+@pytest.mark.parametrize("spec", KEYS, ids=lambda s: s.name)
+def test_spec_is_well_formed(registry: ConfigRegistry, spec) -> None:
+    assert spec.owner in OWNERS
+    assert spec.origin in ("OCPP", "Alfen")
+    assert spec.description and "\n" not in spec.description
+    assert len(spec.name) <= 50
+    assert (spec.owner == "hardware-absent") == (spec.hardware_note is not None)
+    if spec.hardware_note:
+        assert spec.hardware_note.startswith("stored; this board has no")
+    if spec.type is KeyType.ENUM:
+        assert spec.options and spec.default in spec.options
+    if spec.type in (KeyType.INT, KeyType.FLOAT) and spec.minimum is not None and spec.maximum is not None:
+        assert spec.minimum <= spec.maximum
+    if spec.item_pattern:
+        re.compile(spec.item_pattern)
+    if spec.name not in UNSET_PLACEHOLDERS:
+        assert registry._check(spec, spec.default) is None, spec.name  # noqa: SLF001
+    if spec.type is KeyType.BOOL:
+        assert spec.default in ("true", "false")
+
+
+@pytest.mark.parametrize(
+    ("name", "minimum", "maximum", "default"),
+    [
+        ("TimeZoneMinutes", -720, 720, "60"),
+        ("LightIntensity", 0, 100, "100"),
+        ("ContactorProtect", 0, 32767, "60"),
+        ("ConnectionTimeOut", 0, 32767, "120"),
+        ("DisconnectTimeout", 0, 32767, "10"),
+        ("Max Allowed Outage Duration (s)", 0, 3600, "0"),
+        ("SCN-AlternatingPeriod", 900, 36000, "900"),
+        ("MbsSlaveTCPIPValidityTime", 1, 32767, "60"),
+        ("PW-TempAccessExpiration", 0, 72, "0"),
+        ("SecurityProfile", 0, 3, "0"),
+        ("HeartbeatInterval", 30, 2147483647, "900"),
+        ("WS timeout", 10, 65535, "10"),
+        ("LED Heart Beat Intensity", 0, 100, "100"),
+        ("Connector1.2-MaxCurrent", 0, 16, "16.0"),
+    ],
+)
+def test_documented_ranges(name: str, minimum: float, maximum: float, default: str) -> None:
+    spec = next(k for k in KEYS if name in k.names)
+    assert (spec.minimum, spec.maximum, spec.default) == (minimum, maximum, default)
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("Power Outage Recovery", ("Idle", "Resume")),
+        ("DisconnectAction", ("Continue", "Abort", "Unlock", "UnlockWhenOffline")),
+        ("6mADetectResponse", ("Smart", "Immediate")),
+        ("StatusNotificationMode", ("Normal", "Timestamp", "Queued")),
+        ("CentralMeterValueTransmissionMode", ("During", "Always", "End")),
+        ("LED Heart Beat Mode", ("Glow", "Off")),
+    ],
+)
+def test_documented_options(name: str, options: tuple[str, ...]) -> None:
+    spec = next(k for k in KEYS if k.name == name)
+    assert spec.options == options
+
+
+WRITE_ONLY = {
+    "AuthorizationKey", "PW-SetChargerPassword", "PW-SetTempAccessKey", "ProxyPassword", "CalibrateTilt",
+    "OCPP-reply timeout", "OCPP-send timeout", "WS timeout", "NuvveActive", "NuvveInterval", "NuvveTolerance",
+    "OfflineAuthorise", "OnlineAuthorise", "ForceFirmwareRollback",
+}
+
+
+def test_write_only_keys() -> None:
+    assert {k.name for k in KEYS if k.access is Access.W} == WRITE_ONLY
+    assert PASSWORD_KEYS <= WRITE_ONLY
+
+
+def test_hardware_absent_keys_say_so() -> None:
+    notes = {k.name: k.hardware_note for k in KEYS if k.hardware_note}
+    assert notes["Language"] == "stored; this board has no display"
+    assert "modem" in (notes["APN-Name"] or "")
+    assert "Eichrecht" in (notes["SignedDataEnabled"] or "")
