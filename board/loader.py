@@ -134,12 +134,17 @@ def _device(loc: _Locator, kind: str, raw: Any, section: str, index: int, pins: 
         raise loc.error(line, f"{kind}: unknown driver {driver!r} (one of: {', '.join(sorted(DRIVERS[kind]))})")
     params = {k: v for k, v in raw.items() if k != "driver"}
     spec = DRIVERS[kind][driver]
+
+    def key_line(key: str) -> int:
+        return line if section == "connector" else loc.key(kind, key)
+
     for key, value in params.items():
         if key not in spec:
-            raise loc.error(line, f"{kind} ({driver}): unknown key {key!r} (allowed: {', '.join(sorted(spec)) or 'none'})")
+            allowed = ", ".join(sorted(spec)) or "none"
+            raise loc.error(key_line(key), f"{kind} ({driver}): unknown key {key!r} (allowed: {allowed})")
         t, _ = spec[key]
         if not _check_type(value, t):
-            raise loc.error(line, f"{kind}.{key} must be {_type_name(t)}, not {value!r}")
+            raise loc.error(key_line(key), f"{kind}.{key} must be {_type_name(t)}, not {value!r}")
     for key, (_, required) in spec.items():
         if required and key not in params:
             raise loc.error(line, f"{kind} ({driver}) is missing {key!r}")
@@ -147,7 +152,7 @@ def _device(loc: _Locator, kind: str, raw: Any, section: str, index: int, pins: 
         if key.endswith("pin"):
             owner = f"{section}[{index}].{kind}.{key}" if section == "connector" else f"{kind}.{key}"
             if value in pins:
-                raise loc.error(line, f"pin {value} is used twice: by {pins[value]} and by {owner}")
+                raise loc.error(key_line(key), f"pin {value} is used twice: by {pins[value]} and by {owner}")
             if not 0 <= value <= 27:
                 raise loc.error(line, f"{owner}: GPIO pin {value} does not exist (0..27)")
             pins[value] = owner

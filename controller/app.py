@@ -26,6 +26,7 @@ from controller.config.store import ConfigStore
 from controller.energy.allocator import allocate
 from controller.evse.faults import PAUSING, REPORT_ONLY, Fault
 from controller.evse.supervisor import ControlProcess
+from controller.leds import LedController
 from controller.ocpp.client import OcppClient
 from controller.ocpp.link import LinkSettings, NotConnected, OcppLink
 from controller.ocpp.meter_values import sampled_values
@@ -33,6 +34,7 @@ from controller.ocpp.outbox import JournalSender
 from controller.ocpp.status import Status, StatusInputs, derive_status
 from controller.transactions.journal import Journal
 from controller.transactions.sessions import SessionManager
+from controller.transactions.timers import ConnectorSnapshot, SessionTimers
 from hal.factory import StationDevices, build_station_devices
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,10 @@ class ConnectorView:
     @property
     def currents(self) -> list[float]:
         return list((self.meter or {}).get("currents") or [0.0, 0.0, 0.0])
+
+    @property
+    def voltages(self) -> list[float]:
+        return list((self.meter or {}).get("voltages") or [0.0, 0.0, 0.0])
 
 
 @dataclass
@@ -91,6 +97,7 @@ class Station:
         self.journal = Journal(state_dir / "journal.sqlite")
         self.views = {c.id: ConnectorView(c.id) for c in board.connectors}
         self.station_faults: list[str] = []
+        self.temperature_c: float | None = None
         self.control = ControlProcess(
             board.path, self._on_control, tick_s=options.tick_s, main_silence_s=options.main_silence_s
         )
@@ -122,7 +129,11 @@ class Station:
         self._heartbeat_wake = asyncio.Event()
         self._meter_wake = asyncio.Event()
         self.control_deaths = 0
+        self.leds = LedController(self.devices.leds, self.config, self.clock)
+        self.timers = SessionTimers()
+        self.warnings: set[int] = set()
         self._subscribe_keys()
+        self._register_live_keys()
 
     # -- configuration -----------------------------------------------------------------------------------------
     def _subscribe_keys(self) -> None:
@@ -135,6 +146,24 @@ class Station:
         for key in ("Station-MaxCurrent", *(f"Connector{c.id}-MaxCurrent" for c in self.board.connectors)):
             if self.config.spec(key) is not None:
                 self.config.subscribe(key, lambda *_: self._publish_limits())
+
+    def _register_live_keys(self) -> None:
+        """Monitoring keys read live values from the devices and the control loop's samples."""
+        for cid, v in self.views.items():
+            self._live(f"Connector{cid}-ActualPower", lambda v=v: f"{((v.meter or {}).get('power_w') or 0.0) / 1000:.3f}")
+            self._live(f"Connector{cid}-OutputPhases", lambda v=v: str(sum(1 for a in v.currents if a >= 0.5)))
+            self._live(f"Connector{cid}-InputPhases", lambda v=v: str(sum(1 for u in v.voltages if u >= 100.0)))
+            self._live(
+                f"Connector{cid}-PhasesConnected",
+                lambda v=v: "".join(f"L{i + 1}" for i, u in enumerate(v.voltages) if u >= 100.0),
+            )
+        self._live("Temperature", lambda: "" if self.temperature_c is None else f"{self.temperature_c:.1f}")
+        rfid = self.devices.rfid
+        self._live("NFC-Version1", lambda: rfid.version() if rfid is not None else "")
+
+    def _live(self, key: str, provider: Callable[[], str]) -> None:
+        if self.config.spec(key) is not None:
+            self.config.register_live(key, provider)
 
     def _forward_evse_key(self, name: str, value: str) -> None:
         self.control.send_config({name: value})
@@ -234,6 +263,10 @@ class Station:
             self._changed()
         elif t == "sample":
             cid = int(msg["connector"])
+            if cid == 0:
+                temp = msg.get("temperature_c")
+                self.temperature_c = float(temp) if isinstance(temp, int | float) else None
+                return
             v = self.views.get(cid)
             if v is not None:
                 v.meter = msg.get("meter")
@@ -275,6 +308,28 @@ class Station:
             self._publish_limits()
         for cid in [0, *self.views]:
             self._enqueue_status(cid, self._derive(cid))
+        self.leds.update([(v.reported or self._derive(v.id)).status for v in self.views.values()], bool(self.warnings))
+
+    def _run_timers(self) -> None:
+        snaps = {
+            cid: ConnectorSnapshot(
+                in_transaction=self.sessions.sessions[cid].in_transaction,
+                cp_state=v.cp_state,
+                charging=v.contactor == "closed" and max(v.currents) >= 0.5,
+            )
+            for cid, v in self.views.items()
+        }
+        for action in self.timers.step(self.clock.monotonic(), self.config, self.link.online, snaps):
+            if action.kind == "stop":
+                self.trace(f"connector {action.connector}: session timer stops the transaction ({action.reason})")
+                self.sessions.stop(action.connector, action.reason)
+                self.sender.notify()
+            elif action.kind == "warn":
+                self.warnings.add(action.connector)
+                self._changed(limits=False)
+            elif action.kind == "clear_warn":
+                self.warnings.discard(action.connector)
+                self._changed(limits=False)
 
     def _derive(self, cid: int) -> Status:
         if cid == 0:
@@ -381,9 +436,14 @@ class Station:
                 uid = rfid.poll()
                 if uid:
                     self.trace(f"card presented: {uid}")
-                    await self.sessions.on_tag(uid)
+                    self.leds.interaction()
+                    outcome = await self.sessions.on_tag(uid)
+                    if outcome not in ("authorized", "stop"):
+                        self.leds.signal("red")
                     self.sender.notify()
             self.sessions.expire_authorizations()
+            self._run_timers()
+            self.leds.refresh()
             self.sender.notify() if self.journal.pending_count() else None
 
     # -- life cycle --------------------------------------------------------------------------------------------

@@ -185,11 +185,15 @@ class SimRfid:
 class SimLeds:
     def __init__(self, now: Now) -> None:
         self.state: tuple[str, str, int] = ("off", "off", 0)
+        self.nfc_intensity = 0
         self.recorder = Recorder(now)
 
     def show(self, color: str, pattern: str, intensity: int) -> None:
         self.state = (color, pattern, intensity)
         self.recorder.record(self.state)
+
+    def show_nfc(self, intensity: int) -> None:
+        self.nfc_intensity = intensity
 
     def to_safe_state(self) -> None:
         self.show("off", "off", 0)
