@@ -14,6 +14,7 @@ import pytest
 from board.loader import builtin_board, load_board
 from controller.app import Station, StationOptions
 from controller.backoffice.server import BackOffice
+from controller.clock import Clock
 from controller.simcontrol.server import SimControlServer
 
 
@@ -47,7 +48,11 @@ class Rig:
 
 
 async def start_rig(
-    tmp_path: Path, board: str = "sim", identity: str = "CP1", config: dict[str, str] | None = None
+    tmp_path: Path,
+    board: str = "sim",
+    identity: str = "CP1",
+    config: dict[str, str] | None = None,
+    clock: Clock | None = None,
 ) -> Rig:
     trace: list[str] = []
     bo = BackOffice()
@@ -56,6 +61,7 @@ async def start_rig(
         load_board(builtin_board(board)),
         tmp_path / "state",
         StationOptions(backoffice_url=bo.url, identity=identity),
+        clock=clock,
         trace=trace.append,
     )
     for k, v in (config or {}).items():
