@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,22 @@ class StationOptions:
     identity: str | None = None
     tick_s: float = 0.01
     main_silence_s: float = 3.0
+
+
+def _actual_power_kw(v: ConnectorView) -> str:
+    return f"{((v.meter or {}).get('power_w') or 0.0) / 1000:.3f}"
+
+
+def _output_phases(v: ConnectorView) -> str:
+    return str(sum(1 for a in v.currents if a >= 0.5))
+
+
+def _input_phases(v: ConnectorView) -> str:
+    return str(sum(1 for u in v.voltages if u >= 100.0))
+
+
+def _phases_connected(v: ConnectorView) -> str:
+    return "".join(f"L{i + 1}" for i, u in enumerate(v.voltages) if u >= 100.0)
 
 
 def _iso(clock: Clock) -> str:
@@ -150,13 +167,10 @@ class Station:
     def _register_live_keys(self) -> None:
         """Monitoring keys read live values from the devices and the control loop's samples."""
         for cid, v in self.views.items():
-            self._live(f"Connector{cid}-ActualPower", lambda v=v: f"{((v.meter or {}).get('power_w') or 0.0) / 1000:.3f}")
-            self._live(f"Connector{cid}-OutputPhases", lambda v=v: str(sum(1 for a in v.currents if a >= 0.5)))
-            self._live(f"Connector{cid}-InputPhases", lambda v=v: str(sum(1 for u in v.voltages if u >= 100.0)))
-            self._live(
-                f"Connector{cid}-PhasesConnected",
-                lambda v=v: "".join(f"L{i + 1}" for i, u in enumerate(v.voltages) if u >= 100.0),
-            )
+            self._live(f"Connector{cid}-ActualPower", partial(_actual_power_kw, v))
+            self._live(f"Connector{cid}-OutputPhases", partial(_output_phases, v))
+            self._live(f"Connector{cid}-InputPhases", partial(_input_phases, v))
+            self._live(f"Connector{cid}-PhasesConnected", partial(_phases_connected, v))
         self._live("Temperature", lambda: "" if self.temperature_c is None else f"{self.temperature_c:.1f}")
         rfid = self.devices.rfid
         self._live("NFC-Version1", lambda: rfid.version() if rfid is not None else "")
