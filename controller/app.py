@@ -33,6 +33,7 @@ from controller.ocpp.link import LinkSettings, NotConnected, OcppLink
 from controller.ocpp.meter_values import sampled_values
 from controller.ocpp.outbox import JournalSender
 from controller.ocpp.status import Status, StatusInputs, derive_status
+from controller.sdnotify import SystemdNotifier
 from controller.transactions.journal import Journal
 from controller.transactions.sessions import SessionManager
 from controller.transactions.timers import ConnectorSnapshot, SessionTimers
@@ -147,6 +148,7 @@ class Station:
         self._meter_wake = asyncio.Event()
         self.control_deaths = 0
         self.leds = LedController(self.devices.leds, self.config, self.clock)
+        self.notifier = SystemdNotifier()
         self.timers = SessionTimers()
         self.warnings: set[int] = set()
         self._subscribe_keys()
@@ -287,8 +289,14 @@ class Station:
                 if v.meter is not None:
                     v.energy_wh = float(v.meter.get("energy_wh", v.energy_wh))
                 self._changed(limits=False)
+        elif t == "stats":
+            self.notifier.control_stats(msg)
+        elif t == "hung":
+            self.notifier.control_restarted()
+            self.trace(f"control process silent for {msg.get('silent_s')} s; killed it")
         elif t == "died":
             self.control_deaths += 1
+            self.notifier.control_restarted()
             self.trace(f"control process died (exit {msg.get('returncode')}); restarting it")
         elif t == "hello":
             self.control.send_config(self._evse_values())
@@ -473,8 +481,10 @@ class Station:
             asyncio.create_task(self._meter_loop(), name="meter-values"),
             asyncio.create_task(self._housekeeping_loop(), name="housekeeping"),
         ]
+        self.notifier.notify("READY=1")
 
     async def stop(self) -> None:
+        self.notifier.notify("STOPPING=1")
         await self.link.stop()
         for t in self._tasks:
             t.cancel()

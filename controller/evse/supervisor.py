@@ -15,6 +15,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,12 +40,15 @@ class ControlProcess:
         tick_s: float = 0.01,
         main_silence_s: float = 3.0,
         restart_delay_s: float = 0.5,
+        hang_timeout_s: float = 5.0,
     ) -> None:
         self.board_path = board_path
         self.on_message = on_message
         self.tick_s = tick_s
         self.main_silence_s = main_silence_s
         self.restart_delay_s = restart_delay_s
+        self.hang_timeout_s = hang_timeout_s
+        self._last_heard = 0.0
         self.proc: subprocess.Popen[bytes] | None = None
         self.sock: socket.socket | None = None
         self.restarts = 0
@@ -86,6 +90,7 @@ class ControlProcess:
         self._decoder = Decoder()
         self._out = bytearray()
         self._hello_event.clear()
+        self._last_heard = time.monotonic()
         loop = asyncio.get_running_loop()
         loop.add_reader(parent.fileno(), self._on_readable)
         # the new process starts with what we asked of the old one
@@ -153,6 +158,15 @@ class ControlProcess:
     async def _watch(self) -> None:
         while not self._stopping:
             await asyncio.sleep(0.1)
+            if (
+                self.proc is not None
+                and self.proc.poll() is None
+                and time.monotonic() - self._last_heard > self.hang_timeout_s
+            ):
+                log.error("control process silent for %.1f s: killing it", self.hang_timeout_s)
+                self.on_message({"t": "hung", "silent_s": round(time.monotonic() - self._last_heard, 1)})
+                self.proc.kill()
+                await asyncio.to_thread(self.proc.wait)
             if self.proc is not None and self.proc.poll() is not None and not self._stopping:
                 code = self.proc.returncode
                 log.error("control process died (exit %s); restarting", code)
@@ -179,6 +193,7 @@ class ControlProcess:
         if not data:
             asyncio.get_running_loop().remove_reader(self.sock.fileno())
             return
+        self._last_heard = time.monotonic()
         for msg in self._decoder.feed(data):
             t = msg["t"]
             if t == "hello":

@@ -1,0 +1,97 @@
+"""Each side supervises the other: a dead or hung control process is reported and restarted, the systemd
+watchdog is fed only while the loop ticks, and a silent main process makes the loop stop charging."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+from pathlib import Path
+
+from tests.conftest import Rig, start_rig, stop_rig, until
+
+
+async def test_killed_control_process_is_reported_and_restarted(rig: Rig) -> None:
+    await rig.cmd("plug", connector=1)
+    await rig.cmd("tag", uid="CARD")
+    await until(lambda: rig.conn()["contactor"] == "closed", 8, "charging")
+    proc = rig.station.control.proc
+    assert proc is not None
+    old_pid = proc.pid
+    os.kill(old_pid, signal.SIGKILL)
+    await until(lambda: rig.station.control_deaths == 1, 5, "death reported")
+    await until(lambda: rig.station.control.proc is not None and rig.station.control.proc.pid != old_pid
+                and rig.station.control.alive, 5, "restart")
+    await rig.station.control.wait_ready(5)
+    assert any("control process died" in line for line in rig.trace)
+    assert rig.station.control.restarts == 1
+
+
+async def test_hung_control_process_is_killed_and_restarted(tmp_path: Path) -> None:
+    rig = await start_rig(tmp_path)
+    try:
+        rig.station.control.hang_timeout_s = 1.0
+        proc = rig.station.control.proc
+        assert proc is not None
+        os.kill(proc.pid, signal.SIGSTOP)  # a hung loop: alive but silent
+        await until(lambda: any("silent" in line for line in rig.trace), 5, "hang detected")
+        await until(lambda: rig.station.control.restarts == 1 and rig.station.control.alive, 5, "restarted")
+    finally:
+        await stop_rig(rig)
+
+
+async def test_watchdog_fed_only_while_the_loop_ticks(tmp_path: Path) -> None:
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.setblocking(False)
+    os.environ["NOTIFY_SOCKET"] = path
+    try:
+        rig = await start_rig(tmp_path)
+    finally:
+        del os.environ["NOTIFY_SOCKET"]
+    got: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                got.append(sock.recv(100))
+            except BlockingIOError:
+                return
+
+    try:
+        await until(lambda: (drain(), b"WATCHDOG=1" in got)[1], 5, "a watchdog ping")
+        assert got[0] == b"READY=1"
+        proc = rig.station.control.proc
+        assert proc is not None
+        rig.station.control.hang_timeout_s = 60  # keep it stopped for the check
+        os.kill(proc.pid, signal.SIGSTOP)
+        await asyncio.sleep(0.3)
+        drain()
+        got.clear()
+        await asyncio.sleep(2.5)
+        drain()
+        assert b"WATCHDOG=1" not in got  # no healthy ticks, no pings
+        os.kill(proc.pid, signal.SIGCONT)
+        await until(lambda: (drain(), b"WATCHDOG=1" in got)[1], 5, "pings again")
+    finally:
+        await stop_rig(rig)
+        sock.close()
+
+
+async def test_silent_main_process_stops_charging(tmp_path: Path) -> None:
+    rig = await start_rig(tmp_path)
+    try:
+        await rig.cmd("plug", connector=1)
+        await rig.cmd("tag", uid="CARD")
+        await until(lambda: rig.conn()["contactor"] == "closed", 8, "charging")
+        control = rig.station.control
+        control.set_limits = lambda connectors: None  # type: ignore[method-assign]  # the main process hangs:
+        for t in control._tasks:  # no more limits, no more heartbeat
+            if t.get_name() == "control-heartbeat":
+                t.cancel()
+        await until(lambda: rig.conn()["contactor"] == "open", 12, "the loop stops charging on its own")
+        assert "main_silent" in rig.station.station_faults
+    finally:
+        await stop_rig(rig)
