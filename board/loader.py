@@ -15,6 +15,7 @@ from board.schema import (
     CONNECTOR_KEYS,
     DEFAULTS_KEYS_TYPE,
     DRIVERS,
+    FIRMWARE_KEYS,
     LIMITS_KEYS,
     PILOT_BANDS_DEFAULT,
     STATION_DEVICES,
@@ -23,7 +24,7 @@ from board.schema import (
 from hal.errors import BoardError
 
 BOARD_DIR = Path(__file__).parent
-TOP_LEVEL = {"board", "connector", "pilot_bands", "limits", "defaults", *STATION_DEVICES}
+TOP_LEVEL = {"board", "connector", "pilot_bands", "limits", "defaults", "firmware", *STATION_DEVICES}
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Board:
     pilot_bands: dict[str, tuple[float, float]]
     limits: dict[str, float]
     defaults: dict[str, str] = field(default_factory=dict)
+    firmware: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_simulated(self) -> bool:
@@ -232,6 +234,12 @@ def load_board(path: str | Path) -> Board:
             raise loc.error(loc.key("defaults", key), f"defaults.{key} must be a string, number or boolean")
     defaults = {k: (("true" if v else "false") if isinstance(v, bool) else str(v)) for k, v in defaults_raw.items()}
 
+    firmware_raw = data.get("firmware", {})
+    _check_table(loc, firmware_raw, FIRMWARE_KEYS, "firmware", "firmware")
+    command = firmware_raw.get("install_command")
+    if isinstance(command, list) and not all(isinstance(a, str) for a in command):
+        raise loc.error(loc.key("firmware", "install_command"), "firmware.install_command items must be strings")
+
     return Board(
         path=p,
         name=board["name"],
@@ -242,4 +250,5 @@ def load_board(path: str | Path) -> Board:
         pilot_bands=bands,
         limits=limits,
         defaults=defaults,
+        firmware=dict(firmware_raw),
     )

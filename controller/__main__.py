@@ -28,30 +28,39 @@ async def _run(args: argparse.Namespace) -> int:
 
     board = load_board(args.board) if args.board else load_board(builtin_board("sim"))
     t0 = time.monotonic()
-    station = Station(
-        board,
-        Path(args.state_dir),
-        StationOptions(backoffice_url=args.backoffice, identity=args.identity),
-        trace=lambda line: print(f"{time.monotonic() - t0:8.2f}s {line}", flush=True),
-    )
-    for problem in getattr(station.config, "problems", []) or []:
-        print(f"config: {problem}", file=sys.stderr)
-    await station.start()
-    sim = None
-    if args.sim_control:
-        if not board.is_simulated:
-            print("--sim-control needs a simulated board", file=sys.stderr)
-            await station.stop()
-            return 2
-        host, port = args.sim_control
-        sim = SimControlServer(station, host, port)
-        print(f"sim control API on {host}:{await sim.start()}", flush=True)
+    if args.sim_control and not board.is_simulated:
+        print("--sim-control needs a simulated board", file=sys.stderr)
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    sim = None
+    while True:  # a Reset (or a firmware installation) stops the station; a new one starts on the same state
+        station = Station(
+            board,
+            Path(args.state_dir),
+            StationOptions(backoffice_url=args.backoffice, identity=args.identity),
+            trace=lambda line: print(f"{time.monotonic() - t0:8.2f}s {line}", flush=True),
+        )
+        for problem in getattr(station.config, "problems", []) or []:
+            print(f"config: {problem}", file=sys.stderr)
+        await station.start()
+        if args.sim_control and sim is None:
+            host, port = args.sim_control
+            sim = SimControlServer(station, host, port)
+            print(f"sim control API on {host}:{await sim.start()}", flush=True)
+        elif sim is not None:
+            sim.station = station
+        stopper = asyncio.ensure_future(stop.wait())
+        resetter = asyncio.ensure_future(station.reset_done.wait())
+        await asyncio.wait({stopper, resetter}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        resetter.cancel()
+        if not station.reset_done.is_set():
+            break
+        print(f"{time.monotonic() - t0:8.2f}s restarting after a {station.reset_kind} reset", flush=True)
     if sim:
         await sim.stop()
     await station.stop()

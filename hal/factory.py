@@ -4,7 +4,7 @@ devices (RFID, LEDs, grid meter) for the main process. The one place that maps d
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from board.loader import Board, DeviceSpec
@@ -19,6 +19,7 @@ from hal.interfaces import (
     TemperatureSensor,
     TiltSensor,
 )
+from hal.real_drivers import SYSFS_PWM_ROOT, BuildContext, build, close_all
 from hal.sim.devices import SimGridMeter, SimLeds, SimRfid
 from hal.sim.world import SimWorld
 
@@ -52,6 +53,7 @@ class PowerPath:
     tilt: TiltSensor | None
     suspend: ExternalSuspendInput | None
     world: SimWorld | None
+    real_devices: list[Any] = field(default_factory=list)
 
     def all_outputs(self) -> list[Any]:
         out: list[Any] = []
@@ -59,21 +61,39 @@ class PowerPath:
             out.extend([s.contactor, s.pilot, s.lock])
         return out
 
-
-def _gpio(spec: DeviceSpec, pin_factory: Any) -> Any:
-    from hal import gpio
-
-    cls = {
-        "contactor": gpio.GpioContactor,
-        "lock": gpio.GpioLock,
-        "suspend_input": gpio.GpioSuspendInput,
-        "rcd": gpio.GpioRcd,
-    }[spec.kind]
-    return cls(pin_factory=pin_factory, **spec.params)
+    def close(self) -> None:
+        """Stops the real drivers' threads and releases their pins (outputs go to their safe state first)."""
+        close_all(self.real_devices)
 
 
-def build_power_path(board: Board, now: Callable[[], float], pin_factory: Any = None) -> PowerPath:
-    """The devices the control process owns. A simulated board gets one SimWorld shared by its devices."""
+def _real(spec: DeviceSpec, ctx: BuildContext, made: list[Any], name: str = "") -> Any:
+    dev = build(spec.kind, spec, ctx, name)
+    made.append(dev)
+    return dev
+
+
+def build_power_path(
+    board: Board,
+    now: Callable[[], float],
+    pin_factory: Any = None,
+    smbus: Callable[[int], Any] | None = None,
+    sysfs_root: str = SYSFS_PWM_ROOT,
+) -> PowerPath:
+    """The devices the control process owns. A simulated board gets one SimWorld shared by its devices.
+    `pin_factory` (gpiozero), `smbus` (bus number -> SMBus-like object) and `sysfs_root` (PWM class dir)
+    default to the real hardware; tests pass MockFactory, fake chips and a temporary directory."""
+    ctx = BuildContext(pin_factory=pin_factory, smbus=smbus, sysfs_root=sysfs_root, now=now)
+    made: list[Any] = []
+    try:
+        power = _build_power_path(board, now, ctx, made)
+    except BaseException:
+        close_all([*made, *ctx.buses.values()])  # no half-built board keeps threads, pins or buses
+        raise
+    power.real_devices.extend(ctx.buses.values())  # closed after the chips on them
+    return power
+
+
+def _build_power_path(board: Board, now: Callable[[], float], ctx: BuildContext, made: list[Any]) -> PowerPath:
     needs_world = any(d.driver == "sim" for c in board.connectors for d in c.devices.values()) or any(
         board.station[k].driver == "sim" for k in ("temperature", "tilt", "suspend_input")
     )
@@ -90,24 +110,29 @@ def build_power_path(board: Board, now: Callable[[], float], pin_factory: Any = 
                 devs[kind] = getattr(world.sockets[c.id], kind if kind != "pilot" else "pilot")
             elif spec.driver == "none":
                 devs[kind] = NoLock()
-            elif spec.driver == "gpiozero":
-                devs[kind] = _gpio(spec, pin_factory)
-            else:  # the loader only lets through drivers listed in board.schema
-                raise ValueError(f"no driver {spec.driver!r} for {kind}")
+            else:  # a real driver (the loader only lets through drivers listed in board.schema)
+                devs[kind] = _real(spec, ctx, made, f"connector {c.id} {kind}")
         if "feedback_delay_s" in c.devices["contactor"].params and world is not None:
             world.sockets[c.id].contactor.feedback_delay_s = float(c.devices["contactor"].params["feedback_delay_s"])
         sockets[c.id] = SocketDevices(**devs)
     st = board.station
-    temperature: Any = world.temperature if st["temperature"].driver == "sim" and world else None
+
+    def station_device(kind: str, sim: Any) -> Any:
+        driver = st[kind].driver
+        if driver == "sim":
+            return sim
+        if driver == "none":
+            return None
+        return _real(st[kind], ctx, made)
+
+    temperature: Any = station_device("temperature", world.temperature if world else None)
     if temperature is None:
         raise ValueError("a temperature sensor is required")
-    tilt: Any = world.tilt if st["tilt"].driver == "sim" and world else None
-    suspend: Any = None
-    if st["suspend_input"].driver == "sim" and world:
-        suspend = world.suspend
-    elif st["suspend_input"].driver == "gpiozero":
-        suspend = _gpio(st["suspend_input"], pin_factory)
-    return PowerPath(sockets=sockets, temperature=temperature, tilt=tilt, suspend=suspend, world=world)
+    tilt: Any = station_device("tilt", world.tilt if world else None)
+    suspend: Any = station_device("suspend_input", world.suspend if world else None)
+    return PowerPath(
+        sockets=sockets, temperature=temperature, tilt=tilt, suspend=suspend, world=world, real_devices=made
+    )
 
 
 @dataclass
@@ -115,14 +140,36 @@ class StationDevices:
     rfid: RfidReader | None
     leds: Any
     grid_meter: EnergyMeter | None
+    real_devices: list[Any] = field(default_factory=list)
+
+    def close(self) -> None:
+        close_all(self.real_devices)
 
 
 def build_station_devices(
-    board: Board, now: Callable[[], float], socket_currents: Callable[[], list[tuple[float, float, float]]]
+    board: Board,
+    now: Callable[[], float],
+    socket_currents: Callable[[], list[tuple[float, float, float]]],
+    pin_factory: Any = None,
 ) -> StationDevices:
-    """The devices the main process owns (not on the power path)."""
+    """The devices the main process owns (not on the power path). `pin_factory`: gpiozero's, for tests."""
     st = board.station
-    rfid = SimRfid() if st["rfid"].driver == "sim" else None
-    leds = SimLeds(now) if st["leds"].driver == "sim" else None
-    grid = SimGridMeter(socket_currents) if st["grid_meter"].driver == "sim" else None
-    return StationDevices(rfid=rfid, leds=leds, grid_meter=grid)
+    ctx = BuildContext(pin_factory=pin_factory, now=now)
+    made: list[Any] = []
+
+    def device(kind: str, sim: Callable[[], Any]) -> Any:
+        driver = st[kind].driver
+        if driver == "sim":
+            return sim()
+        if driver == "none":
+            return None
+        return _real(st[kind], ctx, made)
+
+    try:
+        rfid = device("rfid", SimRfid)
+        leds = device("leds", lambda: SimLeds(now))
+        grid = device("grid_meter", lambda: SimGridMeter(socket_currents))
+    except BaseException:
+        close_all(made)
+        raise
+    return StationDevices(rfid=rfid, leds=leds, grid_meter=grid, real_devices=made)

@@ -1,5 +1,10 @@
 """Real drivers on GPIO pins through gpiozero: contactor with mirror contact, connector lock, external
-suspend input, residual current monitor fault/test lines. gpiozero is imported only here.
+suspend input, residual current monitor fault/test/reset lines, RGB status LEDs. gpiozero is imported only here.
+
+Hardware assumption (CM4 carrier rev1): outputs drive relay/contactor coils through low-side drivers with a
+hardware pull-down on the gate, so a dead process or an unconfigured pin leaves the coil off. Feedback
+inputs (mirror contact, lock switch, RCD fault) come through opto-couplers with their own pull resistors,
+so the internal pulls are off and `*_active_high` says which level means "closed/locked/tripped".
 
 Tests run these same classes on gpiozero's MockFactory pins (`pin_factory` argument).
 """
@@ -9,27 +14,42 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from gpiozero import DigitalInputDevice, DigitalOutputDevice
+from gpiozero import PWMLED, RGBLED, DigitalInputDevice, DigitalOutputDevice
+
+
+def _input(pin: int, active_high: bool, pin_factory: Any) -> DigitalInputDevice:
+    """An input with an external pull resistor (opto-coupler output): no internal pull."""
+    return DigitalInputDevice(pin, pull_up=None, active_state=active_high, pin_factory=pin_factory)
 
 
 class GpioContactor:
-    """Contactor coil on `pin`, feedback (mirror) contact on `feedback_pin`. Safe state: open (coil off)."""
+    """Contactor coil on `pin`, feedback contact on `feedback_pin`. Safe state: open (coil off); starts open.
+
+    `feedback_active_high`: the input level that means "main contacts closed". A mirror contact (NC, IEC
+    60947-4-1 Annex F) conducts while the main contacts are open; wired to pull the opto input high it reads
+    high when open, so such a board sets `feedback_active_high = false`."""
 
     def __init__(
-        self, pin: int, feedback_pin: int | None = None, active_high: bool = True, pin_factory: Any = None, **_: Any
+        self,
+        pin: int,
+        feedback_pin: int | None = None,
+        active_high: bool = True,
+        feedback_active_high: bool = True,
+        pin_factory: Any = None,
+        **_: Any,
     ) -> None:
         self._coil = DigitalOutputDevice(pin, active_high=active_high, initial_value=False, pin_factory=pin_factory)
-        self._fb = (
-            DigitalInputDevice(feedback_pin, pull_up=False, pin_factory=pin_factory)
-            if feedback_pin is not None
-            else None
-        )
+        self._fb = _input(feedback_pin, feedback_active_high, pin_factory) if feedback_pin is not None else None
 
     def set_closed(self, closed: bool) -> None:
         if closed:
             self._coil.on()
         else:
             self._coil.off()
+
+    @property
+    def commanded(self) -> bool:
+        return bool(self._coil.value)
 
     def feedback_closed(self) -> bool | None:
         return None if self._fb is None else bool(self._fb.value)
@@ -38,24 +58,32 @@ class GpioContactor:
         self._coil.off()
 
     def close(self) -> None:
+        self._coil.off()
         self._coil.close()
         if self._fb is not None:
             self._fb.close()
 
 
 class GpioLock:
-    """Connector lock motor/solenoid on `pin`, feedback on `feedback_pin`. Safe state: unlocked."""
+    """Connector lock actuator held by `pin` (solenoid or motor with end switch), feedback switch on
+    `feedback_pin` (`feedback_active_high`: level that means locked). Safe state: unlocked."""
 
-    def __init__(self, pin: int, feedback_pin: int | None = None, pin_factory: Any = None, **_: Any) -> None:
+    def __init__(
+        self,
+        pin: int,
+        feedback_pin: int | None = None,
+        feedback_active_high: bool = True,
+        pin_factory: Any = None,
+        **_: Any,
+    ) -> None:
         self._out = DigitalOutputDevice(pin, initial_value=False, pin_factory=pin_factory)
-        self._fb = (
-            DigitalInputDevice(feedback_pin, pull_up=False, pin_factory=pin_factory)
-            if feedback_pin is not None
-            else None
-        )
+        self._fb = _input(feedback_pin, feedback_active_high, pin_factory) if feedback_pin is not None else None
 
     def set_locked(self, locked: bool) -> None:
-        self._out.value = locked
+        if locked:
+            self._out.on()
+        else:
+            self._out.off()
 
     def feedback_locked(self) -> bool | None:
         return None if self._fb is None else bool(self._fb.value)
@@ -63,9 +91,16 @@ class GpioLock:
     def to_safe_state(self) -> None:
         self._out.off()
 
+    def close(self) -> None:
+        self._out.off()
+        self._out.close()
+        if self._fb is not None:
+            self._fb.close()
+
 
 class GpioSuspendInput:
-    """The RJ11 external suspend contact."""
+    """The RJ11 external suspend contact, a dry contact to GND (active_high = false, internal pull-up) or to
+    3.3 V (active_high = true, internal pull-down)."""
 
     def __init__(self, pin: int, active_high: bool = True, pin_factory: Any = None, **_: Any) -> None:
         self._in = DigitalInputDevice(pin, pull_up=not active_high, pin_factory=pin_factory)
@@ -73,33 +108,158 @@ class GpioSuspendInput:
     def active(self) -> bool:
         return bool(self._in.value)
 
+    def close(self) -> None:
+        self._in.close()
+
 
 class GpioRcd:
-    """6 mA DC residual current module: fault output on `fault_pin`, test input on `test_pin`."""
+    """6 mA DC residual current module (RDC-DD, e.g. a Western Automation RCM14-03 style module): fault output
+    on `fault_pin` (latched by the module until reset), test input on `test_pin` (injects a test current),
+    optional reset input on `reset_pin` (a pulse of `reset_pulse_s` clears the latch).
+
+    The self-test: test line on until the fault line trips (at most `test_timeout_s`), test line off, reset,
+    then the fault line must have cleared. `start_self_test()` / `poll_self_test()` do it without blocking
+    (for the 10 ms control loop); `self_test()` is the blocking form of the Protocol."""
 
     def __init__(
-        self, fault_pin: int, test_pin: int, reset_pin: int | None = None, pin_factory: Any = None, **_: Any
+        self,
+        fault_pin: int,
+        test_pin: int,
+        reset_pin: int | None = None,
+        fault_active_high: bool = True,
+        test_timeout_s: float = 0.1,
+        reset_pulse_s: float = 0.005,
+        pin_factory: Any = None,
+        now: Any = time.monotonic,
+        **_: Any,
     ) -> None:
-        self._fault = DigitalInputDevice(fault_pin, pull_up=False, pin_factory=pin_factory)
+        self._fault = _input(fault_pin, fault_active_high, pin_factory)
         self._test = DigitalOutputDevice(test_pin, initial_value=False, pin_factory=pin_factory)
         self._reset = (
             DigitalOutputDevice(reset_pin, initial_value=False, pin_factory=pin_factory)
             if reset_pin is not None
             else None
         )
+        self.test_timeout_s = test_timeout_s
+        self.reset_pulse_s = reset_pulse_s
+        self._now = now
+        self._test_started: float | None = None
+        self.self_tests = 0
+        self.self_test_failures = 0
 
     def tripped(self) -> bool:
         return bool(self._fault.value)
 
-    def self_test(self, wait_s: float = 0.05) -> bool:
-        self._test.on()
-        ok = self._fault.wait_for_active(timeout=wait_s)
-        self._test.off()
-        time.sleep(wait_s)
-        self.reset()
-        return bool(ok) and not self._fault.value
-
     def reset(self) -> None:
         if self._reset is not None:
             self._reset.on()
+            time.sleep(self.reset_pulse_s)
             self._reset.off()
+
+    def start_self_test(self) -> None:
+        """Switch the test current on; `poll_self_test()` tells the outcome."""
+        self._test.on()
+        self._test_started = self._now()
+
+    def poll_self_test(self) -> bool | None:
+        """None while the test runs; then True if the module tripped on the test current and cleared after
+        the reset, False otherwise. The test line is off again once this returns a result."""
+        if self._test_started is None:
+            raise RuntimeError("no self-test running")
+        tripped = bool(self._fault.value)
+        if not tripped and self._now() - self._test_started < self.test_timeout_s:
+            return None
+        self._test.off()
+        self._test_started = None
+        self.reset()
+        ok = tripped and not self._fault.value
+        self.self_tests += 1
+        if not ok:
+            self.self_test_failures += 1
+        return ok
+
+    def self_test(self) -> bool:
+        """Blocking self-test: at most `test_timeout_s` plus the reset pulse."""
+        self.start_self_test()
+        while (result := self.poll_self_test()) is None:
+            time.sleep(0.001)
+        return result
+
+    def close(self) -> None:
+        self._test.off()
+        for dev in (self._fault, self._test, self._reset):
+            if dev is not None:
+                dev.close()
+
+
+COLORS: dict[str, tuple[float, float, float]] = {
+    "off": (0.0, 0.0, 0.0),
+    "red": (1.0, 0.0, 0.0),
+    "green": (0.0, 1.0, 0.0),
+    "blue": (0.0, 0.0, 1.0),
+    "white": (1.0, 1.0, 1.0),
+    "orange": (1.0, 0.35, 0.0),
+    "yellow": (1.0, 0.8, 0.0),
+}
+
+
+class GpioRgbLeds:
+    """Status LED: one RGB LED (or strip through drivers) on three PWM-capable pins, optional NFC reader
+    backlight LED on `nfc_pin`. Patterns: solid, blink, blinkN (N blinks, then off), pulse, off; gpiozero runs
+    blink and pulse in its own background thread. Unknown colours show white. Safe state: off."""
+
+    BLINK_S = 0.5
+    PULSE_S = 1.0
+
+    def __init__(
+        self,
+        red_pin: int,
+        green_pin: int,
+        blue_pin: int,
+        nfc_pin: int | None = None,
+        active_high: bool = True,
+        pin_factory: Any = None,
+        **_: Any,
+    ) -> None:
+        self._rgb = RGBLED(red_pin, green_pin, blue_pin, active_high=active_high, pwm=True, pin_factory=pin_factory)
+        self._nfc = PWMLED(nfc_pin, active_high=active_high, pin_factory=pin_factory) if nfc_pin is not None else None
+        self.state: tuple[str, str, int] = ("off", "off", 0)
+        self.unknown_colors = 0
+
+    def show(self, color: str, pattern: str, intensity: int) -> None:
+        self.state = (color, pattern, intensity)
+        if color not in COLORS:
+            self.unknown_colors += 1
+        level = max(0, min(100, intensity)) / 100.0
+        r, g, b = COLORS.get(color, COLORS["white"])
+        on = (r * level, g * level, b * level)
+        if pattern == "off" or color == "off" or level == 0.0:
+            self._rgb.off()
+        elif pattern == "pulse":
+            self._rgb.pulse(fade_in_time=self.PULSE_S, fade_out_time=self.PULSE_S, on_color=on)
+        elif pattern.startswith("blink"):
+            count = pattern[len("blink") :]
+            n = int(count) if count.isdigit() else None
+            self._rgb.blink(on_time=self.BLINK_S, off_time=self.BLINK_S, on_color=on, n=n)
+        else:  # solid (and anything unknown: better visible than dark)
+            self._rgb.color = on
+
+    def show_nfc(self, intensity: int) -> None:
+        if self._nfc is not None:
+            self._nfc.value = max(0, min(100, intensity)) / 100.0
+
+    @property
+    def color(self) -> tuple[float, float, float]:
+        """The RGB duty cycles (0..1) right now."""
+        return tuple(self._rgb.color)  # type: ignore[return-value]
+
+    def to_safe_state(self) -> None:
+        self._rgb.off()
+        if self._nfc is not None:
+            self._nfc.off()
+
+    def close(self) -> None:
+        self.to_safe_state()
+        self._rgb.close()
+        if self._nfc is not None:
+            self._nfc.close()

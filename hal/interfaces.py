@@ -147,3 +147,10 @@ class ExternalSuspendInput(Protocol):
     """The RJ11 external suspend contact: True while charging must be suspended."""
 
     def active(self) -> bool: ...
+
+
+@runtime_checkable
+class ProtectiveEarthMonitor(Protocol):
+    """Measures whether the supply's protective earth is present (StrictPEMeasurementEnabled)."""
+
+    def pe_present(self) -> bool: ...

@@ -213,9 +213,13 @@ class _CentralSystemCP(_OcppChargePoint):
         self, connector_id: int, transaction_id: int | None = None, **_: Any
     ) -> call_result.MeterValues:
         if transaction_id is not None and transaction_id in self._office.transactions:
-            self._office.transactions[transaction_id]["meter_values"].extend(
-                self._current_payload.get("meterValue", [])
-            )
+            kept = self._office.transactions[transaction_id]["meter_values"]
+            seen = {mv.get("timestamp") for mv in kept}
+            for mv in self._current_payload.get("meterValue", []):
+                if mv.get("timestamp") in seen:  # a resend (the CP did not get our answer): keep one
+                    self._office.duplicates["MeterValues"] += 1
+                else:
+                    kept.append(mv)
         return call_result.MeterValues()
 
     @on(Action.start_transaction)
@@ -223,7 +227,15 @@ class _CentralSystemCP(_OcppChargePoint):
         self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **_: Any
     ) -> call_result.StartTransaction:
         office = self._office
+        key = (self.id, connector_id, id_tag, timestamp, meter_start)
+        if key in office._start_keys:  # a resend: same transaction, same id (how real back offices dedupe)
+            office.duplicates["StartTransaction"] += 1
+            transaction_id = office._start_keys[key]
+            return call_result.StartTransaction(
+                transaction_id=transaction_id, id_tag_info=self._id_tag_info(id_tag)
+            )
         transaction_id = next(office._transaction_ids)
+        office._start_keys[key] = transaction_id
         office.transactions[transaction_id] = {
             "cp_id": self.id,
             "connector_id": connector_id,
@@ -264,6 +276,8 @@ class _CentralSystemCP(_OcppChargePoint):
                 "meter_values": [],
                 "unknown_start": True,
             }
+        if "meter_stop" in tx:
+            self._office.duplicates["StopTransaction"] += 1
         tx["meter_stop"] = meter_stop
         tx["stop_timestamp"] = timestamp
         if reason is not None:
@@ -307,8 +321,14 @@ class BackOffice:
         heartbeat_interval: int = 300,
         log: Callable[[str], None] | None = None,
         basic_auth: dict[str, str] | None = None,
+        ssl: Any = None,
     ) -> None:
         self.host = host
+        self.ssl = ssl  # an ssl.SSLContext: serve wss:// (require client certificates by configuring it so)
+        # Resends absorbed (StartTransaction by (cp, connector, idTag, timestamp, meterStart), StopTransaction by
+        # transactionId, MeterValues by (transactionId, timestamp)).
+        self.duplicates: dict[str, int] = {"StartTransaction": 0, "StopTransaction": 0, "MeterValues": 0}
+        self._start_keys: dict[tuple[Any, ...], int] = {}
         self.port = port
         self.boot_status = boot_status
         self.heartbeat_interval = heartbeat_interval
@@ -333,6 +353,7 @@ class BackOffice:
             self._handle,
             self.host,
             self.port,
+            ssl=self.ssl,
             subprotocols=[Subprotocol(SUBPROTOCOL)],
             process_request=self._process_request,
         )
@@ -352,7 +373,7 @@ class BackOffice:
         host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
         if ":" in host:
             host = f"[{host}]"
-        return f"ws://{host}:{self.port}"
+        return f"{'wss' if self.ssl is not None else 'ws'}://{host}:{self.port}"
 
     # --- connections -----------------------------------------------------------------------
 

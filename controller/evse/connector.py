@@ -1,34 +1,58 @@
 """Supervision of one socket, tick by tick (pure: time comes in as `now`, devices as readings).
 
-Owns: debouncing the pilot level, the IEC 61851 state, the PWM duty from the allowed current, contactor
-sequencing with its feedback contact, the lock, and the per-socket safety limits. The only way out is the
-returned `ConnectorOutputs`, which the loop writes to the actuators.
+Owns: the debounced IEC 61851 state, the PWM duty (paced by `PwmGovernor`), contactor sequencing with its
+feedback contact, the lock, and the per-socket safety limits (residual current, overcurrent, ContactorProtect,
+Chameleon minimum). The only way out is the returned `ConnectorOutputs`, which the runner writes to the
+actuators; the faults it found are in `faults` (and so in the `state` message) in the same tick.
+
+Contactor rules, in order: never closed outside C/D, without PWM, without a passed (or just requested)
+residual current self-test, or with a latched contactor fault. When it must open:
+- at once for a STOP fault (see `faults.POLICY`) or when the car left C/D;
+- 6 mA residual current in Smart mode: when the car stopped or 5 s after the trip;
+- otherwise (stop, pause, PAUSE fault: the PWM went off) when the car goes to B, and at the latest 6 s after
+  PWM off; then EV_IGNORES_PWM_OFF is reported until the car leaves C/D.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from controller.evse.faults import PAUSING, REPORT_ONLY, Fault
+from controller.evse.contactor import ContactorSupervisor
+from controller.evse.debounce import CHARGING_STATES, PilotDebouncer
+from controller.evse.faults import PILOT_F, POLICY, REPORT_ONLY, STOPPING, Clears, Fault
+from controller.evse.limits import (
+    ChameleonDetector,
+    OfferHistory,
+    SwitchCounter,
+    chameleon_floor,
+    overcurrent,
+)
 from controller.evse.pilot import CpLevel, classify
-from controller.evse.pwm import MIN_CURRENT_A, current_for_duty, duty_for_current
-from controller.evse.statemachine import EvseState, PilotDrive, decide, next_state
+from controller.evse.pwm import MIN_CURRENT_A, PwmGovernor, current_for_duty, duty_for_current
+from controller.evse.rcd import ResidualCurrentSupervisor
+from controller.evse.settings import EvseConfig, RcdMode
+from controller.evse.statemachine import EvseState, PilotDrive, decide, iec_name
 from hal.interfaces import MeterReading, PilotMode, PilotOutput, PilotReading
 
-IMMEDIATE_LEVELS = frozenset({CpLevel.A, CpLevel.E, CpLevel.F, CpLevel.DIODE_FAULT})
+CONNECTED = frozenset({EvseState.B, EvseState.C, EvseState.D})
 
 
 @dataclass
 class EvseSettings:
-    """Per-socket settings from the board file and the configuration keys the loop owns."""
+    """Per-socket settings from the board file (timings are IEC 61851-1 values)."""
 
     bands: dict[str, tuple[float, float]]
     diode_max_low_v: float = -10.5
-    max_current: float = 32.0
+    max_current: float = 32.0  # the board's rating of the socket; ConnectorN-MaxCurrent can only lower it
     debounce_s: float = 0.25
+    debounce_stop_s: float = 0.05
     force_open_after_pwm_off_s: float = 6.0
     feedback_timeout_s: float = 0.5
     pwm_raise_interval_s: float = 5.0
+    ev_reaction_s: float = 5.0
+    overcurrent_ratio: float = 1.05
+    rcd_smart_s: float = 5.0
+    chameleon_detect_s: float = 10.0
 
 
 @dataclass
@@ -46,6 +70,7 @@ class ConnectorInputs:
     contactor_feedback: bool | None
     meter: MeterReading | None
     rcd_tripped: bool = False
+    rcd_self_test: bool | None = None  # the result of a self-test the loop asked for in the previous tick
 
 
 @dataclass
@@ -53,6 +78,7 @@ class ConnectorOutputs:
     pilot: PilotOutput
     contactor: bool
     locked: bool
+    rcd_self_test: bool = False  # run the monitor's self-test now (before closing, if closing)
 
 
 @dataclass
@@ -62,10 +88,14 @@ class ConnectorStatus:
     offered_a: float
     contactor: bool
     faults: list[str] = field(default_factory=list)
+    iec_state: str = "A1"
+    pilot: str = "high"
 
     def as_dict(self) -> dict[str, object]:
         return {
             "cp_state": self.state.value,
+            "iec_state": self.iec_state,
+            "pilot": self.pilot,
             "pwm_duty": self.pwm_duty,
             "offered_a": self.offered_a,
             "contactor": "closed" if self.contactor else "open",
@@ -74,141 +104,208 @@ class ConnectorStatus:
 
 
 class ConnectorController:
-    def __init__(self, connector_id: int, settings: EvseSettings, start: float) -> None:
+    def __init__(
+        self, connector_id: int, settings: EvseSettings, start: float, config: EvseConfig | None = None
+    ) -> None:
+        s = settings
         self.id = connector_id
         self.settings = settings
+        self.config = config or EvseConfig()
         self.state = EvseState.A
-        self._candidate: CpLevel = CpLevel.A
-        self._candidate_since = start
-        self._pwm_on = False
-        self._duty: float | None = None
-        self._duty_raised_at = start - 1e9
-        self._contactor = False
-        self._contactor_changed_at = start
+        self._debounce = PilotDebouncer(start, s.debounce_s, s.debounce_stop_s)
+        self._pwm = PwmGovernor(s.pwm_raise_interval_s)
+        self._offers = OfferHistory(s.ev_reaction_s)
+        self._switches = SwitchCounter()
+        self._chameleon = ChameleonDetector(s.chameleon_detect_s)
+        self._rcd = ResidualCurrentSupervisor(s.rcd_smart_s)
+        self._contactor_sup = ContactorSupervisor(start, s.feedback_timeout_s)
+        self._pilot = PilotOutput.high()
         self._pwm_off_since: float | None = None
+        self._ignores_pwm_off = False
+        self._connected = False
         self.faults: set[Fault] = set()
         self._latched: set[Fault] = set()
-        self._diode_latched = False
-        self._driving_negative = False
 
-    # -- helpers ---------------------------------------------------------------------------------------------
-    def _debounce(self, now: float, level: CpLevel) -> EvseState:
-        if level != self._candidate:
-            self._candidate = level
-            self._candidate_since = now
-        if level in IMMEDIATE_LEVELS or now - self._candidate_since >= self.settings.debounce_s:
-            return next_state(level)
-        return self.state
+    # -- read-only views -------------------------------------------------------------------------------------
+    @property
+    def max_current(self) -> float:
+        """The socket's own cap: the board rating, lowered by ConnectorN-MaxCurrent."""
+        return min(self.settings.max_current, self.config.connector_max_a.get(self.id, self.settings.max_current))
 
-    def _target_duty(self, now: float, current: float) -> float | None:
-        duty = duty_for_current(min(current, self.settings.max_current))
-        if duty is None or self._duty is None:
-            if duty is not None:
-                self._duty_raised_at = now
-            return duty
-        if duty > self._duty and now - self._duty_raised_at < self.settings.pwm_raise_interval_s:
-            return self._duty  # raise at most every 5 s; lowering is immediate
-        if duty > self._duty:
-            self._duty_raised_at = now
-        return duty
+    @property
+    def contactor_closed(self) -> bool:
+        return self._contactor_sup.closed
 
+    def may_draw(self, now: float) -> float:
+        """The most the car may draw now: the highest offer of the last 5 s."""
+        return self._offers.reference(now)
+
+    def set_debounce(self, debounce_s: float) -> None:
+        """Change the B->C (and other non-immediate) debounce; the benchmark shortens its cycles with it."""
+        self.settings.debounce_s = debounce_s
+        self._debounce.debounce_s = debounce_s
+
+    # -- latches ---------------------------------------------------------------------------------------------
     def latch(self, fault: Fault) -> None:
         self._latched.add(fault)
 
     def clear_latched(self) -> None:
+        """`clear_faults`: drop every latch; conditions still present latch again in the next tick."""
         self._latched.clear()
+        self._rcd.clear()
+
+    def forced_safe(self, now: float) -> None:
+        """The watchdog forced every output to its safe state: know it, so nothing re-closes by surprise."""
+        self._contactor_sup.command(now, False)
+        self._pwm.force_off(now)
+        if self._pilot.mode is PilotMode.PWM:
+            self._pwm_off_since = now
+        self._pilot = PilotOutput.high()
+
+    def _on_unplug(self) -> None:
+        self._latched = {f for f in self._latched if POLICY[f].clears is not Clears.UNPLUG}
+        self._rcd.on_unplug()
+        self._switches.reset()
+        self._chameleon.reset()
+        self._pwm.reset()
+        self._ignores_pwm_off = False
+        self._connected = False
 
     # -- the tick --------------------------------------------------------------------------------------------
     def step(
-        self, now: float, inp: ConnectorInputs, cmd: ConnectorCommand, station_faults: set[Fault]
+        self,
+        now: float,
+        inp: ConnectorInputs,
+        cmd: ConnectorCommand,
+        station_faults: set[Fault],
+        offer_cap: float | None = None,
     ) -> ConnectorOutputs:
-        s = self.settings
-        if self._driving_negative:
-            self.state = EvseState.F  # we hold the pilot at -12 V and cannot see the car until we release it
-        else:
-            level = classify(inp.pilot, s.bands, s.diode_max_low_v, self._pwm_on)
-            if level is CpLevel.A:
-                self._diode_latched = False
-            elif level is CpLevel.DIODE_FAULT:
-                self._diode_latched = True
-            self.state = self._debounce(now, level)
-            if self._diode_latched and self.state is not EvseState.A:
-                self.state = EvseState.E
+        s, cfg = self.settings, self.config
+        prev = self.state
+        pwm_was_on = self._pilot.mode is PilotMode.PWM
 
-        faults: set[Fault] = set(station_faults) | self._latched
-        if self._diode_latched:
-            faults.add(Fault.DIODE)
-        elif self.state is EvseState.E:
+        # 1. the pilot: level, debounce, state
+        if self._pilot.mode is PilotMode.STEADY_NEGATIVE:
+            self._debounce.hold(now, EvseState.F)  # we hold -12 V and cannot see the car until we release it
+        else:
+            level = classify(inp.pilot, s.bands, s.diode_max_low_v, pwm_was_on)
+            if level is CpLevel.DIODE_FAULT:
+                self._latched.add(Fault.DIODE)
+            self._debounce.step(now, level)
+        state = self._debounce.state
+        if state is EvseState.A and prev is not EvseState.A:
+            self._on_unplug()
+        if Fault.DIODE in self._latched and state not in (EvseState.A, EvseState.F):
+            state = EvseState.E
+        if state in CONNECTED and not self._connected:
+            self._connected = True
+            self._rcd.on_connect()
+        if (prev is EvseState.B and state in CHARGING_STATES) or (prev in CHARGING_STATES and state is EvseState.B):
+            self._switches.record(now)  # a start or stop request of the EV (ContactorProtect)
+        self.state = state
+
+        # 2. faults
+        faults: set[Fault] = set(station_faults)
+        if state is EvseState.E and Fault.DIODE not in self._latched:
             faults.add(Fault.PILOT_ERROR)
-        if inp.rcd_tripped:
-            faults.add(Fault.RESIDUAL_CURRENT)
-        if inp.meter is None:
+        faults |= self._rcd.step(now, inp.rcd_tripped, inp.rcd_self_test, state is EvseState.A)
+        currents = inp.meter.currents_a if inp.meter is not None else None
+        if currents is None:
             faults.add(Fault.METER)
+        fb_fault = self._contactor_sup.check(now, inp.contactor_feedback)
+        if fb_fault is not None:
+            self._latched.add(fb_fault)
+        if self._switches.exceeded(now, cfg.contactor_protect_s):
+            self._latched.add(Fault.CONTACTOR_PROTECT)
+        if (
+            not cfg.disable_105_percent
+            and currents is not None
+            and overcurrent(currents, self._offers.reference(now), s.overcurrent_ratio)
+        ):
+            self._latched.add(Fault.OVERCURRENT)
+        if self._ignores_pwm_off and state not in CHARGING_STATES:
+            self._ignores_pwm_off = False
+        if self._ignores_pwm_off:
+            faults.add(Fault.EV_IGNORES_PWM_OFF)
+        faults |= self._latched
+        blocking = faults - REPORT_ONLY
 
-        # contactor feedback supervision
-        fb = inp.contactor_feedback
-        if fb is not None and now - self._contactor_changed_at >= s.feedback_timeout_s:
-            if self._contactor and not fb:
-                self._latched.add(Fault.CONTACTOR_NOT_CLOSING)
-                faults.add(Fault.CONTACTOR_NOT_CLOSING)
-            elif not self._contactor and fb:
-                self._latched.add(Fault.WELDED_CONTACT)
-                faults.add(Fault.WELDED_CONTACT)
-
-        blocking = {f for f in faults if f not in REPORT_ONLY}
-        hard = {f for f in blocking if f not in PAUSING}
-        allow = (
-            cmd.authorized
-            and not cmd.suspended
-            and not blocking
-            and min(cmd.max_current, s.max_current) >= MIN_CURRENT_A
+        # 3. the offer: min(command, socket max, station share), the Chameleon minimum
+        cap = self.max_current if offer_cap is None else min(offer_cap, self.max_current)
+        offer = min(cmd.max_current, cap) if cmd.authorized and not cmd.suspended else 0.0
+        chameleon = cfg.ze_ready or self._chameleon.step(
+            now,
+            state in CHARGING_STATES,
+            self.contactor_closed,
+            self._offers.offer,
+            cfg.chameleon_min_a,
+            currents,
         )
-        decision = decide(self.state, allow)
-        pilot_drive = decision.pilot
-        if hard & self._latched or Fault.RESIDUAL_CURRENT in hard:
-            pilot_drive = PilotDrive.NEGATIVE  # state F: EVSE unavailable
+        offer = chameleon_floor(offer, cfg.chameleon_min_a, chameleon)
+        allow = offer >= MIN_CURRENT_A and not blocking
+        decision = decide(state, allow)
+        drive = PilotDrive.NEGATIVE if faults & PILOT_F else decision.pilot
 
-        # PWM
-        if pilot_drive is PilotDrive.PWM:
-            duty = self._target_duty(now, cmd.max_current)
-            pilot = PilotOutput.pwm(duty) if duty is not None else PilotOutput.high()
-            self._duty = duty
+        # 4. the pilot output
+        duty = self._pwm.step(now, duty_for_current(offer) if drive is PilotDrive.PWM else None)
+        if duty is not None:
+            pilot = PilotOutput.pwm(duty)
+        elif drive is PilotDrive.NEGATIVE:
+            pilot = PilotOutput.negative()
         else:
-            self._duty = None
-            pilot = PilotOutput.negative() if pilot_drive is PilotDrive.NEGATIVE else PilotOutput.high()
-        self._driving_negative = pilot.mode is PilotMode.STEADY_NEGATIVE
-        pwm_on = pilot.mode is PilotMode.PWM
-        if self._pwm_on and not pwm_on:
+            pilot = PilotOutput.high()
+        pwm_on = duty is not None
+        if state is EvseState.A:
+            self._pwm.reset()  # no car: the next one gets its PWM at once
+        if pwm_was_on and not pwm_on:
             self._pwm_off_since = now
         elif pwm_on:
             self._pwm_off_since = None
-        self._pwm_on = pwm_on
+        self._pilot = pilot
+        if pilot.mode is PilotMode.STEADY_NEGATIVE:
+            state = self.state = EvseState.F  # from now on we cannot see the car
+            self._debounce.hold(now, EvseState.F)
+        self._offers.update(now, current_for_duty(duty) if duty is not None else 0.0)
 
-        # contactor
-        want_closed = decision.contactor and pwm_on
-        if not want_closed and self._contactor:
-            immediate = hard or self.state not in (EvseState.C, EvseState.D)
-            grace_over = self._pwm_off_since is None or now - self._pwm_off_since >= s.force_open_after_pwm_off_s
-            if not immediate and not grace_over:
-                want_closed = True  # PWM is off; the car must drop to B, we give it 6 s
-            elif not immediate and grace_over and self._pwm_off_since is not None:
+        # 5. the contactor
+        want_closed = decision.contactor and pwm_on and self._rcd.close_allowed and not blocking
+        closed = self.contactor_closed
+        if closed and not want_closed:
+            stopping = faults & STOPPING
+            if cfg.rcd_mode is RcdMode.SMART:
+                stopping = stopping - {Fault.RESIDUAL_CURRENT}
+            in_c = state in CHARGING_STATES
+            if stopping or not in_c:
+                closed = False
+            elif Fault.RESIDUAL_CURRENT in faults:
+                closed = not self._rcd.must_open(now, cfg.rcd_mode, in_c, currents)
+            elif self._pwm_off_since is None:
+                closed = False
+            elif now - self._pwm_off_since >= s.force_open_after_pwm_off_s:
+                closed = False  # the car ignored PWM off for 6 s: open under load and report it
+                self._ignores_pwm_off = True
                 faults.add(Fault.EV_IGNORES_PWM_OFF)
-        if Fault.WELDED_CONTACT in self._latched or Fault.CONTACTOR_NOT_CLOSING in self._latched:
-            want_closed = False
-        if want_closed != self._contactor:
-            self._contactor = want_closed
-            self._contactor_changed_at = now
+        elif want_closed:
+            closed = True
+        self._contactor_sup.command(now, closed)
 
         self.faults = faults
-        locked = self.state in (EvseState.B, EvseState.C, EvseState.D) and (cmd.authorized or self._contactor)
-        return ConnectorOutputs(pilot=pilot, contactor=self._contactor, locked=locked)
+        locked = state in CONNECTED and (cmd.authorized or closed)
+        return ConnectorOutputs(
+            pilot=pilot,
+            contactor=closed,
+            locked=locked,
+            rcd_self_test=self._rcd.request_test and state in CONNECTED,
+        )
 
     def status(self) -> ConnectorStatus:
-        offered = current_for_duty(self._duty) if self._duty is not None else 0.0
+        duty = self._pwm.duty
         return ConnectorStatus(
             state=self.state,
-            pwm_duty=self._duty,
-            offered_a=offered,
-            contactor=self._contactor,
+            pwm_duty=duty,
+            offered_a=current_for_duty(duty) if duty is not None else 0.0,
+            contactor=self.contactor_closed,
             faults=sorted(f.value for f in self.faults),
+            iec_state=iec_name(self.state, duty is not None),
+            pilot=self._pilot.mode.value,
         )

@@ -1,11 +1,24 @@
-"""Every fault the control loop can raise, with the OCPP StatusNotification error code it is reported as.
+"""Every fault the control loop can raise: the OCPP StatusNotification error code it is reported as, and
+what the loop does about it (the policy table `POLICY`).
 
 Faults reach the back office and the LEDs through one path: the control loop's `state` message lists the
-active faults of each connector and of the station; the main process maps them to OCPP error codes here.
+active faults of each connector and of the station (connector 0); the main process maps them to OCPP error
+codes here. A fault is never swallowed: while its condition or latch holds, it is in that list.
+
+Policy columns:
+- `action`: PAUSE (the PWM stops, the car is asked to stop and the contactor opens when it has, or 6 s
+  after PWM off; the connector is SuspendedEVSE), STOP (the contactor opens within the tick; the connector
+  is Faulted) or REPORT (nothing stops; reported only).
+- `pilot_f`: drive the pilot to -12 V (state F, "EVSE unavailable") instead of a steady +12 V. Only for
+  faults that do not clear on unplug: while we drive F we cannot see the car.
+- `clears`: CONDITION (by itself when the condition is gone), UNPLUG (latched until the vehicle is unplugged,
+  i.e. the pilot reads state A, or a `clear_faults` message), MANUAL (latched until a `clear_faults` message;
+  if the condition is still there it latches again at once).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -27,32 +40,64 @@ class Fault(StrEnum):
     METER = "meter"
     MAIN_SILENT = "main_silent"
     LOCK = "lock"
+    LOOP_STALL = "loop_stall"
 
 
-OCPP_ERROR_CODE: dict[Fault, str] = {
-    Fault.RESIDUAL_CURRENT: "GroundFailure",
-    Fault.RCD_SELF_TEST: "GroundFailure",
-    Fault.WELDED_CONTACT: "PowerSwitchFailure",
-    Fault.CONTACTOR_NOT_CLOSING: "PowerSwitchFailure",
-    Fault.PILOT_ERROR: "EVCommunicationError",
-    Fault.DIODE: "EVCommunicationError",
-    Fault.EV_IGNORES_PWM_OFF: "EVCommunicationError",
-    Fault.OVERCURRENT: "OverCurrentFailure",
-    Fault.CONTACTOR_PROTECT: "OtherError",
-    Fault.HIGH_TEMPERATURE: "HighTemperature",
-    Fault.LOW_TEMPERATURE: "OtherError",
-    Fault.TEMPERATURE_SENSOR: "OtherError",
-    Fault.TILT: "OtherError",
-    Fault.PE_MISSING: "GroundFailure",
-    Fault.METER: "PowerMeterFailure",
-    Fault.MAIN_SILENT: "InternalError",
-    Fault.LOCK: "ConnectorLockFailure",
+class Action(StrEnum):
+    PAUSE = "pause"
+    STOP = "stop"
+    REPORT = "report"
+
+
+class Clears(StrEnum):
+    CONDITION = "condition"
+    UNPLUG = "unplug"
+    MANUAL = "manual"
+
+
+@dataclass(frozen=True)
+class FaultPolicy:
+    action: Action
+    pilot_f: bool
+    clears: Clears
+    ocpp_error: str
+
+
+_P, _S, _R = Action.PAUSE, Action.STOP, Action.REPORT
+_C, _U, _M = Clears.CONDITION, Clears.UNPLUG, Clears.MANUAL
+
+POLICY: dict[Fault, FaultPolicy] = {
+    # 6 mA DC: Immediate opens at once; Smart stops the PWM and opens when the car stopped or after 5 s.
+    Fault.RESIDUAL_CURRENT: FaultPolicy(_S, False, _U, "GroundFailure"),
+    Fault.RCD_SELF_TEST: FaultPolicy(_S, False, _U, "GroundFailure"),
+    Fault.WELDED_CONTACT: FaultPolicy(_S, True, _M, "PowerSwitchFailure"),
+    Fault.CONTACTOR_NOT_CLOSING: FaultPolicy(_S, True, _M, "PowerSwitchFailure"),
+    Fault.PILOT_ERROR: FaultPolicy(_S, False, _C, "EVCommunicationError"),  # state E: short, invalid voltage
+    Fault.DIODE: FaultPolicy(_S, False, _U, "EVCommunicationError"),
+    Fault.EV_IGNORES_PWM_OFF: FaultPolicy(_S, False, _C, "EVCommunicationError"),  # until the car leaves C
+    Fault.OVERCURRENT: FaultPolicy(_S, False, _U, "OverCurrentFailure"),
+    Fault.CONTACTOR_PROTECT: FaultPolicy(_S, False, _U, "OtherError"),
+    Fault.HIGH_TEMPERATURE: FaultPolicy(_P, False, _C, "HighTemperature"),
+    Fault.LOW_TEMPERATURE: FaultPolicy(_P, False, _C, "OtherError"),
+    Fault.TEMPERATURE_SENSOR: FaultPolicy(_S, True, _C, "OtherError"),
+    Fault.TILT: FaultPolicy(_S, True, _C, "OtherError"),  # until upright again
+    Fault.PE_MISSING: FaultPolicy(_S, False, _C, "GroundFailure"),
+    Fault.METER: FaultPolicy(_R, False, _C, "PowerMeterFailure"),
+    Fault.MAIN_SILENT: FaultPolicy(_P, False, _C, "InternalError"),
+    Fault.LOCK: FaultPolicy(_S, False, _C, "ConnectorLockFailure"),
+    Fault.LOOP_STALL: FaultPolicy(_S, False, _C, "InternalError"),  # held for a while after a watchdog trip
 }
 
+OCPP_ERROR_CODE: dict[Fault, str] = {f: p.ocpp_error for f, p in POLICY.items()}
+
 # Faults that only pause charging (the connector is SuspendedEVSE, not Faulted).
-PAUSING: frozenset[Fault] = frozenset({Fault.HIGH_TEMPERATURE, Fault.LOW_TEMPERATURE, Fault.MAIN_SILENT})
+PAUSING: frozenset[Fault] = frozenset(f for f, p in POLICY.items() if p.action is Action.PAUSE)
 # Faults reported but not stopping the session (measurement gone: the loop keeps the other limits).
-REPORT_ONLY: frozenset[Fault] = frozenset({Fault.METER})
+REPORT_ONLY: frozenset[Fault] = frozenset(f for f, p in POLICY.items() if p.action is Action.REPORT)
+# Faults that open the contactor within the tick.
+STOPPING: frozenset[Fault] = frozenset(f for f, p in POLICY.items() if p.action is Action.STOP)
+# Faults for which the pilot goes to state F.
+PILOT_F: frozenset[Fault] = frozenset(f for f, p in POLICY.items() if p.pilot_f)
 
 
 def ocpp_error(faults: list[str] | set[str]) -> tuple[str, str | None]:

@@ -3,7 +3,14 @@ exchanges messages with the main process over one socket. Runs as `python -m con
 
 It ticks every 10 ms and wakes early when a message arrives. It has no disk I/O and no network; after
 start-up `gc.freeze()` keeps the collector off the hot path. When the main process goes away (EOF) or asks
-it to shut down, every output goes to its safe state before the process exits.
+it to shut down, every output goes to its safe state before the process exits. A dead-man watchdog thread
+(`watchdog.DeadMan`) forces every output safe when the loop has not ticked for `--watchdog` seconds; on the
+simulated board the contactors also have a maximum on-time without a fresh command (`SIM_MAX_ON_S`).
+
+Test-only sim command answered here (it concerns the runner, not the simulated devices): `stall`
+{seconds, busy?} blocks the loop (busy-waits, or sleeps with busy=false) and replies with the stall's
+`started_at`/`ended_at` (time.monotonic()). `bench_start` also sets the B->C debounce of the benchmarked
+sockets to 0 so a measurement cycle is short (the paths to A and to an error are never debounced).
 """
 
 from __future__ import annotations
@@ -19,16 +26,21 @@ import time
 from typing import Any
 
 from board.loader import Board, load_board
-from controller.evse.connector import ConnectorInputs, EvseSettings
-from controller.evse.loop import ControlLoop, LoopInputs, StationInputs, StationLimitSettings
+from controller.evse.connector import EvseSettings
+from controller.evse.devio import read_inputs, write_outputs
+from controller.evse.loop import ControlLoop, StationLimitSettings
 from controller.evse.messages import PROTOCOL_VERSION, Decoder, encode
-from hal.errors import DeviceError
+from controller.evse.watchdog import DeadMan
 from hal.factory import PowerPath, build_power_path
-from hal.interfaces import MeterReading, PilotOutput
+from hal.interfaces import PilotOutput
 from hal.sim.world import SimCommandError
+
+__all__ = ["Runner", "build_loop", "main", "read_inputs", "safe_order"]
 
 TICK_S = 0.01
 STATS_INTERVAL_S = 1.0
+WATCHDOG_S = 0.25
+SIM_MAX_ON_S = 0.5
 
 
 def build_loop(board: Board, start: float, main_silence_s: float = 3.0) -> ControlLoop:
@@ -48,40 +60,38 @@ def build_loop(board: Board, start: float, main_silence_s: float = 3.0) -> Contr
     return ControlLoop(settings, station, start)
 
 
-def read_inputs(pp: PowerPath) -> LoopInputs:
-    conns: dict[int, ConnectorInputs] = {}
-    for cid, s in pp.sockets.items():
-        meter: MeterReading | None
-        try:
-            meter = s.meter.read()
-        except DeviceError:
-            meter = None
-        conns[cid] = ConnectorInputs(
-            pilot=s.pilot.read(),
-            contactor_feedback=s.contactor.feedback_closed(),
-            meter=meter,
-            rcd_tripped=s.rcd.tripped(),
-        )
-    try:
-        temp: float | None = pp.temperature.read_celsius()
-    except DeviceError:
-        temp = None
-    tilt = pp.tilt.read_tilt_deg() if pp.tilt is not None else None
-    return LoopInputs(conns, StationInputs(temperature_c=temp, tilt_deg=tilt))
+def safe_order(pp: PowerPath) -> list[Any]:
+    """Every output in the order to force it safe: all contactors first, then pilots, then locks."""
+    socks = list(pp.sockets.values())
+    return [s.contactor for s in socks] + [s.pilot for s in socks] + [s.lock for s in socks]
 
 
 class Runner:
     """The thin shell around ControlLoop: devices in, loop step, actuators out, messages both ways."""
 
-    def __init__(self, board: Board, sock: socket.socket, tick_s: float = TICK_S, main_silence_s: float = 3.0):
+    def __init__(
+        self,
+        board: Board,
+        sock: socket.socket,
+        tick_s: float = TICK_S,
+        main_silence_s: float = 3.0,
+        watchdog_s: float = WATCHDOG_S,
+        realtime: bool = False,
+    ):
+        self.realtime = realtime
         self.sock = sock
         self.sock.setblocking(False)
         self.tick_s = tick_s
         self.power = build_power_path(board, time.monotonic)
         self.loop = build_loop(board, time.monotonic(), main_silence_s)
+        self.deadman = DeadMan(safe_order(self.power), timeout_s=watchdog_s)
+        if self.power.world is not None:
+            for s in self.power.world.sockets.values():
+                s.contactor.max_on_s = max(SIM_MAX_ON_S, 2 * watchdog_s)
         self.decoder = Decoder()
         self._out = bytearray()
         self._last_pilot: dict[int, PilotOutput] = {}
+        self._self_tests: dict[int, bool] = {}
         self.running = True
         self.ticks = 0
         self.overruns = 0
@@ -117,16 +127,43 @@ class Runner:
             for msg in self.decoder.feed(data):
                 self._dispatch(now, msg)
 
+    def _stall(self, args: dict[str, Any]) -> dict[str, Any]:
+        seconds = float(args.get("seconds", 1.0))
+        if not 0 <= seconds <= 30:
+            raise SimCommandError("seconds must be within 0..30")
+        started = time.monotonic()
+        if args.get("busy", True):
+            while time.monotonic() - started < seconds:
+                pass
+        else:
+            time.sleep(seconds)
+        return {"started_at": started, "ended_at": time.monotonic()}
+
+    def _bench_timing(self, args: dict[str, Any]) -> None:
+        for key in args.get("connectors") or {}:
+            ctl = self.loop.connectors.get(int(key))
+            if ctl is not None:
+                ctl.set_debounce(0.0)
+
     def _dispatch(self, now: float, msg: dict[str, Any]) -> None:
         t = msg["t"]
         if t == "sim":
             reply: dict[str, Any] = {"t": "sim_reply", "id": msg.get("id")}
             if self.power.world is None:
                 reply.update(ok=False, error="this board has no simulator")
+            elif msg.get("cmd") == "stall":
+                try:
+                    args = msg.get("args") or {}
+                    reply.update(ok=True, **self._stall(args if isinstance(args, dict) else {}))
+                except (SimCommandError, TypeError, ValueError) as exc:
+                    reply.update(ok=False, error=str(exc))
             else:
                 try:
                     args = msg.get("args") or {}
-                    extra = self.power.world.command(str(msg.get("cmd")), args if isinstance(args, dict) else {})
+                    args = args if isinstance(args, dict) else {}
+                    extra = self.power.world.command(str(msg.get("cmd")), args)
+                    if msg.get("cmd") == "bench_start":
+                        self._bench_timing(args)
                     reply.update(ok=True, **extra)
                 except SimCommandError as exc:
                     reply.update(ok=False, error=str(exc))
@@ -136,40 +173,44 @@ class Runner:
         else:
             self.loop.handle(now, msg)
 
-    def _write(self, outputs: dict[int, Any]) -> None:
-        for cid, out in outputs.items():
-            dev = self.power.sockets[cid]
-            # open first, then pilot: a stop never waits on a PWM write
-            if not out.contactor:
-                dev.contactor.set_closed(False)
-            if self._last_pilot.get(cid) != out.pilot:
-                dev.pilot.set_output(out.pilot)
-                self._last_pilot[cid] = out.pilot
-            if out.contactor:
-                dev.contactor.set_closed(True)
-            dev.lock.set_locked(out.locked)
-
     def tick(self) -> None:
         now = time.monotonic()
+        stalled_at = self.deadman.take_trip()
+        if stalled_at is not None:
+            self.loop.note_stall(now)  # the outputs were forced safe: the loop must know before it writes
+            self._last_pilot.clear()
+            self._self_tests = {}
         if self.power.world is not None:
             self.power.world.step(now)
-        outputs = self.loop.step(now, read_inputs(self.power))
-        self._write(outputs)
+        outputs = self.loop.step(now, read_inputs(self.power, self._self_tests))
+        with self.deadman.lock:
+            if self.deadman.tripped:
+                self._self_tests = {}  # forced while we computed: write nothing stale; the next tick learns it
+            else:
+                self._self_tests = write_outputs(self.power, outputs, self._last_pilot)
+                self.deadman.kick(time.monotonic())
         for m in self.loop.drain():
             self.send(m)
         self.ticks += 1
 
     def safe_state(self) -> None:
-        for dev in self.power.all_outputs():
-            try:
-                dev.to_safe_state()
-            except Exception:  # noqa: BLE001 - every output must get its chance
-                pass
+        self.deadman.stop()
+        self.deadman.force()
 
     def run(self) -> None:
-        self.send({"t": "hello", "v": PROTOCOL_VERSION, "pid": os.getpid(), "connectors": sorted(self.power.sockets)})
+        self.send(
+            {
+                "t": "hello",
+                "v": PROTOCOL_VERSION,
+                "pid": os.getpid(),
+                "connectors": sorted(self.power.sockets),
+                "realtime": self.realtime,
+            }
+        )
         gc.collect()
         gc.freeze()
+        self.deadman.kick(time.monotonic())
+        self.deadman.start()
         next_tick = time.monotonic()
         next_stats = next_tick + STATS_INTERVAL_S
         try:
@@ -189,6 +230,7 @@ class Runner:
                             "overruns": self.overruns,
                             "max_tick_ms": round(self.max_tick_s * 1000, 3),
                             "channel_errors": self.decoder.errors,
+                            "watchdog_trips": self.deadman.trips,
                         }
                     )
                     self.max_tick_s = 0.0
@@ -204,6 +246,25 @@ class Runner:
                     next_tick = time.monotonic()  # an input edge: act now
         finally:
             self.safe_state()
+            close = getattr(self.power, "close", None)  # real drivers: stop their threads, release pins
+            if close is not None:
+                try:
+                    close()
+                except Exception:  # noqa: BLE001 - exiting anyway; the outputs are already safe
+                    pass
+
+
+def set_realtime(priority: int) -> bool:
+    """Ask for SCHED_FIFO at `priority` (the loop then preempts ordinary processes); False when not allowed.
+
+    The kernel's RT throttling (sched_rt_runtime_us, 95 % by default) still leaves CPU to everything else if
+    the loop ever spins.
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(min(max(priority, 1), 99)))
+        return True
+    except (AttributeError, PermissionError, OSError):
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -212,11 +273,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fd", type=int, required=True)
     ap.add_argument("--tick", type=float, default=TICK_S)
     ap.add_argument("--main-silence", type=float, default=3.0)
+    ap.add_argument("--watchdog", type=float, default=WATCHDOG_S)
+    ap.add_argument("--rt-priority", type=int, default=0, help="SCHED_FIFO priority (1..99); 0: normal")
     args = ap.parse_args(argv)
+    realtime = set_realtime(args.rt_priority) if args.rt_priority > 0 else False
     sock = socket.socket(fileno=args.fd)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides when we stop
-    runner = Runner(load_board(args.board), sock, args.tick, args.main_silence)
+    runner = Runner(load_board(args.board), sock, args.tick, args.main_silence, args.watchdog, realtime)
     try:
         runner.run()
     except SystemExit:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 MIN_CURRENT_A = 6.0
 MAX_CURRENT_A = 80.0
 
@@ -26,3 +28,38 @@ def current_for_duty(duty: float) -> float:
     if 85.0 < duty <= 96.0:
         return round((duty - 64.0) * 2.5, 2)
     return 0.0
+
+
+class PwmGovernor:
+    """Holds the PWM duty to the IEC 61851 pace: a change that raises the offer (including switching the
+    PWM on) waits until `interval_s` after the previous change; lowering, stopping and pausing act at once.
+
+    Why every lowering is immediate: the command the loop follows is a maximum the station must respect (a
+    fuse, the grid connection, a charging profile, a safety limit), so a lower offer is never held back; the
+    car then has 5 s to follow, which the overcurrent check allows for. `reset()` (on unplug) lets the next
+    car get its PWM at once.
+    """
+
+    def __init__(self, interval_s: float = 5.0) -> None:
+        self.interval_s = interval_s
+        self.duty: float | None = None
+        self.changed_at = -math.inf
+
+    def reset(self) -> None:
+        self.changed_at = -math.inf
+
+    def force_off(self, now: float) -> None:
+        if self.duty is not None:
+            self.duty = None
+            self.changed_at = now
+
+    def step(self, now: float, want: float | None) -> float | None:
+        """The duty to drive now (None: PWM off) when `want` is asked for."""
+        cur = self.duty
+        if want == cur:
+            return cur
+        lowering = want is None or (cur is not None and want < cur)
+        if lowering or now - self.changed_at >= self.interval_s:
+            self.duty = want
+            self.changed_at = now
+        return self.duty

@@ -74,3 +74,10 @@ def next_state(level: CpLevel) -> EvseState:
 
 def is_vehicle_connected(state: EvseState) -> bool:
     return state in (EvseState.B, EvseState.C, EvseState.D)
+
+
+def iec_name(state: EvseState, pwm_on: bool) -> str:
+    """The IEC 61851 name with the PWM digit: A1/A2, B1/B2, C1/C2, D1/D2 (1: no PWM, 2: PWM on); E, F."""
+    if state in (EvseState.E, EvseState.F):
+        return state.value
+    return f"{state.value}{2 if pwm_on else 1}"

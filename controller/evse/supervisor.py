@@ -25,6 +25,7 @@ from controller.evse.messages import PROTOCOL_VERSION, Decoder, encode
 log = logging.getLogger(__name__)
 
 LIMITS_RESEND_S = 0.5
+ONE_SHOT_KEYS = frozenset({"CalibrateTilt"})
 
 
 class ControlProcessError(Exception):
@@ -41,6 +42,8 @@ class ControlProcess:
         main_silence_s: float = 3.0,
         restart_delay_s: float = 0.5,
         hang_timeout_s: float = 5.0,
+        watchdog_s: float | None = None,
+        rt_priority: int = 0,
     ) -> None:
         self.board_path = board_path
         self.on_message = on_message
@@ -48,6 +51,8 @@ class ControlProcess:
         self.main_silence_s = main_silence_s
         self.restart_delay_s = restart_delay_s
         self.hang_timeout_s = hang_timeout_s
+        self.watchdog_s = watchdog_s  # the control process's dead-man timeout; None: its default
+        self.rt_priority = rt_priority  # > 0: the control process asks for SCHED_FIFO at this priority
         self._last_heard = 0.0
         self.proc: subprocess.Popen[bytes] | None = None
         self.sock: socket.socket | None = None
@@ -81,6 +86,10 @@ class ControlProcess:
             "--main-silence",
             str(self.main_silence_s),
         ]
+        if self.watchdog_s is not None:
+            cmd += ["--watchdog", str(self.watchdog_s)]
+        if self.rt_priority > 0:
+            cmd += ["--rt-priority", str(self.rt_priority)]
         env = dict(os.environ)
         root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -241,7 +250,8 @@ class ControlProcess:
         self._send({"t": "limits", "connectors": self._limits})
 
     def send_config(self, values: dict[str, Any]) -> None:
-        self._config.update(values)
+        # one-shot actions (CalibrateTilt) are not replayed to a restarted control process
+        self._config.update({k: v for k, v in values.items() if k not in ONE_SHOT_KEYS})
         self._send({"t": "config", "values": values})
 
     def clear_faults(self) -> None:

@@ -7,6 +7,7 @@ answer to, and is logged otherwise. It never kills the connection.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from typing import Any
@@ -15,11 +16,26 @@ from ocpp.messages import MessageType
 from ocpp.v16 import ChargePoint as _LibChargePoint
 
 from controller.ocpp.core import CoreHandlers
+from controller.ocpp.diagnostics import DiagnosticsHandlers
+from controller.ocpp.firmware import FirmwareHandlers
+from controller.ocpp.localauth import LocalAuthHandlers
+from controller.ocpp.reservation import ReservationHandlers
+from controller.ocpp.security import SecurityHandlers
+from controller.ocpp.smartcharging import SmartChargingHandlers
 
 log = logging.getLogger(__name__)
 
 
-class OcppClient(CoreHandlers, _LibChargePoint):
+class OcppClient(
+    CoreHandlers,
+    FirmwareHandlers,
+    DiagnosticsHandlers,
+    LocalAuthHandlers,
+    ReservationHandlers,
+    SmartChargingHandlers,
+    SecurityHandlers,
+    _LibChargePoint,
+):
     """One live connection's charge point. `station` is the facade the handlers ask (see core.StationApi)."""
 
     def __init__(self, identity: str, connection: Any, station: Any, trace: Any = None) -> None:
@@ -29,7 +45,8 @@ class OcppClient(CoreHandlers, _LibChargePoint):
 
     async def route_message(self, raw_msg: str) -> None:
         if self._trace:
-            self._trace("in", raw_msg)
+            with contextlib.suppress(Exception):  # tracing must not choke on a malformed frame
+                self._trace("in", raw_msg)
         try:
             msg = json.loads(raw_msg)
         except (TypeError, ValueError):
@@ -49,9 +66,23 @@ class OcppClient(CoreHandlers, _LibChargePoint):
         if msg[0] == MessageType.Call and (len(msg) != 4 or not isinstance(msg[2], str) or not isinstance(msg[3], dict)):
             await self._send(json.dumps([4, msg[1], "FormationViolation", "CALL must be [2, id, action, {payload}]", {}]))
             return
-        await super().route_message(raw_msg)
+        self._answered: str | None = None
+        try:
+            await super().route_message(raw_msg)
+        except Exception as exc:  # noqa: BLE001 - a handler failure answers with a CALLERROR, never kills the link
+            log.exception("handling %.200r failed", raw_msg)
+            if msg[0] == MessageType.Call and self._answered != msg[1]:
+                await self._send(json.dumps([4, msg[1], "InternalError", f"{exc.__class__.__name__}", {}]))
 
     async def _send(self, message: str) -> None:
         if self._trace:
-            self._trace("out", message)
+            with contextlib.suppress(Exception):
+                self._trace("out", message)
+        if message[:3] in ("[3,", "[4,"):
+            with contextlib.suppress(ValueError, IndexError, TypeError):
+                frame = json.loads(message)
+                self._answered = frame[1]
+                if frame[0] == 4 and frame[2] == "FormatViolation":  # the library's OCPP 2.x spelling
+                    frame[2] = "FormationViolation"  # OCPP-J 1.6 §4.2.3
+                    message = json.dumps(frame, separators=(",", ":"))
         await super()._send(message)

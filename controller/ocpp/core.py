@@ -91,11 +91,10 @@ class CoreHandlers:
     async def on_trigger_message(
         self, requested_message: str, connector_id: int | None = None
     ) -> call_result.TriggerMessage:
-        ok = self.station.can_trigger(requested_message, connector_id)
-        return call_result.TriggerMessage(
-            status=TriggerMessageStatus.accepted if ok else TriggerMessageStatus.not_implemented
-        )
+        status = self.station.trigger_status(requested_message, connector_id)
+        return call_result.TriggerMessage(status=TriggerMessageStatus(status))
 
     @after(Action.trigger_message)
     async def after_trigger_message(self, requested_message: str, connector_id: int | None = None) -> None:
-        await self.station.trigger(requested_message, connector_id)
+        if self.station.trigger_status(requested_message, connector_id) == "Accepted":
+            await self.station.trigger(requested_message, connector_id)  # after the .conf has gone out

@@ -1,21 +1,38 @@
-"""The OCPP 1.6J link: one websocket to the back office, boot handshake, heartbeat, reconnect.
+"""The OCPP 1.6J link: one websocket to the back office, boot handshake, keepalive, heartbeat, reconnect.
 
-Owns the connection only. It connects to `<url>/<identity>` with subprotocol `ocpp1.6`, runs the
-BootNotification handshake (Rejected/Pending: retry after the interval the back office gives; Accepted:
-take its heartbeat interval), then tells the station it is online. When the socket drops it reconnects with
-exponential backoff and jitter, all through the injectable clock. Calls go out with `suppress=False` and
-schema validation on (the `ocpp` library does that); a CallError or a timeout raises to the caller.
+Owns the connection only. Each attempt asks for fresh `LinkSettings` (so a changed URL, security profile,
+AuthorizationKey or proxy applies on the next connect) and connects to `<url>/<identity>` with subprotocol
+`ocpp1.6`, through an HTTP CONNECT proxy when one is configured, over TLS for wss:// (server certificate
+verified; a client certificate for SecurityProfile 3), with HTTP Basic auth for profiles 1 and 2.
+
+After the socket opens it runs the BootNotification handshake (Rejected/Pending: retry after the interval the
+back office gives, the back office may call us meanwhile while Pending; Accepted: take its heartbeat interval),
+then tells the station it is online. BootNotification follows a start-up, not every reconnection: once
+Accepted, a later connection of the same process is online at once (a back office may take a boot as "the
+charge point restarted" and close its open transactions). While online it sends Heartbeats (HeartbeatInterval after the last
+exchange, or every interval with HeartBeatSendAllways) and websocket pings (WebSocketPingInterval; no pong
+within WS timeout = dead link). When the socket drops it reconnects with exponential backoff and jitter; after
+`FALLBACK_AFTER` failed attempts on one back office path it tries the other (BackOffice-Path-wired2).
+
+Every timer (reply timeout, open timeout, ping, heartbeat, backoff, boot retry) runs on the injected clock,
+so tests drive them with `FakeClock`. Calls go out with `suppress=False` and schema validation on; a CallError
+raises `OCPPError`, no reply within the OCPP-reply timeout raises `TimeoutError`, a lost connection raises
+`NotConnected`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import json
 import logging
 import random
+import ssl
+import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import websockets
 from ocpp.v16 import call
@@ -26,6 +43,14 @@ from controller.clock import Clock
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
+FALLBACK_AFTER = 3  # failed attempts on one back office path before trying the other one
+DEFAULT_BOOT_RETRY_S = 60  # Rejected/Pending with interval 0
+BOOT_ON_RECONNECT = False  # BootNotification after start-up only (and until Accepted), not on every reconnect
+CONSUME_WAIT_S = 5.0  # (real time) at most this long the reader waits for a caller to take its result
+NO_LIBRARY_TIMEOUT = 10.0 * 365 * 86400  # the ocpp library's own (real-time) reply timer must never fire first
+
 
 class NotConnected(Exception):
     """The back office is not reachable (or has not accepted our boot) right now."""
@@ -33,17 +58,32 @@ class NotConnected(Exception):
 
 @dataclass
 class LinkSettings:
-    url: str  # back office URL without the identity
+    url: str  # back office URL without the identity (primary path)
     identity: str
+    fallback_urls: list[str] = field(default_factory=list)  # tried after FALLBACK_AFTER failures
     vendor: str = "OpenChargePoint"
     model: str = "CM4-AC"
     firmware_version: str = "0.1.0"
     serial: str | None = None
     basic_auth_key: str | None = None  # SecurityProfile 1/2: HTTP Basic with the AuthorizationKey
-    response_timeout_s: float = 30.0
-    ping_interval_s: float | None = 30.0
+    ssl_context: ssl.SSLContext | None = None  # wss://
+    proxy: str | None = None  # http://[user:password@]host:port (HTTP CONNECT)
+    security_profile: int = 0
+    subprotocol: str = "ocpp1.6"
+    response_timeout_s: float = 60.0  # OCPP-reply timeout
+    open_timeout_s: float = 30.0  # TCP + proxy + TLS + HTTP upgrade
+    ping_interval_s: float | None = 120.0  # WebSocketPingInterval; None/0: we send no pings
+    ping_timeout_s: float = 10.0  # WS timeout
     backoff_initial_s: float = 1.0
-    backoff_max_s: float = 60.0
+    backoff_max_s: float = 120.0
+    enabled: bool = True  # False: do not connect at all (Network None/Wireless, no URL, missing certificate)
+    disabled_reason: str = ""
+
+
+@dataclass
+class HeartbeatSettings:
+    interval_s: int = 0  # 0: no heartbeats
+    send_always: bool = False
 
 
 class OcppLink:
@@ -56,6 +96,8 @@ class OcppLink:
         on_offline: Callable[[], None],
         on_heartbeat_interval: Callable[[int], None],
         log_line: Callable[[str], None] | None = None,
+        heartbeat: Callable[[], HeartbeatSettings] | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self._settings = settings
         self._make_cp = make_charge_point
@@ -64,15 +106,34 @@ class OcppLink:
         self._on_offline = on_offline
         self._on_heartbeat_interval = on_heartbeat_interval
         self._log = log_line or (lambda s: None)
+        self._heartbeat = heartbeat or (lambda: HeartbeatSettings())
+        self._rng = rng or random.Random()
         self.cp: Any = None
         self.ws: ClientConnection | None = None
         self.accepted = False
         self.registration: str | None = None
-        self.connects = 0
+        self.connects = 0  # sockets opened
+        self.generation = 0  # accepted boots; a new value means "online again"
+        self.failures = 0  # consecutive failed attempts
+        self.current_url: str | None = None
+        self.current_settings: LinkSettings | None = None  # what the live connection was made with
+        self.last_error: str | None = None
+        self.last_exchange = clock.monotonic()  # last frame from the back office
+        self.last_heartbeat = clock.monotonic()
+        self.heartbeats = 0
+        self._path_index = 0
+        self._path_failures = 0
         self._stop = False
         self._connected_event = asyncio.Event()
+        self._closed_event = asyncio.Event()
         self._wake = asyncio.Event()
+        self._boot_wake = asyncio.Event()
+        self._hb_wake = asyncio.Event()
+        self._gen_changed = asyncio.Event()
+        self._inflight: dict[str, asyncio.Event] = {}  # unique id -> set when its caller is done with the result
+        self._disabled_logged: str | None = None
 
+    # -- state ---------------------------------------------------------------------------------------------
     @property
     def online(self) -> bool:
         return self.accepted and self.ws is not None
@@ -80,96 +141,294 @@ class OcppLink:
     async def wait_online(self, timeout: float | None = None) -> None:
         await asyncio.wait_for(self._connected_event.wait(), timeout)
 
+    async def wait_generation_after(self, generation: int) -> None:
+        """Until a boot newer than `generation` has been accepted (i.e. we are online again)."""
+        while self.generation <= generation or not self.online:
+            ev = self._gen_changed
+            await ev.wait()
+
     def reconnect_now(self) -> None:
-        """Drop the connection (e.g. after a changed URL or security profile) and connect again at once."""
+        """Drop the connection (e.g. after a changed security profile or key) and connect again at once."""
         self._wake.set()
-        if self.ws is not None:
-            asyncio.ensure_future(self.ws.close())
+        ws = self.ws
+        if ws is not None:
+            self._log("reconnecting (settings changed)")
+            asyncio.ensure_future(self._close(ws))
+
+    def reconnect_if_changed(self) -> bool:
+        """Reconnect when the security profile or the AuthorizationKey differ from what this connection used
+        (a refused ChangeConfiguration changes nothing and keeps the connection)."""
+        used = self.current_settings
+        if used is None or self.ws is None:
+            return False
+        fresh = self._settings()
+        if (fresh.security_profile, fresh.basic_auth_key) == (used.security_profile, used.basic_auth_key):
+            return False
+        self.reconnect_now()
+        return True
+
+    def trigger_boot(self) -> None:
+        """Send the next BootNotification now (TriggerMessage while Pending/Rejected)."""
+        self._boot_wake.set()
+
+    def heartbeat_changed(self) -> None:
+        self._hb_wake.set()
 
     async def stop(self) -> None:
         self._stop = True
         self._wake.set()
-        if self.ws is not None:
-            await self.ws.close()
+        ws = self.ws
+        if ws is not None:
+            await self._close(ws)
 
-    async def call(self, payload: Any, *, allow_before_accept: bool = False) -> Any:
-        cp = self.cp
-        if cp is None or self.ws is None or (not self.accepted and not allow_before_accept):
-            raise NotConnected("not connected to the back office")
+    @staticmethod
+    async def _close(ws: ClientConnection) -> None:
         try:
-            return await cp.call(payload, suppress=False)
-        except websockets.ConnectionClosed as exc:
-            raise NotConnected(f"connection closed: {exc}") from exc
+            await asyncio.wait_for(ws.close(), 2.0)
+        except Exception:  # noqa: BLE001 - a half-dead socket: just cut it
+            with contextlib.suppress(Exception):
+                ws.transport.abort()
+
+    # -- timers on the injected clock ----------------------------------------------------------------------
+    async def _race(self, aw: Awaitable[T], timeout: float | None, closed: asyncio.Event | None = None) -> T:
+        """`await aw`, but TimeoutError after `timeout` clock seconds and NotConnected when `closed` is set."""
+        task = asyncio.ensure_future(aw)
+        others: set[asyncio.Future[Any]] = set()
+        timer = asyncio.ensure_future(self.clock.sleep(timeout)) if timeout is not None else None
+        if timer is not None:
+            others.add(timer)
+        lost = asyncio.ensure_future(closed.wait()) if closed is not None else None
+        if lost is not None:
+            others.add(lost)
+        try:
+            done, _ = await asyncio.wait({task, *others}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        finally:
+            for f in others:
+                f.cancel()
+        if task in done:
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        if lost is not None and lost in done:
+            raise NotConnected("connection lost while waiting for the reply")
+        raise TimeoutError(f"no reply within {timeout} s")
+
+    async def _sleep_or(self, seconds: float, *events: asyncio.Event) -> bool:
+        """Sleep `seconds` on the clock; True if one of `events` cut it short."""
+        for ev in events:
+            ev.clear()
+        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
+        wakers = [asyncio.ensure_future(ev.wait()) for ev in events]
+        try:
+            done, _ = await asyncio.wait({sleeper, *wakers}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            for w in wakers:
+                w.cancel()
+        return sleeper not in done
+
+    # -- calls -----------------------------------------------------------------------------------------------
+    async def call(
+        self,
+        payload: Any,
+        *,
+        allow_before_accept: bool = False,
+        timeout: float | None = None,
+        unique_id: str | None = None,
+        on_result: Callable[[Any], None] | None = None,
+    ) -> Any:
+        """Send a request and return the result. `on_result` runs on the result before the next frame from the
+        back office is handled: what it records (a transactionId) is known to the calls that follow it."""
+        cp, ws = self.cp, self.ws
+        if cp is None or ws is None or (not self.accepted and not allow_before_accept):
+            raise NotConnected("not connected to the back office")
+        limit = timeout if timeout is not None else self._reply_timeout
+        uid = unique_id or str(uuid.uuid4())
+        done = asyncio.Event()
+        self._inflight[uid] = done
+        try:
+            try:
+                result = await self._race(cp.call(payload, suppress=False, unique_id=uid), limit, self._closed_event)
+            except websockets.ConnectionClosed as exc:
+                raise NotConnected(f"connection closed: {exc}") from exc
+            self.last_exchange = self.clock.monotonic()
+            if on_result is not None:
+                on_result(result)
+            return result
+        finally:
+            done.set()
+            self._inflight.pop(uid, None)
+
+    _reply_timeout: float = 60.0
 
     def _headers(self, s: LinkSettings) -> dict[str, str]:
-        if not s.basic_auth_key:
+        if not s.basic_auth_key or s.security_profile not in (1, 2):
             return {}
         token = base64.b64encode(f"{s.identity}:{s.basic_auth_key}".encode()).decode()
         return {"Authorization": f"Basic {token}"}
 
-    async def _sleep_or_wake(self, seconds: float) -> None:
-        self._wake.clear()
-        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            waker.cancel()
+    def _pick_url(self, s: LinkSettings) -> str:
+        urls = [s.url, *s.fallback_urls]
+        if self._path_failures >= FALLBACK_AFTER and len(urls) > 1:
+            self._path_index = (self._path_index + 1) % len(urls)
+            self._path_failures = 0
+            self._log(f"trying the other back office path: {urls[self._path_index % len(urls)]}")
+        return urls[self._path_index % len(urls)].rstrip("/") + "/" + s.identity
 
+    # -- the connection loop -----------------------------------------------------------------------------------
     async def run(self) -> None:
         """Connect, boot, serve; reconnect with backoff until `stop()`."""
-        backoff = self._settings().backoff_initial_s
+        attempt = 0
         while not self._stop:
             s = self._settings()
-            url = s.url.rstrip("/") + "/" + s.identity
+            if not s.enabled:
+                if self._disabled_logged != s.disabled_reason:
+                    self._log(f"not connecting to a back office: {s.disabled_reason}")
+                    self._disabled_logged = s.disabled_reason
+                await self._sleep_or(60.0, self._wake)
+                continue
+            self._disabled_logged = None
+            url = self._pick_url(s)
+            self.current_url = url
+            self._reply_timeout = s.response_timeout_s
+            was_online = False
             try:
-                async with connect(
-                    url,
-                    subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-                    additional_headers=self._headers(s),
-                    open_timeout=10,
-                    ping_interval=s.ping_interval_s,
-                    ping_timeout=s.ping_interval_s,
-                    max_size=2**20,
-                ) as ws:
-                    self.ws = ws
-                    self.connects += 1
-                    self._log(f"connected to {url}")
-                    backoff = s.backoff_initial_s
-                    self.cp = self._make_cp(s.identity, ws)
-                    self.cp._response_timeout = s.response_timeout_s
-                    reader = asyncio.create_task(self.cp.start(), name="ocpp-reader")
-                    try:
-                        await self._boot(s)
-                        self._connected_event.set()
-                        await self._on_online()
-                        await reader
-                    finally:
-                        reader.cancel()
-                        try:
-                            await reader
-                        except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                            pass
+                ws = await self._race(self._open(url, s), s.open_timeout_s)
             except asyncio.CancelledError:
                 raise
-            except (OSError, websockets.WebSocketException, TimeoutError, NotConnected) as exc:
-                self._log(f"back office unreachable at {url}: {exc.__class__.__name__}: {exc}")
-            except Exception as exc:  # noqa: BLE001 - the link must survive anything the peer does
-                log.exception("OCPP link error")
-                self._log(f"link error: {exc!r}")
-            was_online = self.accepted
+            except Exception as exc:  # noqa: BLE001 - anything the network does is a failed attempt
+                self._failed(url, exc)
+            else:
+                try:
+                    was_online = await self._serve(ws, s)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the link must survive anything the peer does
+                    if not isinstance(exc, NotConnected | websockets.ConnectionClosed | TimeoutError | OSError):
+                        log.exception("OCPP link error")
+                    self._log(f"connection to {url} ended: {exc.__class__.__name__}: {exc}")
+            if self._stop:
+                break
+            if was_online:
+                attempt = 0  # a connection that worked: come back quickly
+            delay = min(s.backoff_max_s, s.backoff_initial_s * (2**attempt)) * self._rng.uniform(0.75, 1.25)
+            attempt = min(attempt + 1, 30)
+            await self._sleep_or(delay, self._wake)
+
+    def _failed(self, url: str, exc: BaseException) -> None:
+        self.failures += 1
+        self._path_failures += 1
+        text = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
+        self.last_error = text
+        self._log(f"back office unreachable at {url}: {text}")
+
+    async def _open(self, url: str, s: LinkSettings) -> ClientConnection:
+        kwargs: dict[str, Any] = {}
+        if url.startswith("wss://"):
+            kwargs["ssl"] = s.ssl_context or ssl.create_default_context()
+        return await connect(
+            url,
+            subprotocols=[s.subprotocol],  # type: ignore[list-item]
+            additional_headers=self._headers(s),
+            user_agent_header=f"{s.vendor}/{s.firmware_version}",
+            proxy=s.proxy,  # None: never the environment's proxy
+            open_timeout=None,  # bounded on our clock by the caller
+            ping_interval=None,  # our own keepalive, on our clock
+            ping_timeout=None,
+            close_timeout=2,
+            max_size=2**20,
+            compression=None,
+            **kwargs,
+        )
+
+    async def _serve(self, ws: ClientConnection, s: LinkSettings) -> bool:
+        """One connection's life; returns whether the back office accepted our boot on it."""
+        if ws.subprotocol != s.subprotocol:
+            self._log(f"back office did not agree to subprotocol {s.subprotocol} (got {ws.subprotocol})")
+        self.ws = ws
+        self.current_settings = s
+        self.connects += 1
+        self.failures = 0
+        self._path_failures = 0
+        self._closed_event = asyncio.Event()
+        self._log(f"connected to {self.current_url}" + (f" via proxy {_redact(s.proxy)}" if s.proxy else ""))
+        cp = self._make_cp(s.identity, ws)
+        cp._response_timeout = NO_LIBRARY_TIMEOUT
+        self._count_exchanges(cp)
+        self.cp = cp
+        reader = asyncio.create_task(cp.start(), name="ocpp-reader")
+        helpers: list[asyncio.Task[Any]] = []
+        online = False
+        try:
+            if self.generation > 0 and not BOOT_ON_RECONNECT:
+                # Not a reboot: the back office accepted us before; OCPP 1.6 sends BootNotification after start-up.
+                self.accepted = True
+                self._log("reconnected (registration Accepted earlier: no BootNotification)")
+                boot = asyncio.create_task(asyncio.sleep(0), name="ocpp-reconnect")
+            else:
+                boot = asyncio.create_task(self._boot(s), name="ocpp-boot")
+            done, _ = await asyncio.wait({reader, boot}, return_when=asyncio.FIRST_COMPLETED)
+            if boot not in done:
+                boot.cancel()
+                with contextlib.suppress(BaseException):
+                    await boot
+                reader.result()  # raises why the socket ended
+                return False
+            boot.result()
+            online = True
+            self.generation += 1
+            self._signal_generation()
+            self._connected_event.set()
+            helpers = [asyncio.create_task(self._heartbeats(), name="ocpp-heartbeat")]
+            if s.ping_interval_s:
+                helpers.append(asyncio.create_task(self._keepalive(ws, s), name="ocpp-keepalive"))
+            await self._on_online()
+            await reader
+            return True
+        finally:
+            self._closed_event.set()
+            for t in (reader, *helpers):
+                t.cancel()
+            for t in (reader, *helpers):
+                with contextlib.suppress(BaseException):
+                    await t
             self.ws = None
             self.cp = None
             self.accepted = False
             self._connected_event.clear()
-            if was_online:
+            self._signal_generation()
+            with contextlib.suppress(Exception):
+                ws.transport.abort()
+            if online:
                 self._on_offline()
-            if self._stop:
-                break
-            delay = backoff * random.uniform(0.75, 1.25)
-            backoff = min(backoff * 2, s.backoff_max_s)
-            await self._sleep_or_wake(delay)
+
+    def _signal_generation(self) -> None:
+        ev, self._gen_changed = self._gen_changed, asyncio.Event()
+        ev.set()
+
+    def _count_exchanges(self, cp: Any) -> None:
+        """Every frame from the back office counts as an exchange (HeartbeatInterval counts from the last one)."""
+        route = cp.route_message
+
+        async def routed(raw: Any) -> None:
+            self.last_exchange = self.clock.monotonic()
+            await route(raw)
+            if self._inflight and isinstance(raw, str) and raw.lstrip()[:2] in ("[3", "[4"):
+                # the answer to one of our calls: let its caller finish with it before the next frame (a
+                # RemoteStopTransaction right behind StartTransaction.conf must find the new transactionId)
+                try:
+                    done = self._inflight.get(str(json.loads(raw)[1]))
+                except (ValueError, IndexError, TypeError, KeyError):
+                    done = None
+                if done is not None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(done.wait(), CONSUME_WAIT_S)
+
+        cp.route_message = routed
 
     async def _boot(self, s: LinkSettings) -> None:
         while True:
@@ -179,15 +438,59 @@ class OcppLink:
                 firmware_version=s.firmware_version,
                 charge_point_serial_number=s.serial,
             )
-            res = await self.cp.call(req, suppress=False)
+            res = await self.call(req, allow_before_accept=True)
             self.registration = res.status
             interval = int(res.interval or 0)
             if res.status == RegistrationStatus.accepted:
                 self.accepted = True
+                self.last_heartbeat = self.clock.monotonic()
                 if interval > 0:
                     self._on_heartbeat_interval(interval)
                 self._log(f"boot accepted, heartbeat interval {interval} s")
                 return
-            wait = interval if interval > 0 else 30
-            self._log(f"boot {res.status}; retrying in {wait} s")
-            await self.clock.sleep(wait)
+            wait = interval if interval > 0 else DEFAULT_BOOT_RETRY_S
+            self._log(f"boot {res.status}; next BootNotification in {wait} s")
+            await self._sleep_or(wait, self._boot_wake)
+
+    async def _heartbeats(self) -> None:
+        while True:
+            hb = self._heartbeat()
+            if hb.interval_s <= 0:
+                await self._sleep_or(3600.0, self._hb_wake)
+                continue
+            base = self.last_heartbeat if hb.send_always else max(self.last_heartbeat, self.last_exchange)
+            due = base + hb.interval_s - self.clock.monotonic()
+            if due > 0:
+                await self._sleep_or(due, self._hb_wake)
+                continue
+            self.last_heartbeat = self.clock.monotonic()
+            try:
+                await self.call(call.Heartbeat())
+                self.heartbeats += 1
+            except NotConnected:
+                return
+            except Exception as exc:  # noqa: BLE001 - a failed heartbeat is logged; the keepalive judges the link
+                self._log(f"Heartbeat failed: {exc.__class__.__name__}: {exc}")
+
+    async def _keepalive(self, ws: ClientConnection, s: LinkSettings) -> None:
+        interval = float(s.ping_interval_s or 0)
+        while True:
+            await self.clock.sleep(interval)
+            try:
+                pong = await ws.ping()
+                await self._race(pong, s.ping_timeout_s)
+            except TimeoutError:
+                self._log(f"no pong within {s.ping_timeout_s:g} s: the link is dead, reconnecting")
+                ws.transport.abort()
+                return
+            except websockets.ConnectionClosed:
+                return
+
+
+def _redact(proxy: str | None) -> str:
+    if not proxy:
+        return ""
+    scheme, _, rest = proxy.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.rsplit("@", 1)[1]
+    return f"{scheme}://{rest}"

@@ -5,11 +5,16 @@ Available when no car and no session, Preparing with a car or an authorisation b
 Charging while the contactor is closed and the car draws, SuspendedEVSE when we offer nothing (paused,
 temperature, no current allocated), SuspendedEV when we offer and the car does not take it, Finishing
 after the transaction while the car is still plugged.
+
+The offer that decides SuspendedEVSE is the one the main process itself commands (`commanded_offer`), not the
+control loop's last report: right after StartTransaction the loop has not yet reported the new offer, and the
+stale 0 A would show a false SuspendedEVSE for a moment.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from controller.evse.faults import PAUSING, REPORT_ONLY, Fault, ocpp_error
 
@@ -63,3 +68,19 @@ def derive_status(s: StatusInputs) -> Status:
     if plugged or s.authorized_waiting:
         return Status("Preparing", code, info)
     return Status("Available", code, info)
+
+
+def commanded_offer(limits: dict[str, Any] | None, cid: int, fallback: float) -> float:
+    """The current (A) the main process offers `cid` in its last limits (0 when not authorised or suspended);
+    `fallback` (the loop's report) when no limits were published yet."""
+    if not limits:
+        return fallback
+    c = limits.get(str(cid), limits.get(cid))  # type: ignore[call-overload]
+    if not isinstance(c, dict):
+        return fallback
+    if not c.get("authorized") or c.get("suspended"):
+        return 0.0
+    try:
+        return float(c.get("max_current", 0.0))
+    except (TypeError, ValueError):
+        return fallback

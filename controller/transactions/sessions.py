@@ -9,6 +9,7 @@ waiting card expires after ConnectionTimeOut seconds without a car.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -61,6 +62,13 @@ class SessionManager:
         self._on_change = on_change
         self._log = log_line or (lambda s: None)
         self.cp_state: dict[int, str] = {cid: "A" for cid in connectors}
+        # hooks the composition root sets: reservations (who may use a connector, which reservation a start
+        # consumes) and what follows a start or stop (smart charging, scheduled availability)
+        self.may_use: Callable[[int, str | None], bool] = lambda cid, tag: True
+        self.reservation_for: Callable[[int, str | None], int | None] = lambda cid, tag: None
+        self.on_started: Callable[[int], None] = lambda cid: None
+        self.on_stopped: Callable[[int], None] = lambda cid: None
+        self.same_group: Callable[[str, str], bool] = lambda a, b: False  # same parentIdTag: may stop it
         self._recover()
 
     def _recover(self) -> None:
@@ -96,14 +104,14 @@ class SessionManager:
     async def on_tag(self, id_tag: str) -> str:
         """A card was presented. Returns what happened (for the trace)."""
         for s in self.sessions.values():
-            if s.in_transaction and s.id_tag == id_tag:
+            if s.in_transaction and s.id_tag is not None and (s.id_tag == id_tag or self.same_group(s.id_tag, id_tag)):
                 self.stop(s.connector_id, "Local")
                 return "stop"
         status = await self._authorize(id_tag)
         if status != "Accepted":
             self._log(f"card {id_tag}: {status}")
             return status
-        target = self._pick_connector()
+        target = self._pick_connector(id_tag=id_tag)
         if target is None:
             self._log(f"card {id_tag}: no free connector")
             return "no connector"
@@ -114,29 +122,55 @@ class SessionManager:
         self.try_start(target)
         return "authorized"
 
-    def _pick_connector(self, wanted: int | None = None) -> int | None:
+    def _pick_connector(self, wanted: int | None = None, id_tag: str | None = None) -> int | None:
         if wanted:
             s = self.sessions.get(wanted)
-            return wanted if s is not None and not s.in_transaction else None
-        free = [s for s in self.sessions.values() if not s.in_transaction]
+            ok = s is not None and not s.in_transaction and self.may_use(wanted, id_tag)
+            return wanted if ok else None
+        free = [s for s in self.sessions.values() if not s.in_transaction and self.may_use(s.connector_id, id_tag)]
         plugged = [s for s in free if self.cp_state.get(s.connector_id) in PLUGGED and not s.finishing]
         pick = plugged or [s for s in free if self.cp_state.get(s.connector_id) == "A"]
         return pick[0].connector_id if pick else None
 
+    def authorize_on(self, cid: int, id_tag: str) -> bool:
+        """Authorise `id_tag` on one connector without asking anyone (Plug&Charge); starts when plugged."""
+        s = self.sessions.get(cid)
+        if s is None or s.in_transaction or s.finishing or not self.may_use(cid, id_tag):
+            return False
+        s.id_tag = id_tag
+        s.authorized_at = self.clock.monotonic()
+        self._on_change()
+        self.try_start(cid)
+        return True
+
     async def remote_start(self, id_tag: str, connector_id: int | None) -> bool:
-        target = self._pick_connector(connector_id)
+        target = self._pick_connector(connector_id, id_tag)
         if target is None:
             return False
         if self.config.get_bool("AuthorizeRemoteTxRequests"):
-            status = await self._authorize(id_tag)
-            if status != "Accepted":
-                return False
+            # The request is answered first (a handler that waited for its own Authorize.conf would block the
+            # connection's reader); then the id is authorised as if presented here (OCPP 1.6 §5.11).
+            self._background = asyncio.ensure_future(self._authorize_remote(target, id_tag))
+            return True
         s = self.sessions[target]
         s.id_tag = id_tag
         s.authorized_at = self.clock.monotonic()
         self._on_change()
         self.try_start(target)
         return True
+
+    async def _authorize_remote(self, target: int, id_tag: str) -> None:
+        status = await self._authorize(id_tag)
+        s = self.sessions[target]
+        if status != "Accepted":
+            self._log(f"remote start for {id_tag}: {status}")
+            return
+        if s.in_transaction or s.authorized_at is not None:
+            return
+        s.id_tag = id_tag
+        s.authorized_at = self.clock.monotonic()
+        self._on_change()
+        self.try_start(target)
 
     def remote_stop(self, transaction_id: int) -> bool:
         s = self.session_for_remote(transaction_id)
@@ -166,13 +200,15 @@ class SessionManager:
             return
         meter = int(round(self._energy_wh(cid)))
         now = self.clock.now().isoformat().replace("+00:00", "Z")
-        s.local_tx = self.journal.start_transaction(cid, s.id_tag, meter, now)
+        reservation_id = self.reservation_for(cid, s.id_tag)
+        s.local_tx = self.journal.start_transaction(cid, s.id_tag, meter, now, reservation_id=reservation_id)
         s.meter_start_wh = meter
         s.started_at = self.clock.monotonic()
         s.authorized_at = None
         s.stop_requested = False
         s.finishing = False
         self._log(f"connector {cid}: transaction started for {s.id_tag} at {meter} Wh")
+        self.on_started(cid)
         self._on_change()
 
     def stop(self, cid: int, reason: str | None) -> None:
@@ -187,6 +223,9 @@ class SessionManager:
         s.id_tag = None
         s.authorized_at = None
         s.finishing = self.cp_state.get(cid) in PLUGGED
+        s.suspended = False
+        s.extra.pop("invalidated", None)
+        self.on_stopped(cid)
         self._on_change()
 
     def on_start_confirmed(self, local_tx: int, id_tag_status: str | None) -> None:

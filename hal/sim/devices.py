@@ -21,9 +21,12 @@ class Recorder:
         self._limit = limit
 
     def record(self, value: object) -> None:
+        self.record_at(self._now(), value)
+
+    def record_at(self, t: float, value: object) -> None:
         if self.history and self.history[-1][1] == value:
             return
-        self.history.append((self._now(), value))
+        self.history.append((t, value))
         if len(self.history) > self._limit:
             del self.history[: self._limit // 2]
 
@@ -49,11 +52,16 @@ class SimControlPilot:
 
 
 class SimContactor:
-    """A contactor whose mirror contact follows after `feedback_delay_s`; it can weld shut."""
+    """A contactor whose mirror contact follows after `feedback_delay_s`; it can weld shut.
+
+    Like an output with a maximum on-time (Klipper's `max_duration`): with `max_on_s` set, a closed contactor
+    that gets no fresh close command for longer than that opens by itself (`expired` counts it). The runner
+    re-commands a closed contactor every tick, so only a stalled loop lets it expire.
+    """
 
     def __init__(self, now: Now, feedback_delay_s: float = 0.02, has_feedback: bool = True) -> None:
         self._now = now
-        self.commanded = False
+        self._commanded = False
         self.welded = False
         self.has_feedback = has_feedback
         self.feedback_delay_s = feedback_delay_s
@@ -61,22 +69,49 @@ class SimContactor:
         self._contacts_closed = False
         self.recorder = Recorder(now)
         self.switch_count = 0
+        self.max_on_s: float | None = None
+        self.expired = 0
+        self._refreshed_at = self._changed_at
+        self.safe_state_at: list[float] = []  # when to_safe_state() was called (the watchdog, shutdown)
+        self.on_open: Callable[[float], None] | None = None  # told the time of every open command
+
+    @property
+    def commanded(self) -> bool:
+        """What the coil was last told (after a maximum on-time expiry: open)."""
+        self._expire()
+        return self._commanded
+
+    def _expire(self) -> None:
+        if self.max_on_s is not None and self._commanded and self._now() - self._refreshed_at > self.max_on_s:
+            t = self._refreshed_at + self.max_on_s
+            self._commanded = False
+            self._changed_at = t
+            self.switch_count += 1
+            self.expired += 1
+            self.recorder.record_at(t, False)
 
     def set_closed(self, closed: bool) -> None:
-        if closed != self.commanded:
-            self.commanded = closed
-            self._changed_at = self._now()
+        self._expire()
+        now = self._now()
+        if closed:
+            self._refreshed_at = now
+        if closed != self._commanded:
+            self._commanded = closed
+            self._changed_at = now
             self.switch_count += 1
-            self.recorder.record(closed)
+            self.recorder.record_at(now, closed)
+            if not closed and self.on_open is not None:
+                self.on_open(now)
 
     @property
     def contacts_closed(self) -> bool:
         """Whether the power contacts conduct (what the car and the meter see)."""
+        self._expire()
         if self.welded and self._contacts_closed:
             return True
         if self._now() - self._changed_at >= self.feedback_delay_s:
-            self._contacts_closed = self.commanded
-        return self._contacts_closed or (self.welded and self.commanded)
+            self._contacts_closed = self._commanded
+        return self._contacts_closed or (self.welded and self._commanded)
 
     def feedback_closed(self) -> bool | None:
         if not self.has_feedback:
@@ -84,6 +119,7 @@ class SimContactor:
         return self.contacts_closed
 
     def to_safe_state(self) -> None:
+        self.safe_state_at.append(self._now())
         self.set_closed(False)
 
 
@@ -147,6 +183,16 @@ class SimRcd:
         self.trip = False
 
 
+class SimProtectiveEarth:
+    """Protective earth measurement of the supply (present unless the simulator removes it)."""
+
+    def __init__(self) -> None:
+        self.present = True
+
+    def pe_present(self) -> bool:
+        return self.present
+
+
 class SimTemperature:
     def __init__(self, celsius: float = 25.0) -> None:
         self.celsius = celsius
@@ -161,8 +207,11 @@ class SimTemperature:
 class SimTilt:
     def __init__(self) -> None:
         self.degrees = 0.0
+        self.lost = False
 
     def read_tilt_deg(self) -> float:
+        if self.lost:
+            raise DeviceOffline("tilt sensor lost")
         return self.degrees
 
 

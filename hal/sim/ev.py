@@ -4,7 +4,8 @@ It answers the pilot like a car: +9 V (state B) when plugged, +6 V (state C) whe
 6 A and it wants to charge, back to B when the PWM stops. Once the contactor is closed it draws the offered
 current (capped by its own maximum) on its phases after a response delay, and follows lowered offers within
 that delay. It can be told to misbehave: draw more than offered, refuse to stop, be a one-phase car, never
-request charge, lose its diode or short the pilot.
+request charge, lose its diode or short the pilot. A Chameleon charger (`chameleon_min_a`) stays in C but draws
+nothing while offered less than its minimum.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class EvProfile:
     phases: int = 3
     response_delay_s: float = 1.0
     ventilation: bool = False  # asks for state D
+    chameleon_min_a: float = 0.0  # a Chameleon charger (Renault Zoe): below this it stays in C and draws nothing
 
 
 class SimEv:
@@ -104,9 +106,12 @@ class SimEv:
             self._state = "D" if self.profile.ventilation else "C"
         else:
             self._state = "B"
-        self._was_charging = charging and contactor_closed
+        # a car that refuses to stop keeps asking for C, even once the station has cut the power
+        self._was_charging = charging and (contactor_closed or (self.refuse_to_stop and self._was_charging))
         # what the car tries to draw; it follows a new target after its response delay
         target = min(offer, self.profile.max_current) * self.draw_factor if charging else 0.0
+        if charging and offer < self.profile.chameleon_min_a:
+            target = 0.0
         if self.refuse_to_stop and self._was_charging and offer < 6.0:
             target = max(self._draw, self._target)
         if target != self._target:

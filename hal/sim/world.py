@@ -2,7 +2,11 @@
 tilt of every socket, advanced in time by `step(now)` and steered by sim-control commands.
 
 Commands that concern the main process's devices (RFID tag, grid meter) are handled there; this world
-answers the ones for devices on the power path.
+answers the ones for devices on the power path. Fault injection: `ev_misbehave` (refuse_to_stop,
+diode_missing, shorted, never_request, welded), `rcd` (trip, self_test_fails), `temperature` (celsius, lost),
+`tilt` (degrees, lost), `pe` (present), `meter_offline`. Inspection: `contactor_log` (every command with its
+time.monotonic() time, the watchdog's safe-state calls, expiries). The benchmark's latency scenarios
+(`bench_start`, `bench_status`, `bench_results`) live in `hal.sim.bench`. The runner itself answers `stall`.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from hal.sim.bench import KINDS, LatencyScenario, summarize
 from hal.sim.devices import (
     SimContactor,
     SimControlPilot,
     SimLock,
+    SimProtectiveEarth,
     SimRcd,
     SimSocketMeter,
     SimSuspendInput,
@@ -55,11 +61,15 @@ class SimWorld:
         self.temperature = SimTemperature()
         self.tilt = SimTilt()
         self.suspend = SimSuspendInput()
+        self.pe = SimProtectiveEarth()
+        self.scenarios: dict[int, LatencyScenario] = {}
         self._last = now()
 
     def step(self, now: float) -> None:
         dt = max(0.0, now - self._last)
         self._last = now
+        for sc in self.scenarios.values():
+            sc.step(now)
         for s in self.sockets.values():
             currents = s.ev.step(now, s.pilot.output, s.contactor.contacts_closed)
             s.meter.integrate(currents, dt)
@@ -98,6 +108,7 @@ def _plug(world: SimWorld, a: dict[str, Any]) -> None:
             phases=phases,
             response_delay_s=float(ev.get("response_delay_s", 1.0)),
             ventilation=bool(ev.get("ventilation", False)),
+            chameleon_min_a=float(ev.get("chameleon_min_a", 0.0)),
         )
     )
     s.ev.never_request = bool(ev.get("never_request", False))
@@ -139,12 +150,67 @@ def _temperature(world: SimWorld, a: dict[str, Any]) -> None:
 
 
 def _tilt(world: SimWorld, a: dict[str, Any]) -> None:
-    world.tilt.degrees = float(a["degrees"])
+    if a.get("lost") is not None:
+        world.tilt.lost = bool(a["lost"])
+    if "degrees" in a or a.get("lost") is None:
+        world.tilt.degrees = float(a["degrees"])
 
 
 def _rcd(world: SimWorld, a: dict[str, Any]) -> None:
     s = world.socket(a)
-    s.rcd.trip = bool(a["trip"])
+    if "self_test_fails" in a:
+        s.rcd.self_test_fails = bool(a["self_test_fails"])
+    if "trip" in a or "self_test_fails" not in a:
+        s.rcd.trip = bool(a["trip"])
+
+
+def _pe(world: SimWorld, a: dict[str, Any]) -> None:
+    world.pe.present = bool(a["present"])
+
+
+def _contactor_log(world: SimWorld, a: dict[str, Any]) -> dict[str, Any]:
+    c = world.socket(a).contactor
+    _ = c.contacts_closed  # let a pending expiry show
+    return {
+        "history": [[t, v] for t, v in c.recorder.history],
+        "safe_state_at": list(c.safe_state_at),
+        "expired": c.expired,
+        "commanded": c.commanded,
+    }
+
+
+def _bench_start(world: SimWorld, a: dict[str, Any]) -> None:
+    kinds = a["connectors"]
+    if not isinstance(kinds, dict) or not kinds:
+        raise SimCommandError('connectors must be an object {"1": "cp_to_a", ...}')
+    max_delay = float(a.get("max_delay_s", 0.01))
+    seed = int(a.get("seed", 1))
+    world.scenarios.clear()
+    for key, kind in kinds.items():
+        cid = int(key)
+        if kind not in KINDS:
+            raise SimCommandError(f"kind must be one of {', '.join(KINDS)}")
+        s = world.socket({"connector": cid})
+        if "feedback_delay_s" in a:
+            s.contactor.feedback_delay_s = float(a["feedback_delay_s"])
+        world.scenarios[cid] = LatencyScenario(s, str(kind), world._now, max_delay, seed + cid)
+
+
+def _bench_status(world: SimWorld, a: dict[str, Any]) -> dict[str, Any]:
+    return {"scenarios": {str(cid): sc.status() for cid, sc in world.scenarios.items()}}
+
+
+def _bench_results(world: SimWorld, a: dict[str, Any]) -> dict[str, Any]:
+    """Percentiles per kind over all its sockets (the latencies stay in the control process)."""
+    by_kind: dict[str, list[LatencyScenario]] = {}
+    for sc in world.scenarios.values():
+        by_kind.setdefault(sc.kind, []).append(sc)
+    out = {kind: summarize(scs) for kind, scs in by_kind.items()}
+    if a.get("stop", True):
+        for sc in world.scenarios.values():
+            sc.sock.contactor.on_open = None
+        world.scenarios.clear()
+    return {"results": out}
 
 
 def _meter_offline(world: SimWorld, a: dict[str, Any]) -> None:
@@ -165,6 +231,11 @@ _COMMANDS: dict[str, Callable[[SimWorld, dict[str, Any]], dict[str, Any] | None]
     "temperature": _temperature,
     "tilt": _tilt,
     "rcd": _rcd,
+    "pe": _pe,
+    "contactor_log": _contactor_log,
+    "bench_start": _bench_start,
+    "bench_status": _bench_status,
+    "bench_results": _bench_results,
     "meter_offline": _meter_offline,
     "suspend": _suspend,
 }

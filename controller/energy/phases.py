@@ -1,0 +1,73 @@
+"""Phases (pure): how the station's phases map to the grid's, and which grid phases a socket draws on.
+
+- `Phase-Connected` (e.g. "L1L2L3", "L3L2L1", "L2"): the grid phase each station phase is connected to, in
+  station order. "L3L2L1" means station L1 is on grid L3, station L2 on grid L2, station L3 on grid L1;
+  "L2" is a single-phase station on grid L2. Socket meters measure station phases; the grid meter measures
+  grid phases; load balancing compares them through this mapping.
+- A socket draws on the first `phases` (board file, 1 or 3) of the connected phases.
+- `MaxAllowedPhases` = 1 would make a socket charge on its first phase only, but that needs a phase-switch
+  relay. A board without one (every board we have: `PHASE_SWITCH_RELAY`) cannot hold a three-phase car to one
+  phase, so for the fuse headroom the car is still assumed to draw on every connected phase (the safe side);
+  the key is kept and reported, and the allocation maths takes it into account where a relay exists.
+- For the imbalance limit what counts is where the current really flows: a single-phase car on a
+  three-phase socket loads one phase; `drawn_phases()` finds those phases from the socket meter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+GRID_PHASES = ("L1", "L2", "L3")
+PHASE_SWITCH_RELAY = False  # no board file describes a 1/3-phase switch relay yet
+DRAWN_THRESHOLD_A = 1.0  # a phase carrying at least this much counts as used by the car
+_PHASE_RE = re.compile(r"L([123])")
+
+
+def parse_phase_connected(value: str) -> tuple[int, ...]:
+    """"L3L2L1" -> (2, 1, 0). An invalid value (the registry validates, so only a corrupt store) -> L1L2L3."""
+    text = value.strip().upper()
+    found = _PHASE_RE.findall(text)
+    phases = tuple(int(n) - 1 for n in found)
+    if not phases or "".join(f"L{n}" for n in found) != text or len(set(phases)) != len(phases):
+        return (0, 1, 2)
+    return phases
+
+
+def format_phases(phases: Sequence[int]) -> str:
+    return "".join(GRID_PHASES[p] for p in phases)
+
+
+def socket_phases(
+    connected: Sequence[int], board_phases: int, max_allowed: int, relay: bool = PHASE_SWITCH_RELAY
+) -> tuple[int, ...]:
+    """The grid phases a socket's car may draw on."""
+    physical = tuple(connected[: max(1, board_phases)])
+    if relay and max_allowed == 1:
+        return physical[:1]
+    return physical
+
+
+def charging_phase_count(connected: Sequence[int], board_phases: int, max_allowed: int, relay: bool = PHASE_SWITCH_RELAY) -> int:
+    """How many phases the socket charges on (what Modbus register 1215 reports)."""
+    return len(socket_phases(connected, board_phases, max_allowed, relay))
+
+
+def to_grid(station_currents: Sequence[float], connected: Sequence[int]) -> list[float]:
+    """Currents measured on station phases L1..L3 as currents on the grid phases."""
+    out = [0.0, 0.0, 0.0]
+    for k, grid in enumerate(connected):
+        if k < len(station_currents):
+            out[grid] += float(station_currents[k])
+    return out
+
+
+def drawn_phases(
+    station_currents: Sequence[float] | None, connected: Sequence[int], threshold: float = DRAWN_THRESHOLD_A
+) -> tuple[int, ...] | None:
+    """The grid phases the car draws on now; None while it draws nothing (not known yet)."""
+    if not station_currents:
+        return None
+    grid = to_grid(station_currents, connected)
+    used = tuple(p for p in range(3) if abs(grid[p]) >= threshold)
+    return used or None

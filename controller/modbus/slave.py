@@ -1,0 +1,255 @@
+"""The Modbus TCP slave service: serves the Alfen register map from the station's state and hands written
+setpoints to energy management (the master asks; the allocation and the control loop decide).
+
+Started with the station when MbsSlaveTCPIP is On (the key needs a reboot, as on an Alfen station: its value
+at start-up is what counts, for the listening socket and for the setpoint rules in energy management); port
+502 unless the station options say otherwise (binding 502 needs CAP_NET_BIND_SERVICE under systemd). A failure
+to listen is reported and leaves the station running; the sockets then stay on Safe-MaxCurrent (MbsSlaveTCPIPMode
+Socket/SCN), as they would with a master that stopped writing.
+
+What the registers show (units 1/2 = sockets, 200 = station):
+- 1206 "actual applied max current": the offer energy management computed for the socket (the least of every
+  limit); 1210 reads back exactly what was written (0.0 before any write), 1208 the whole seconds left of its
+  validity, 1214 whether it is used (MbsSlaveTCPIPMode Socket and still valid), 1212 Safe-MaxCurrent.
+- 1215 (phases): the number of phases the socket charges on. A write needs EnablePhaseSwitching, and since
+  this board has no phase-switch relay only the present number is accepted; anything else is exception 03.
+- 300.. socket meter: voltages, currents and their sum, total power, delivered energy; what the socket meter
+  does not measure (N current, line voltages, power factor, per-phase power and energy, apparent and reactive
+  values, frequency) reads 0xFFFF (NaN).
+- 1100 station active max current: the least room of the station's phases (Station-MaxCurrent, the grid
+  headroom or the safe current); 1405.. the station's draw and 1411.. its room per grid phase; 1417..1421 the
+  SCN setpoints (used in MbsSlaveTCPIPMode SCN), 1423.. their seconds left, 1429 Safe-MaxCurrent.
+- Identification: name = Identity, manufacturer and firmware as in BootNotification, serial = DeviceIdentity
+  (else Identity), platform = the board's name.
+  Date and time are UTC (time zone offset 0).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from controller.energy.phases import PHASE_SWITCH_RELAY, charging_phase_count, to_grid
+from controller.energy.settings import EnergySettings
+from controller.modbus import codec
+from controller.modbus.registers import (
+    F32,
+    ILLEGAL_VALUE,
+    SOCKET_MAP,
+    STATION_MAP,
+    STATION_UNIT,
+    U16,
+    Field,
+)
+from controller.modbus.server import WRITE_SINGLE, ModbusTcpServer
+from controller.ocpp.link import LinkSettings
+
+log = logging.getLogger(__name__)
+
+METER_TYPES = {"sdm_rtu": 0, "sdm_tcp": 1, "p1": 3}
+FRESH_SAMPLE_S = 2.5
+MAX_SETPOINT_A = 1000.0
+
+
+def mode3_state(cp_state: str, pwm_on: bool) -> str:
+    """Alfen's Mode 3 state: A, B1, B2, C1, C2, D1, D2, E, F (digit: 1 PWM off, 2 PWM on)."""
+    letter = (cp_state or "A")[0].upper()
+    if letter in ("B", "C", "D"):
+        return f"{letter}{2 if pwm_on else 1}"
+    return letter if letter in ("A", "E", "F") else "E"
+
+
+def _secs(remaining: float) -> int:
+    return int(math.ceil(remaining)) if remaining > 0 else 0
+
+
+class AlfenSlave:
+    """The register handler (for `ModbusTcpServer`) and the service around it."""
+
+    def __init__(self, station: Any, host: str = "0.0.0.0", port: int = 502, idle_timeout_s: float = 60.0) -> None:
+        self.station = station
+        self.energy = station.energy
+        self.clock = station.clock
+        self.started_at = self.clock.monotonic()
+        self.server = ModbusTcpServer(self, host, port, idle_timeout_s=idle_timeout_s)
+        self.running = False
+
+    # -- life cycle ----------------------------------------------------------------------------------------
+    def enabled(self) -> bool:
+        try:
+            return bool(self.station.config.get_bool("MbsSlaveTCPIP"))
+        except (KeyError, ValueError):
+            return False
+
+    async def start(self) -> int | None:
+        """Listen when MbsSlaveTCPIP is On; returns the port, or None."""
+        self.energy.modbus_enabled = self.enabled()  # the key's value at start-up counts until a reboot
+        if not self.energy.modbus_enabled:
+            return None
+        try:
+            port = await self.server.start()
+        except OSError as exc:
+            log.error("Modbus TCP slave cannot listen on %s:%s: %s", self.server.host, self.server.port, exc)
+            self.station.trace(f"Modbus TCP slave cannot listen on port {self.server.port}: {exc}")
+            return None
+        self.running = True
+        self.station.trace(f"Modbus TCP slave listening on port {port}")
+        return port
+
+    async def stop(self) -> None:
+        if self.running:
+            await self.server.stop()
+            self.running = False
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    # -- the register handler ------------------------------------------------------------------------------
+    def known_unit(self, unit: int) -> bool:
+        return unit == STATION_UNIT or unit in self.station.views
+
+    def read(self, unit: int, addr: int, count: int) -> list[int] | int:
+        if unit == STATION_UNIT:
+            return STATION_MAP.read(addr, count, self.station_values)
+        return SOCKET_MAP.read(addr, count, lambda: self.socket_values(unit))
+
+    def write(self, unit: int, addr: int, regs: Sequence[int], function: int) -> int | None:
+        fmap = STATION_MAP if unit == STATION_UNIT else SOCKET_MAP
+        plan = fmap.plan_write(addr, regs)
+        if isinstance(plan, int):
+            return plan
+        s = self.energy.settings()
+        values: list[tuple[Field, float]] = []
+        for f, raw in plan:
+            if f.type == F32:
+                if function == WRITE_SINGLE:
+                    return ILLEGAL_VALUE  # unreachable: plan_write refuses half a float
+                v = codec.decode_float32(raw)
+                if not (math.isfinite(v) and 0.0 <= v <= MAX_SETPOINT_A):
+                    return ILLEGAL_VALUE
+            elif f.type == U16:  # 1215: phases
+                v = float(raw[0])
+                if not s.phase_switching or v not in (1.0, 3.0) or int(v) != self._phases(s, unit):
+                    return ILLEGAL_VALUE
+            else:
+                return ILLEGAL_VALUE
+            values.append((f, v))
+        for f, v in values:
+            if f.name == "setpoint_a":
+                self.energy.write_socket_setpoint(unit, v)
+            elif f.name.startswith("scn_setpoint_l"):
+                self.energy.write_phase_setpoint(int(f.name[-1]) - 1, v)
+            # phases: the present number, accepted and nothing to change (no relay)
+        return None
+
+    # -- values --------------------------------------------------------------------------------------------
+    def _phases(self, s: EnergySettings, cid: int) -> int:
+        board_phases = next((c.phases for c in self.station.board.connectors if c.id == cid), 3)
+        return charging_phase_count(s.connected, board_phases, s.max_allowed_phases, PHASE_SWITCH_RELAY)
+
+    def station_values(self) -> Mapping[str, Any]:
+        st = self.station
+        s = self.energy.settings()
+        now = self.clock.monotonic()
+        identity = st.options.identity or self._config("Identity", "") or "CP"
+        link = LinkSettings(url="", identity=identity)  # vendor and firmware as BootNotification reports them
+        wall = self.clock.now()
+        rooms = [r for r in self.energy.last_room if r is not None]
+        draw = [0.0, 0.0, 0.0]
+        for v in st.views.values():
+            if v.meter is not None:
+                for p, a in enumerate(to_grid(v.currents, s.connected)):
+                    draw[p] += a
+        vals: dict[str, Any] = {
+            "name": link.identity,
+            "manufacturer": link.vendor,
+            "table_version": 1,
+            "firmware": link.firmware_version,
+            "platform": st.board.name,
+            "serial": self._config("DeviceIdentity", "") or identity,
+            "year": wall.year,
+            "month": wall.month,
+            "day": wall.day,
+            "hour": wall.hour,
+            "minute": wall.minute,
+            "second": wall.second,
+            "uptime_ms": int((now - self.started_at) * 1000),
+            "tz_offset_min": 0,
+            "station_max_a": min(rooms) if rooms else s.station_max_a,
+            "temperature_c": st.temperature_c,
+            "ocpp_connected": 1 if st.link.online else 0,
+            "sockets": len(st.views),
+            "scn_name": self._config("SCN-NetworkName", ""),
+            "scn_sockets": len(st.views),
+            "scn_safe_a": s.safe_a,
+            "scn_enabled": 1 if s.mbs_mode == "SCN" else 0,
+        }
+        for p in range(3):
+            sp = self.energy.setpoints.phases[p]
+            vals[f"scn_total_l{p + 1}"] = round(draw[p], 3)
+            vals[f"scn_max_l{p + 1}"] = self.energy.last_room[p]
+            vals[f"scn_setpoint_l{p + 1}"] = sp.value
+            vals[f"scn_valid_l{p + 1}"] = _secs(sp.remaining(now, s.mbs_validity_s))
+        return vals
+
+    def socket_values(self, cid: int) -> Mapping[str, Any]:
+        st = self.station
+        s = self.energy.settings()
+        now = self.clock.monotonic()
+        v = st.views[cid]
+        sp = self.energy.setpoints.sockets[cid]
+        valid = sp.valid(now, s.mbs_validity_s)
+        meter_fault = "meter" in v.faults
+        meter_at = getattr(v, "meter_at", None)
+        vals: dict[str, Any] = {
+            "available": 0 if v.unavailable else 1,
+            "mode3_state": mode3_state(v.cp_state, v.pwm_duty is not None),
+            "applied_max_a": self.energy.last_offers.get(cid, 0.0),
+            "valid_s": _secs(sp.remaining(now, s.mbs_validity_s)),
+            "setpoint_a": sp.value,
+            "safe_a": s.safe_a,
+            "setpoint_used": 1 if s.mbs_mode == "Socket" and valid else 0,
+            "phases": self._phases(s, cid),
+            "meter_type": self._meter_type(cid),
+        }
+        m = v.meter
+        if m is None:
+            vals["meter_state"] = 0x08 if meter_fault else 0x00
+            return vals
+        age = None if meter_at is None else max(0.0, now - meter_at)
+        state = 0x01
+        if age is not None and age <= FRESH_SAMPLE_S:
+            state |= 0x02
+        if meter_fault:
+            state |= 0x08
+        vals["meter_state"] = state
+        vals["meter_age_ms"] = None if age is None else int(age * 1000)
+        currents = [float(a) for a in (m.get("currents") or [])]
+        voltages = [float(u) for u in (m.get("voltages") or [])]
+        for p in range(3):
+            if p < len(voltages):
+                vals[f"v_l{p + 1}"] = voltages[p]
+            if p < len(currents):
+                vals[f"i_l{p + 1}"] = currents[p]
+        if len(currents) == 3:
+            vals["i_sum"] = sum(currents)
+        if m.get("power_w") is not None:
+            vals["p_sum"] = float(m["power_w"])
+        if m.get("energy_wh") is not None:
+            vals["e_delivered_sum"] = float(m["energy_wh"])
+        return vals
+
+    def _meter_type(self, cid: int) -> int:
+        for c in self.station.board.connectors:
+            if c.id == cid:
+                return METER_TYPES.get(c.devices["meter"].driver, 4)
+        return 4
+
+    def _config(self, key: str, default: str) -> str:
+        try:
+            return str(self.station.config.get(key))
+        except KeyError:
+            return default

@@ -1,0 +1,245 @@
+"""The FirmwareManagement feature profile: UpdateFirmware + FirmwareStatusNotification, and the security
+whitepaper's SignedUpdateFirmware + SignedFirmwareStatusNotification.
+
+Sequence: wait for retrieveDate (injectable clock); Downloading; download (HTTP(S) or FTP, `retries` more
+tries `retryInterval` s apart) into `<state>/firmware/staging/`; Downloaded, or DownloadFailed and stop.
+Signed: check the signature with the signing certificate (which an installed ManufacturerRootCertificate
+must have issued, checked when the request arrives: InvalidCertificate) -> SignatureVerified or
+InvalidSignature (+ SecurityEventNotification). Then wait until no transaction runs (and installDateTime),
+Installing, run the board's install hook (`[firmware] install_command`, `{file}` = the image): exit 0 ->
+write the marker `<state>/firmware/result.json` and reboot the station (InstallRebooting for signed); any
+other exit -> InstallationFailed. After the reboot the first boot sends Installed (and the security event
+FirmwareUpdated) from the marker and removes it. A TriggerMessage gets the current status, Idle when
+nothing is going on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from ocpp.routing import on
+from ocpp.v16 import call, call_result
+from ocpp.v16.enums import Action, UpdateFirmwareStatus
+
+from controller.auth.statefile import read_json, remove, write_json
+from controller.energy.schedules import ProfileError, parse_time
+from controller.ocpp.diagnostics import TransferError, download, send_when_online
+
+MARKER = "result.json"
+DEFAULT_INSTALL_TIMEOUT_S = 300.0
+
+
+class Firmware:
+    def __init__(self, station: Any) -> None:
+        self.station = station
+        self.dir: Path = station.state_dir / "firmware"
+        self.staging = self.dir / "staging"
+        self.status = "Idle"
+        self.signed_status = "Idle"
+        self.request_id: int | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._reported_marker = False
+
+    @property
+    def busy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    # -- notifications -------------------------------------------------------------------------------------
+    async def _notify(self, status: str, request_id: int | None) -> None:
+        self.station.trace(f"firmware: {status}")
+        if request_id is None:
+            self.status = status
+            await send_when_online(self.station, call.FirmwareStatusNotification(status=status))
+        else:
+            self.signed_status = status
+            await send_when_online(
+                self.station, call.SignedFirmwareStatusNotification(status=status, request_id=request_id)
+            )
+
+    async def trigger_status(self, signed: bool = False) -> None:
+        if signed:
+            await send_when_online(
+                self.station,
+                call.SignedFirmwareStatusNotification(status=self.signed_status, request_id=self.request_id),
+                5.0,
+            )
+        else:
+            await send_when_online(self.station, call.FirmwareStatusNotification(status=self.status), 5.0)
+
+    async def on_online(self) -> None:
+        """After a (re)boot: report the result of an installation that rebooted the station."""
+        if self._reported_marker:
+            return
+        marker = read_json(self.dir / MARKER, None)
+        self._reported_marker = True
+        if not isinstance(marker, dict):
+            return
+        remove(self.dir / MARKER)
+        status = str(marker.get("status", "Installed"))
+        request_id = marker.get("request_id")
+        await self._notify(status, request_id if isinstance(request_id, int) else None)
+        if status == "Installed":
+            self.station.security.event("FirmwareUpdated", str(marker.get("image", "")))
+        if request_id is None:
+            self.status = "Idle"
+        else:
+            self.signed_status = "Idle"
+
+    # -- requests ------------------------------------------------------------------------------------------
+    def update(self, location: str, retrieve_date: str, retries: int | None, retry_interval: int | None) -> None:
+        if self.busy and self._task is not None:
+            self._task.cancel()  # a new request replaces the one in progress
+        self._task = asyncio.ensure_future(
+            self._job(location, retrieve_date, retries or 0, retry_interval or 0, None, None, None, None)
+        )
+
+    def signed_update(
+        self, request_id: int, firmware: dict[str, Any], retries: int | None, retry_interval: int | None
+    ) -> str:
+        cert = self.station.security.signing_certificate_ok(firmware.get("signing_certificate", ""))
+        if cert is None:
+            self.station.security.event("InvalidFirmwareSigningCertificate", "not issued by an installed root")
+            return "InvalidCertificate"
+        status = "Accepted"
+        if self.busy and self._task is not None:
+            self._task.cancel()
+            status = "AcceptedCanceled"
+        self.request_id = request_id
+        self._task = asyncio.ensure_future(
+            self._job(
+                firmware["location"],
+                firmware["retrieve_date_time"],
+                retries or 0,
+                retry_interval or 0,
+                request_id,
+                cert,
+                firmware.get("signature", ""),
+                firmware.get("install_date_time"),
+            )
+        )
+        return status
+
+    async def _wait_until(self, when: str | None) -> None:
+        try:
+            t = parse_time(when)
+        except ProfileError:
+            t = None
+        if t is None:
+            return
+        delay = t - self.station.clock.now().timestamp()
+        if delay > 0:
+            await self.station.clock.sleep(delay)
+
+    def _image_name(self, location: str) -> str:
+        name = Path(unquote(urlsplit(location).path)).name
+        return name or "firmware.bin"
+
+    async def _job(
+        self, location: str, retrieve: str, retries: int, interval: int, request_id: int | None,
+        cert: Any, signature: str | None, install_at: str | None,
+    ) -> None:
+        await asyncio.sleep(0.05)  # the .conf goes first
+        await self._wait_until(retrieve)
+        self.staging.mkdir(parents=True, exist_ok=True)
+        image = self.staging / self._image_name(location)
+        await self._notify("Downloading", request_id)
+        for attempt in range(retries + 1):
+            try:
+                size = await asyncio.to_thread(download, location, image)
+            except TransferError as exc:
+                self.station.trace(f"firmware download failed (try {attempt + 1}/{retries + 1}): {exc}")
+                if attempt < retries:
+                    await self.station.clock.sleep(interval)
+                continue
+            self.station.trace(f"firmware image {image.name}: {size} bytes")
+            break
+        else:
+            await self._notify("DownloadFailed", request_id)
+            self._idle(request_id)
+            return
+        await self._notify("Downloaded", request_id)
+        if request_id is not None:
+            if not self.station.security.firmware_signature_ok(cert, signature or "", image):
+                self.station.security.event("InvalidFirmwareSignature", image.name)
+                await self._notify("InvalidSignature", request_id)
+                self._idle(request_id)
+                return
+            await self._notify("SignatureVerified", request_id)
+            await self._wait_until(install_at)
+        while any(s.in_transaction for s in self.station.sessions.sessions.values()):
+            await self.station.clock.sleep(1.0)  # install between transactions
+        await self._notify("Installing", request_id)
+        ok = await self._install(image)
+        if not ok:
+            await self._notify("InstallationFailed", request_id)
+            self._idle(request_id)
+            return
+        write_json(self.dir / MARKER, {"status": "Installed", "request_id": request_id, "image": image.name})
+        if request_id is not None:
+            await self._notify("InstallRebooting", request_id)
+        self.station.trace("firmware installed; rebooting")
+        await self.station.restart("firmware")
+
+    def _idle(self, request_id: int | None) -> None:
+        if request_id is None:
+            self.status = "Idle"
+        else:
+            self.signed_status = "Idle"
+
+    async def _install(self, image: Path) -> bool:
+        conf = getattr(self.station.board, "firmware", {}) or {}
+        command = conf.get("install_command")
+        if not command:
+            self.station.trace("firmware: this board has no install hook ([firmware] install_command)")
+            return False
+        argv = shlex.split(command) if isinstance(command, str) else list(command)
+        argv = [a.replace("{file}", str(image)).replace("{python}", sys.executable) for a in argv]
+        timeout = float(conf.get("timeout_s", DEFAULT_INSTALL_TIMEOUT_S))
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+            )
+        except OSError as exc:
+            self.station.trace(f"firmware install hook cannot run: {exc}")
+            return False
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+            self.station.trace(f"firmware install hook timed out after {timeout} s")
+            return False
+        if proc.returncode != 0:
+            text = out.decode(errors="replace").strip()[-200:]
+            self.station.trace(f"firmware install hook failed (exit {proc.returncode}) {text}")
+            return False
+        return True
+
+
+class FirmwareHandlers:
+    station: Any
+
+    @on(Action.update_firmware)
+    async def on_update_firmware(
+        self, location: str, retrieve_date: str, retries: int | None = None, retry_interval: int | None = None
+    ) -> call_result.UpdateFirmware:
+        self.station.firmware.update(location, retrieve_date, retries, retry_interval)
+        return call_result.UpdateFirmware()
+
+    @on(Action.signed_update_firmware)
+    async def on_signed_update_firmware(
+        self,
+        request_id: int,
+        firmware: dict[str, Any],
+        retries: int | None = None,
+        retry_interval: int | None = None,
+    ) -> call_result.SignedUpdateFirmware:
+        status = self.station.firmware.signed_update(request_id, firmware, retries, retry_interval)
+        return call_result.SignedUpdateFirmware(status=UpdateFirmwareStatus(status))

@@ -1,0 +1,1 @@
+"""Tests of the control loop (controller.evse), its simulated devices and the control process."""

@@ -1,0 +1,133 @@
+"""An in-process harness: the simulated world and the control loop stepped together on a fake clock.
+
+Each tick does what the process runner does, with the runner's own I/O functions: `world.step(now)`, read the
+inputs, `loop.step(now, inputs)`, write the outputs (contactors first, self-test before a close). The main
+process is played by `limits()` (re-sent as the heartbeat every 0.5 s unless told otherwise) and `config()`.
+Every message the loop sends is kept in `messages`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from board.loader import builtin_board, load_board
+from controller.evse.connector import ConnectorController, ConnectorOutputs
+from controller.evse.devio import read_inputs, write_outputs
+from controller.evse.process import build_loop
+from hal.factory import build_power_path
+from hal.interfaces import PilotOutput
+from hal.sim.ev import EvProfile
+from hal.sim.world import SimSocket, SimWorld
+
+TICK = 0.01
+START = 1000.0
+
+
+class Harness:
+    def __init__(
+        self,
+        board: str = "sim",
+        config: dict[str, str] | None = None,
+        tick: float = TICK,
+        heartbeat: bool = True,
+    ) -> None:
+        self.tick_s = tick
+        self.n = 0
+        self.now = START
+        self.board = load_board(builtin_board(board))
+        self.pp = build_power_path(self.board, lambda: self.now)
+        world = self.pp.world
+        assert world is not None
+        self.world: SimWorld = world
+        self.loop = build_loop(self.board, START)
+        self.heartbeat = heartbeat
+        self._limits: dict[str, dict[str, Any]] = {}
+        self._last_hb = START
+        self._last_pilot: dict[int, PilotOutput] = {}
+        self._self_tests: dict[int, bool] = {}
+        self.messages: list[dict[str, Any]] = []
+        self.outputs: dict[int, ConnectorOutputs] = {}
+        if config:
+            self.config(config)
+
+    # -- the main process's side ---------------------------------------------------------------------------
+    def limits(
+        self, cid: int = 1, max_current: float = 32.0, authorized: bool = True, suspended: bool = False
+    ) -> None:
+        self._limits[str(cid)] = {"max_current": max_current, "authorized": authorized, "suspended": suspended}
+        self.send({"t": "limits", "connectors": dict(self._limits)})
+
+    def config(self, values: dict[str, str]) -> None:
+        self.send({"t": "config", "values": values})
+
+    def send(self, msg: dict[str, Any]) -> None:
+        if msg.get("t") == "limits":
+            self._last_hb = self.now
+        self.loop.handle(self.now, msg)
+        self.messages.extend(self.loop.drain())
+
+    # -- the car's side ------------------------------------------------------------------------------------
+    def sock(self, cid: int = 1) -> SimSocket:
+        return self.world.sockets[cid]
+
+    def sim(self, cmd: str, **args: Any) -> dict[str, Any]:
+        return self.world.command(cmd, args)
+
+    def plug(self, cid: int = 1, **profile: Any) -> None:
+        self.sock(cid).ev.plug(EvProfile(**profile))
+
+    # -- time --------------------------------------------------------------------------------------------------
+    def tick(self) -> None:
+        self.n += 1
+        self.now = START + self.n * self.tick_s
+        if self.heartbeat and self.now - self._last_hb >= 0.5:
+            self.send({"t": "limits", "connectors": dict(self._limits)})
+        self.world.step(self.now)
+        inputs = read_inputs(self.pp, self._self_tests)
+        self.outputs = self.loop.step(self.now, inputs)
+        self._self_tests = write_outputs(self.pp, self.outputs, self._last_pilot)
+        self.messages.extend(self.loop.drain())
+
+    def run(self, seconds: float) -> None:
+        for _ in range(round(seconds / self.tick_s)):
+            self.tick()
+
+    def run_until(self, pred: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> float:
+        """Tick until `pred()` holds; returns the fake time it took."""
+        t0 = self.now
+        while not pred():
+            if self.now - t0 > timeout:
+                raise AssertionError(f"not within {timeout} s (fake time): {what}; status {self.status()}")
+            self.tick()
+        return self.now - t0
+
+    # -- what the loop does ------------------------------------------------------------------------------------
+    def ctl(self, cid: int = 1) -> ConnectorController:
+        return self.loop.connectors[cid]
+
+    def status(self, cid: int = 1) -> dict[str, Any]:
+        return self.ctl(cid).status().as_dict()
+
+    def state(self, cid: int = 1) -> str:
+        return self.ctl(cid).state.value
+
+    def closed(self, cid: int = 1) -> bool:
+        """The contactor as commanded by the loop (what the device got)."""
+        return self.sock(cid).contactor.commanded
+
+    def faults(self, cid: int = 1) -> list[str]:
+        return list(self.status(cid)["faults"])
+
+    def duty(self, cid: int = 1) -> float | None:
+        return self.ctl(cid).status().pwm_duty
+
+    def charge(self, cid: int = 1, max_current: float = 32.0, **profile: Any) -> None:
+        """Plug a car, authorise, run until the contactor is closed and the car draws."""
+        self.limits(cid, max_current)
+        self.plug(cid, **profile)
+        self.run_until(lambda: self.closed(cid), 5, "contactor closed")
+        self.run_until(lambda: self.sock(cid).meter.currents[0] > 1.0, 5, "the car draws")
+
+    def sent(self, t: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m.get("t") == t]
