@@ -41,7 +41,7 @@ async def _run(args: argparse.Namespace) -> int:
         station = Station(
             board,
             Path(args.state_dir),
-            StationOptions(backoffice_url=args.backoffice, identity=args.identity),
+            StationOptions(backoffice_url=args.backoffice, identity=args.identity, rt_priority=args.rt_priority),
             trace=lambda line: print(f"{time.monotonic() - t0:8.2f}s {line}", flush=True),
         )
         for problem in getattr(station.config, "problems", []) or []:
@@ -76,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--backoffice", help="back office URL (default: BackOffice-URL-wired)")
     run.add_argument("--identity", help="charge point identity (default: the Identity key)")
     run.add_argument("--sim-control", type=_hostport, metavar="HOST:PORT", help="serve the sim control API")
+    run.add_argument(
+        "--rt-priority", type=int, default=0, metavar="N",
+        help="run the control loop SCHED_FIFO at priority N (needs CAP_SYS_NICE; 20 on the real board)",
+    )
     run.add_argument("-v", "--verbose", action="store_true")
     sub.add_parser("demo", help="a complete charging session on the simulated board")
     bo = sub.add_parser("backoffice", help="the built-in back office")

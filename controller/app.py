@@ -46,6 +46,7 @@ from controller.ocpp.smartcharging import SmartCharging
 from controller.ocpp.status import Status, StatusInputs, commanded_offer, derive_status
 from controller.ocpp.statusq import StatusReporter
 from controller.sdnotify import SystemdNotifier
+from controller.statefile import read_json, write_json
 from controller.transactions.journal import Journal
 from controller.transactions.sessions import SessionManager
 from controller.transactions.timers import ConnectorSnapshot, SessionTimers
@@ -86,9 +87,15 @@ class StationOptions:
     identity: str | None = None
     tick_s: float = 0.01
     main_silence_s: float = 3.0
+    rt_priority: int = 0  # > 0: the control process runs SCHED_FIFO at this priority (needs CAP_SYS_NICE)
     modbus_host: str = "0.0.0.0"  # the Modbus TCP slave (MbsSlaveTCPIP)
     modbus_port: int = 502
     modbus_idle_s: float = 60.0
+
+
+# keys of other owners that the control loop needs as well (it caps the offer with them within one tick)
+LOOP_KEYS = frozenset({"Station-MaxCurrent"})
+TILT_FILE = "tilt-calibration.json"
 
 
 def _actual_power_kw(v: ConnectorView) -> str:
@@ -142,7 +149,11 @@ class Station:
         self.station_faults: list[str] = []
         self.temperature_c: float | None = None
         self.control = ControlProcess(
-            board.path, self._on_control, tick_s=options.tick_s, main_silence_s=options.main_silence_s
+            board.path,
+            self._on_control,
+            tick_s=options.tick_s,
+            main_silence_s=options.main_silence_s,
+            rt_priority=options.rt_priority,
         )
         self.devices: StationDevices = build_station_devices(
             board, self.clock.monotonic, lambda: [tuple(v.currents) for v in self.views.values()]  # type: ignore[misc]
@@ -215,7 +226,7 @@ class Station:
     # -- configuration -----------------------------------------------------------------------------------------
     def _subscribe_keys(self) -> None:
         for spec in self.config.all_specs():
-            if spec.owner == "evse":
+            if spec.owner == "evse" or spec.name in LOOP_KEYS:
                 self.config.subscribe(spec.name, self._forward_evse_key)
         for key in ("HeartbeatInterval", "HeartBeatSendAllways"):
             self.config.subscribe(key, lambda *_: self.link.heartbeat_changed())
@@ -251,11 +262,14 @@ class Station:
     def _evse_values(self) -> dict[str, str]:
         out: dict[str, str] = {}
         for spec in self.config.all_specs():
-            if spec.owner == "evse" and spec.access != "W":
+            if (spec.owner == "evse" or spec.name in LOOP_KEYS) and spec.access != "W":
                 try:
                     out[spec.name] = self.config.get(spec.name)
                 except KeyError:
                     pass
+        tilt = read_json(self.state_dir / TILT_FILE, {})
+        if isinstance(tilt, dict) and isinstance(tilt.get("tilt_offset_deg"), int | float):
+            out["_TiltOffset"] = str(tilt["tilt_offset_deg"])
         return out
 
     async def after_configuration_change(self, key: str) -> None:
@@ -363,8 +377,19 @@ class Station:
                 v.meter = msg.get("meter")
                 v.meter_at = self.clock.monotonic()
                 if v.meter is not None:
-                    v.energy_wh = float(v.meter.get("energy_wh", v.energy_wh))
+                    wh = float(v.meter.get("energy_wh", v.energy_wh))
+                    if self.board.is_simulated and wh < v.energy_wh:
+                        # a restarted control process's simulated meter, before _restore_sim_meters lands
+                        wh = v.energy_wh
+                        v.meter["energy_wh"] = wh
+                    v.energy_wh = wh
                 self._changed(limits=False)
+        elif t == "calibration":
+            if isinstance(msg.get("tilt_offset_deg"), int | float) and not msg.get("error"):
+                write_json(self.state_dir / TILT_FILE, {"tilt_offset_deg": msg["tilt_offset_deg"]})
+                self.trace(f"tilt sensor calibrated (offset {msg['tilt_offset_deg']:.2f} deg)")
+            else:
+                self.trace(f"tilt calibration failed: {msg.get('error')}")
         elif t == "stats":
             self.notifier.control_stats(msg)
         elif t == "hung":
@@ -375,8 +400,18 @@ class Station:
             self.notifier.control_restarted()
             self.trace(f"control process died (exit {msg.get('returncode')}); restarting it")
         elif t == "hello":
+            if self.board.is_simulated:
+                self._restore_sim_meters()
             self.control.send_config(self._evse_values())
             self._publish_limits()
+
+    def _restore_sim_meters(self) -> None:
+        """A new control process starts its simulated meters at 0; a real meter keeps counting. Give the
+        simulated one back the highest reading we know, so meterStop never falls below meterStart."""
+        for cid, v in self.views.items():
+            wh = max(v.energy_wh, float(self.journal.highest_meter(cid)))
+            if wh > 0:
+                self.control.sim_nowait("meter_energy", {"connector": cid, "energy_wh": wh})
 
     # -- limits and status -------------------------------------------------------------------------------------
     def _socket_max(self, cid: int) -> float:

@@ -79,7 +79,7 @@ async def test_station_max_current_lowers_pwm_while_charging(rig: Rig) -> None:
     res = await rig.bo.call(rig.identity, call.ChangeConfiguration(key="Station-MaxCurrent", value="10"))
     assert res.status == "Accepted"
     await until(lambda: rig.conn()["offered_a"] == 10.0, 1.0, "PWM lowered")
-    assert rig.conn()["pwm_duty"] == 16.67
+    assert rig.conn()["pwm_duty"] == 16.66
     await until(lambda: rig.conn()["currents"][0] <= 10.0, 3, "the car follows")
 
 

@@ -95,3 +95,18 @@ async def test_silent_main_process_stops_charging(tmp_path: Path) -> None:
         assert "main_silent" in rig.station.station_faults
     finally:
         await stop_rig(rig)
+
+
+async def test_simulated_meter_keeps_counting_across_a_control_restart(rig: Rig) -> None:
+    await rig.cmd("plug", connector=1)
+    await rig.cmd("tag", uid="CARD")
+    await until(lambda: rig.conn()["energy_wh"] > 3, 10, "some energy")
+    before = rig.conn()["energy_wh"]
+    proc = rig.station.control.proc
+    assert proc is not None
+    os.kill(proc.pid, signal.SIGKILL)
+    await until(lambda: rig.station.control_deaths == 1, 5, "death reported")
+    await rig.station.control.wait_ready(5)
+    for _ in range(30):  # never below the reading before the restart, sample after sample
+        await asyncio.sleep(0.1)
+        assert rig.conn()["energy_wh"] >= before

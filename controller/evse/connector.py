@@ -53,6 +53,7 @@ class EvseSettings:
     overcurrent_ratio: float = 1.05
     rcd_smart_s: float = 5.0
     chameleon_detect_s: float = 10.0
+    lock_timeout_s: float = 1.0  # the lock's feedback must follow its command within this time
 
 
 @dataclass
@@ -71,6 +72,7 @@ class ConnectorInputs:
     meter: MeterReading | None
     rcd_tripped: bool = False
     rcd_self_test: bool | None = None  # the result of a self-test the loop asked for in the previous tick
+    lock_feedback: bool | None = None  # the lock's own switch: True locked, None when the lock has none
 
 
 @dataclass
@@ -90,6 +92,7 @@ class ConnectorStatus:
     faults: list[str] = field(default_factory=list)
     iec_state: str = "A1"
     pilot: str = "high"
+    locked: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -100,6 +103,7 @@ class ConnectorStatus:
             "offered_a": self.offered_a,
             "contactor": "closed" if self.contactor else "open",
             "faults": list(self.faults),
+            "locked": self.locked,
         }
 
 
@@ -125,6 +129,9 @@ class ConnectorController:
         self._connected = False
         self.faults: set[Fault] = set()
         self._latched: set[Fault] = set()
+        self._lock_cmd = False
+        self._lock_cmd_since = start
+        self._locked = False
 
     # -- read-only views -------------------------------------------------------------------------------------
     @property
@@ -227,6 +234,10 @@ class ConnectorController:
             self._ignores_pwm_off = False
         if self._ignores_pwm_off:
             faults.add(Fault.EV_IGNORES_PWM_OFF)
+        self._locked = self._lock_cmd if inp.lock_feedback is None else inp.lock_feedback
+        if inp.lock_feedback is not None and inp.lock_feedback != self._lock_cmd:
+            if now - self._lock_cmd_since >= s.lock_timeout_s:
+                faults.add(Fault.LOCK)  # the lock did not follow its command (jammed, or the plug not home)
         faults |= self._latched
         blocking = faults - REPORT_ONLY
 
@@ -291,6 +302,9 @@ class ConnectorController:
 
         self.faults = faults
         locked = state in CONNECTED and (cmd.authorized or closed)
+        if locked != self._lock_cmd:
+            self._lock_cmd = locked
+            self._lock_cmd_since = now
         return ConnectorOutputs(
             pilot=pilot,
             contactor=closed,
@@ -308,4 +322,5 @@ class ConnectorController:
             faults=sorted(f.value for f in self.faults),
             iec_state=iec_name(self.state, duty is not None),
             pilot=self._pilot.mode.value,
+            locked=self._locked,
         )

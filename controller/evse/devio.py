@@ -50,12 +50,17 @@ def read_inputs(pp: Any, self_tests: dict[int, bool] | None = None) -> LoopInput
             rcd = bool(s.rcd.tripped())
         except DeviceError:
             rcd = True
+        try:
+            lock_fb = s.lock.feedback_locked()
+        except DeviceError:
+            lock_fb = None
         conns[cid] = ConnectorInputs(
             pilot=pilot,
             contactor_feedback=fb,
             meter=meter,
             rcd_tripped=rcd,
             rcd_self_test=(self_tests or {}).get(cid),
+            lock_feedback=lock_fb,
         )
     try:
         temp: float | None = pp.temperature.read_celsius()
@@ -74,7 +79,13 @@ def read_inputs(pp: Any, self_tests: dict[int, bool] | None = None) -> LoopInput
             pe = bool(pe_dev.pe_present())
         except DeviceError:
             pe = False
-    return LoopInputs(conns, StationInputs(temperature_c=temp, tilt_deg=tilt, pe_present=pe))
+    suspend: bool | None = None
+    if getattr(pp, "suspend", None) is not None:
+        try:
+            suspend = bool(pp.suspend.active())
+        except DeviceError:
+            suspend = None
+    return LoopInputs(conns, StationInputs(temperature_c=temp, tilt_deg=tilt, pe_present=pe, suspend_input=suspend))
 
 
 def write_outputs(

@@ -59,6 +59,7 @@ def _meter_dict(m: MeterReading | None) -> dict[str, Any] | None:
         "voltages": list(m.voltages_v),
         "power_w": m.power_w,
         "energy_wh": m.energy_wh,
+        "frequency_hz": m.frequency_hz,
     }
 
 
@@ -124,6 +125,8 @@ class ControlLoop:
 
     # -- the tick ----------------------------------------------------------------------------------------------
     def step(self, now: float, inputs: LoopInputs) -> dict[int, ConnectorOutputs]:
+        if inputs.station.suspend_input != self._last_station.suspend_input:
+            self._next_sample = now  # the energy manager hears of the contact at once
         self._last_station = inputs.station
         station_faults = self.station.step(now, inputs.station, self.main_seen_at)
         cal = self.station.calibration
@@ -167,6 +170,7 @@ class ControlLoop:
             "temperature_c": st.temperature_c if st.temperature_c is not None and math.isfinite(st.temperature_c) else None,
             "tilt_deg": self.station.relative_tilt_deg,
             "pe_present": st.pe_present,
+            "suspend_input": st.suspend_input,
         }
         return [station] + [
             {"t": "sample", "connector": cid, "meter": _meter_dict(m)} for cid, m in self._last_meter.items()

@@ -11,14 +11,14 @@ MAX_CURRENT_A = 80.0
 def duty_for_current(current_a: float) -> float | None:
     """PWM duty in percent that offers `current_a`; None when below 6 A (no charging: PWM off).
 
-    6..51 A: D = I / 0.6; 51..80 A: D = I / 2.5 + 64; above 80 A the offer is capped at 80 A.
+    6..51 A: D = I / 0.6; 51..80 A: D = I / 2.5 + 64; above 80 A the offer is capped at 80 A. The duty is
+    rounded *down* to 0.01 %, so the car never reads more than it is allowed (16 A -> 26.66 %, 15.996 A).
     """
     if current_a < MIN_CURRENT_A:
         return None
     current_a = min(current_a, MAX_CURRENT_A)
-    if current_a <= 51.0:
-        return round(current_a / 0.6, 2)
-    return round(current_a / 2.5 + 64.0, 2)
+    duty = current_a / 0.6 if current_a <= 51.0 else current_a / 2.5 + 64.0
+    return math.floor(duty * 100 + 1e-6) / 100
 
 
 def current_for_duty(duty: float) -> float:

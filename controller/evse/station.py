@@ -32,6 +32,7 @@ class StationInputs:
     temperature_c: float | None = 25.0  # None or NaN: sensor lost
     tilt_deg: float | None = 0.0  # None: no tilt sensor on this board; NaN: the reading failed
     pe_present: bool | None = None  # None: the board does not measure protective earth
+    suspend_input: bool | None = None  # the RJ11 contact closed; None: the board has no such input
 
 
 @dataclass

@@ -257,6 +257,10 @@ class ControlProcess:
     def clear_faults(self) -> None:
         self._send({"t": "clear_faults"})
 
+    def sim_nowait(self, cmd: str, args: dict[str, Any]) -> None:
+        """Forward a simulator command without waiting for its reply."""
+        self._send({"t": "sim", "id": 0, "cmd": cmd, "args": args})
+
     async def sim(self, cmd: str, args: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
         """Forward a simulator command to the control process and return its reply."""
         if self.sock is None:

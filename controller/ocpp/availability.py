@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.auth.statefile import read_json, write_json
+from controller.statefile import read_json, write_json
 
 FILE = "availability.json"
 

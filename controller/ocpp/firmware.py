@@ -27,9 +27,9 @@ from ocpp.routing import on
 from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action, UpdateFirmwareStatus
 
-from controller.auth.statefile import read_json, remove, write_json
 from controller.energy.schedules import ProfileError, parse_time
 from controller.ocpp.diagnostics import TransferError, download, send_when_online
+from controller.statefile import read_json, remove, write_json
 
 MARKER = "result.json"
 DEFAULT_INSTALL_TIMEOUT_S = 300.0

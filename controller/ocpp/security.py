@@ -39,7 +39,7 @@ from ocpp.v16.enums import (
     GetInstalledCertificateStatus,
 )
 
-from controller.auth.statefile import read_json, write_json
+from controller.statefile import read_json, write_json
 
 ROOT_TYPES = ("CentralSystemRootCertificate", "ManufacturerRootCertificate")
 MAX_EVENTS = 500

@@ -28,8 +28,8 @@ from ocpp.v16.enums import (
     GetCompositeScheduleStatus,
 )
 
-from controller.auth.statefile import read_json, write_json
 from controller.energy import schedules as sch
+from controller.statefile import read_json, write_json
 
 FILE = "charging_profiles.json"
 

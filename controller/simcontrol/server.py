@@ -19,7 +19,8 @@ from controller.evse.supervisor import ControlProcessError
 log = logging.getLogger(__name__)
 
 FORWARDED = frozenset(
-    {"plug", "unplug", "ev_pause", "ev_resume", "ev_draw", "ev_misbehave", "temperature", "tilt", "rcd", "suspend", "pe", "stall"}
+    {"plug", "unplug", "ev_pause", "ev_resume", "ev_draw", "ev_misbehave", "temperature", "tilt", "rcd", "suspend", "pe", "stall",
+     "contactor_log", "lock"}
 )
 MAX_LINE = 65536
 

@@ -354,6 +354,15 @@ class Journal:
                     (int(round(wh)), now, local_id),
                 )
 
+    def highest_meter(self, connector_id: int) -> int:
+        """The highest meter reading (Wh) this journal knows for a connector (0 if none)."""
+        row = self.db.execute(
+            "SELECT MAX(MAX(meter_start, COALESCE(meter_stop,0), COALESCE(last_meter,0))) FROM transactions "
+            "WHERE connector_id=?",
+            (connector_id,),
+        ).fetchone()
+        return int(row[0] or 0)
+
     def last_alive(self) -> float | None:
         value = self.get("last_alive")
         return float(value) if isinstance(value, int | float) else None

@@ -221,6 +221,17 @@ def _suspend(world: SimWorld, a: dict[str, Any]) -> None:
     world.suspend.value = bool(a["active"])
 
 
+def _meter_energy(world: SimWorld, a: dict[str, Any]) -> None:
+    """Set the simulated meter's register, never backwards: a real meter keeps counting across restarts."""
+    s = world.socket(a)
+    s.meter.energy_wh = max(s.meter.energy_wh, float(a["energy_wh"]))
+
+
+def _lock(world: SimWorld, a: dict[str, Any]) -> None:
+    """The lock jams in its present position (`jammed`), or frees again."""
+    world.socket(a).lock.jammed = bool(a["jammed"])
+
+
 _COMMANDS: dict[str, Callable[[SimWorld, dict[str, Any]], dict[str, Any] | None]] = {
     "plug": _plug,
     "unplug": _unplug,
@@ -238,4 +249,6 @@ _COMMANDS: dict[str, Callable[[SimWorld, dict[str, Any]], dict[str, Any] | None]
     "bench_results": _bench_results,
     "meter_offline": _meter_offline,
     "suspend": _suspend,
+    "lock": _lock,
+    "meter_energy": _meter_energy,
 }

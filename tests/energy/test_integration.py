@@ -122,14 +122,14 @@ async def test_modbus_slave_is_off_by_default(rig: Rig) -> None:
 
 
 async def test_external_suspend_signal_suspends_charging(tmp_path: Path) -> None:
-    """The contact's state as the control process reports it with the station sample (`suspend_input`)."""
+    """The RJ11 contact, read by the control process and reported with the station sample (`suspend_input`)."""
     rig = await start_energy_rig(tmp_path, config={"DirectExternalSuspendSignal": "Suspend when an external circuit is closed"})
     try:
         await charge(rig)
-        rig.station._on_control({"t": "sample", "connector": 0, "temperature_c": 25.0, "suspend_input": True})
+        await rig.cmd("suspend", active=True)
         await rig.wait_status("SuspendedEVSE", timeout=5)
         assert rig.conn()["pwm_duty"] is None
-        rig.station._on_control({"t": "sample", "connector": 0, "temperature_c": 25.0, "suspend_input": False})
+        await rig.cmd("suspend", active=False)
         await rig.wait_status("Charging", timeout=10)
     finally:
         await stop_rig(rig)

@@ -31,7 +31,7 @@ def test_session_states_and_energise_within_3_s_of_b_to_c() -> None:
     t_c = h.now
     h.run_until(lambda: h.closed(), 3, "energised")
     assert h.now - t_c <= 0.25 + 2 * TICK  # the 250 ms debounce, then at once; well within 3 s
-    assert h.status()["iec_state"] == "C2" and h.duty() == 26.67
+    assert h.status()["iec_state"] == "C2" and h.duty() == 26.66
     h.run_until(lambda: h.sock().meter.currents[0] > 15.9, 2, "drawing")
     h.limits(1, 16, authorized=False)  # stop
     h.tick()
@@ -81,11 +81,11 @@ def test_pwm_raise_waits_5_s_lowering_is_immediate() -> None:
     h.charge(1, 16)
     h.limits(1, 10)
     h.tick()
-    assert h.duty() == 16.67  # lowered at once
+    assert h.duty() == 16.66  # lowered at once
     t_low = h.now
     h.limits(1, 32)
     h.run(5.0 - 2 * TICK)
-    assert h.duty() == 16.67  # just before 5 s
+    assert h.duty() == 16.66  # just before 5 s
     h.run_until(lambda: h.duty() == 53.33, 3 * TICK)
     assert h.now - t_low == pytest.approx(5.0, abs=TICK + 1e-6)
 
@@ -98,7 +98,7 @@ def test_a_new_car_gets_its_pwm_at_once() -> None:
     h.plug(1)
     h.run_until(lambda: h.state() == "B", 1)
     h.tick()
-    assert h.duty() == 26.67  # not held back by the PWM switching off at the unplug
+    assert h.duty() == 26.66  # not held back by the PWM switching off at the unplug
 
 
 def test_pause_and_resume_paces_the_pwm() -> None:
@@ -111,7 +111,7 @@ def test_pause_and_resume_paces_the_pwm() -> None:
     h.limits(1, 16)
     h.run(4.9)
     assert h.duty() is None
-    h.run_until(lambda: h.duty() == 26.67, 0.2)
+    h.run_until(lambda: h.duty() == 26.66, 0.2)
     assert h.now - t_off == pytest.approx(5.0, abs=TICK + 1e-6)
 
 
@@ -417,10 +417,10 @@ def test_self_test_runs_before_a_close_that_comes_at_once() -> None:
     h = Harness()
     h.sim("rcd", connector=1, self_test_fails=True)
     # a close with the test request outstanding (a car plugged straight into C): the runner tests first
-    res = write_outputs(h.pp, {1: ConnectorOutputs(PilotOutput.pwm(26.67), True, True, True)}, {})
+    res = write_outputs(h.pp, {1: ConnectorOutputs(PilotOutput.pwm(26.66), True, True, True)}, {})
     assert res == {1: False} and not h.sock().contactor.commanded
     h.sim("rcd", connector=1, self_test_fails=False)
-    res = write_outputs(h.pp, {1: ConnectorOutputs(PilotOutput.pwm(26.67), True, True, True)}, {})
+    res = write_outputs(h.pp, {1: ConnectorOutputs(PilotOutput.pwm(26.66), True, True, True)}, {})
     assert res == {1: True} and h.sock().contactor.commanded
 
 
@@ -505,7 +505,7 @@ def test_chameleon_detected_then_minimum_applied() -> None:
     h.tick()
     h.plug(1)
     h.run_until(lambda: h.closed(), 3)
-    assert h.duty() == 16.67  # a new car is not assumed to be a Chameleon
+    assert h.duty() == 16.66  # a new car is not assumed to be a Chameleon
 
 
 # -- caps within one tick ---------------------------------------------------------------------------------------
@@ -515,10 +515,10 @@ def test_connector_and_station_max_cap_within_one_tick() -> None:
     assert h.duty() == 53.33
     h.config({"Connector1-MaxCurrent": "16"})
     h.tick()
-    assert h.duty() == 26.67
+    assert h.duty() == 26.66
     h.config({"Station-MaxCurrent": "10"})
     h.tick()
-    assert h.duty() == 16.67
+    assert h.duty() == 16.66
     h.config({"Connector1-MaxCurrent": "40", "Station-MaxCurrent": "100"})  # never above the board's 32 A
     h.run(6)
     assert h.duty() == 53.33
@@ -535,7 +535,7 @@ def test_station_share_on_a_double_socket() -> None:
     h.run_until(lambda: h.state(2) == "B", 1)
     h.tick()
     h.tick()
-    assert h.duty(1) == 26.67  # lowered at once to the fair share
+    assert h.duty(1) == 26.66  # lowered at once to the fair share
     t_low = h.now
     assert h.duty(2) is None  # waits until car 1 has had its 5 s to follow
     h.run_until(lambda: h.duty(2) is not None, 6)
@@ -592,3 +592,21 @@ def test_station_sample_carries_temperature() -> None:
     h.run(1.1)
     station = [m for m in h.sent("sample") if m["connector"] == 0]
     assert station and station[-1]["temperature_c"] == 31.5
+
+
+def test_jammed_lock_is_a_lock_fault_after_its_timeout() -> None:
+    h = Harness()
+    h.charge()
+    assert h.status()["locked"] is True
+    h.sim("lock", connector=1, jammed=True)
+    h.limits(authorized=False)  # the session ends: the lock is told to release
+    h.run_until(lambda: not h.closed(), 8, "contactor open")
+    h.run(0.9)
+    assert Fault.LOCK.value not in h.faults()
+    h.run(0.2)
+    assert Fault.LOCK.value in h.faults()
+    assert h.status()["locked"] is True  # the feedback, not the command
+    h.sim("lock", connector=1, jammed=False)
+    h.run(0.05)
+    assert Fault.LOCK.value not in h.faults()
+    assert h.status()["locked"] is False

@@ -10,6 +10,7 @@ from typing import Any
 
 from ocpp.v16 import call
 
+from controller.evse.pwm import duty_for_current
 from tests.conftest import Rig, until
 from tests.profiles.conftest import restart_after_reset
 
@@ -71,7 +72,7 @@ async def test_tc056_tc057_tc067_profiles_while_charging(rig: Rig) -> None:
     # TC_056: a TxDefaultProfile for all connectors lowers the PWM offer at once
     assert await set_profile(rig, 0, profile(10, "TxDefaultProfile", 0, [(0, 16)])) == "Accepted"
     await offered(rig, 16.0, 3)
-    assert rig.conn()["pwm_duty"] == round(16 / 0.6, 2)
+    assert rig.conn()["pwm_duty"] == duty_for_current(16)
     # TC_057: a TxProfile for the running transaction overrides it
     tx_profile = profile(11, "TxProfile", 0, [(0, 8)])
     tx_profile["transactionId"] = tid
