@@ -7,8 +7,9 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test bench lint typecheck clean keys-doc
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	@$(PYTHON) -m venv $(VENV) || { \
+		echo "python3 -m venv failed: installing Debian's python3-venv"; \
+		apt-get install -y python3-venv && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
@@ -26,13 +27,14 @@ $(INTEROP): tests/interop/package.json
 test: $(STAMP) $(INTEROP)
 	$(PY) -m pytest
 	$(VENV)/bin/ruff check controller hal board hil tests bench
+	$(VENV)/bin/mypy controller hal board hil bench
 
 bench: $(STAMP)
 	$(PY) -m bench
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check controller hal board hil tests bench
-	$(VENV)/bin/mypy controller hal board hil
+	$(VENV)/bin/mypy controller hal board hil bench
 
 keys-doc: $(STAMP)
 	$(PY) -m controller keys --markdown

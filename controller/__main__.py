@@ -41,7 +41,8 @@ async def _run(args: argparse.Namespace) -> int:
         station = Station(
             board,
             Path(args.state_dir),
-            StationOptions(backoffice_url=args.backoffice, identity=args.identity, rt_priority=args.rt_priority),
+            StationOptions(backoffice_url=args.backoffice, identity=args.identity, rt_priority=args.rt_priority,
+                           modbus_host=args.modbus_host, modbus_port=args.modbus_port),
             trace=lambda line: print(f"{time.monotonic() - t0:8.2f}s {line}", flush=True),
         )
         for problem in getattr(station.config, "problems", []) or []:
@@ -80,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         "--rt-priority", type=int, default=0, metavar="N",
         help="run the control loop SCHED_FIFO at priority N (needs CAP_SYS_NICE; 20 on the real board)",
     )
+    run.add_argument("--modbus-host", default="0.0.0.0", help="address of the Modbus TCP slave (MbsSlaveTCPIP)")
+    run.add_argument("--modbus-port", type=int, default=502, help="port of the Modbus TCP slave (default 502)")
     run.add_argument("-v", "--verbose", action="store_true")
     sub.add_parser("demo", help="a complete charging session on the simulated board")
     bo = sub.add_parser("backoffice", help="the built-in back office")

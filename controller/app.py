@@ -237,9 +237,19 @@ class Station:
         self.config.register_validator(
             "SecurityProfile", lambda v: security_prerequisites(int(v), self.config, certs) if v.isdigit() else None
         )
+        for key in ("OfflineAuthorise", "OnlineAuthorise"):
+            self.config.subscribe(key, self._replaced_keys)
         for key in ("Station-MaxCurrent", *(f"Connector{c.id}-MaxCurrent" for c in self.board.connectors)):
             if self.config.spec(key) is not None:
                 self.config.subscribe(key, lambda *_: self._publish_limits())
+
+    def _replaced_keys(self, name: str, value: str) -> None:
+        """Obsolete Alfen keys a back office may still write: apply them to the keys that replaced them."""
+        on = value.strip().lower() == "true"
+        if name == "OfflineAuthorise":
+            self.config.set_internal("LocalAuthorizeOffline", "true" if on else "false")
+        elif name == "OnlineAuthorise":
+            self.config.set_internal("LocalPreAuthorize", "false" if on else "true")
 
     def _register_live_keys(self) -> None:
         """Monitoring keys read live values from the devices and the control loop's samples."""

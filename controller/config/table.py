@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from controller.config.keys import MEASURAND_PHASES, OCPP_PHASES, PASSWORD_KEYS, Access, KeySpec, KeyType
+from controller.config.notes import NOTES
 from controller.config.registry import MAX_VALUE_LENGTH, ConfigRegistry
 from controller.config.store import ConfigStore
 
@@ -85,6 +86,8 @@ def what_it_does(spec: KeySpec) -> str:
     parts = []
     if spec.hardware_note:
         parts.append(f"[{spec.hardware_note}]")
+    if spec.name in NOTES:
+        parts.append(f"[{NOTES[spec.name]}]")
     parts.append(spec.description)
     if spec.reboot_required:
         parts.append("(reboot required)")
