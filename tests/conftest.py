@@ -53,14 +53,16 @@ async def start_rig(
     identity: str = "CP1",
     config: dict[str, str] | None = None,
     clock: Clock | None = None,
+    **options: Any,
 ) -> Rig:
+    """A back office and a Station on the simulated board; `options` go to StationOptions."""
     trace: list[str] = []
     bo = BackOffice()
     await bo.start()
     station = Station(
         load_board(builtin_board(board)),
         tmp_path / "state",
-        StationOptions(backoffice_url=bo.url, identity=identity),
+        StationOptions(backoffice_url=bo.url, identity=identity, **options),
         clock=clock,
         trace=trace.append,
     )

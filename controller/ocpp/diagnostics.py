@@ -24,8 +24,9 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from ocpp.routing import on
@@ -35,6 +36,9 @@ from ocpp.v16.enums import Action, LogStatus
 from controller.energy.schedules import ProfileError, parse_time
 
 TRANSFER_TIMEOUT_S = 30.0
+
+
+T = TypeVar("T")
 
 
 class TransferError(Exception):
@@ -137,6 +141,21 @@ def download(location: str, dest: Path, max_bytes: int = 512 * 2**20) -> int:
 
 
 # -- the archive -----------------------------------------------------------------------------------------------
+async def with_retries(
+    station: Any, what: str, retries: int, interval: float, attempt: Callable[[], Awaitable[T]]
+) -> T | None:
+    """Run a transfer up to `retries + 1` times, `interval` seconds apart (through the station's clock);
+    the result of the first success, or None when every try failed (each failure is traced)."""
+    for n in range(retries + 1):
+        try:
+            return await attempt()
+        except TransferError as exc:
+            station.trace(f"{what} failed (try {n + 1}/{retries + 1}): {exc}")
+            if n < retries:
+                await station.clock.sleep(interval)
+    return None
+
+
 def build_archive(station: Any, start: float | None, stop: float | None, security_log: bool = False) -> bytes:
     files: dict[str, bytes] = {}
     lines = [
@@ -260,14 +279,11 @@ class Diagnostics:
         ok_status, fail_status = ("Uploaded", "UploadFailed") if request_id is None else ("Uploaded", "UploadFailure")
         await self._notify("Uploading", request_id)
         data = build_archive(self.station, t0, t1, security_log)
-        for attempt in range(retries + 1):
-            try:
-                where = await asyncio.to_thread(upload, location, name, data)
-            except TransferError as exc:
-                self.station.trace(f"upload of {name} failed (try {attempt + 1}/{retries + 1}): {exc}")
-                if attempt < retries:
-                    await self.station.clock.sleep(interval)
-                continue
+        where = await with_retries(
+            self.station, f"upload of {name}", retries, interval,
+            lambda: asyncio.to_thread(upload, location, name, data),
+        )
+        if where is not None:
             self.station.trace(f"uploaded {name} ({len(data)} bytes) to {where}")
             await self._notify(ok_status, request_id)
             self._idle_later(request_id)

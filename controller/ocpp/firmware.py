@@ -28,7 +28,7 @@ from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action, UpdateFirmwareStatus
 
 from controller.energy.schedules import ProfileError, parse_time
-from controller.ocpp.diagnostics import TransferError, download, send_when_online
+from controller.ocpp.diagnostics import download, send_when_online, with_retries
 from controller.statefile import read_json, remove, write_json
 
 MARKER = "result.json"
@@ -149,20 +149,15 @@ class Firmware:
         self.staging.mkdir(parents=True, exist_ok=True)
         image = self.staging / self._image_name(location)
         await self._notify("Downloading", request_id)
-        for attempt in range(retries + 1):
-            try:
-                size = await asyncio.to_thread(download, location, image)
-            except TransferError as exc:
-                self.station.trace(f"firmware download failed (try {attempt + 1}/{retries + 1}): {exc}")
-                if attempt < retries:
-                    await self.station.clock.sleep(interval)
-                continue
-            self.station.trace(f"firmware image {image.name}: {size} bytes")
-            break
-        else:
+        size = await with_retries(
+            self.station, "firmware download", retries, interval,
+            lambda: asyncio.to_thread(download, location, image),
+        )
+        if size is None:
             await self._notify("DownloadFailed", request_id)
             self._idle(request_id)
             return
+        self.station.trace(f"firmware image {image.name}: {size} bytes")
         await self._notify("Downloaded", request_id)
         if request_id is not None:
             if not self.station.security.firmware_signature_ok(cert, signature or "", image):

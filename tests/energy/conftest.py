@@ -8,38 +8,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from board.loader import builtin_board, load_board
-from controller.app import Station, StationOptions
-from controller.backoffice.server import BackOffice
-from controller.simcontrol.server import SimControlServer
-
 # pymodbus is imported in exactly one adapter module (DESIGN.md, tests/test_layering.py); its client is
 # the real pymodbus ModbusTcpClient.
 from hal.modbus_meter import ModbusTcpClient
-from tests.conftest import Rig, until
+from tests.conftest import Rig, start_rig
 
 
 async def start_energy_rig(
     tmp_path: Path, board: str = "sim", config: dict[str, str] | None = None, identity: str = "CP-E1"
 ) -> Rig:
     """Like `tests.conftest.start_rig`, with the Modbus slave on 127.0.0.1 and a free port."""
-    trace: list[str] = []
-    bo = BackOffice()
-    await bo.start()
-    station = Station(
-        load_board(builtin_board(board)),
-        tmp_path / "state",
-        StationOptions(backoffice_url=bo.url, identity=identity, modbus_host="127.0.0.1", modbus_port=0),
-        trace=trace.append,
-    )
-    for k, v in (config or {}).items():
-        assert station.config.set(k, v) in ("Accepted", "RebootRequired"), (k, v)
-    sim = SimControlServer(station)
-    await sim.start()
-    await station.start()
-    await bo.wait_for("BootNotification", identity, timeout=15)
-    await until(lambda: station.link.online, 10, "boot accepted")
-    return Rig(bo, station, sim, identity, trace)
+    return await start_rig(tmp_path, board, identity, config, modbus_host="127.0.0.1", modbus_port=0)
 
 
 class Client:
