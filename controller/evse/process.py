@@ -31,6 +31,7 @@ from controller.evse.devio import read_inputs, write_outputs
 from controller.evse.loop import ControlLoop, StationLimitSettings
 from controller.evse.messages import PROTOCOL_VERSION, Decoder, encode
 from controller.evse.watchdog import DeadMan
+from hal.edges import EdgePipe, watch_edges
 from hal.factory import PowerPath, build_power_path
 from hal.interfaces import PilotOutput
 from hal.sim.world import SimCommandError
@@ -83,6 +84,8 @@ class Runner:
         self.sock.setblocking(False)
         self.tick_s = tick_s
         self.power = build_power_path(board, time.monotonic)
+        self.edges = EdgePipe()
+        self.edge_inputs = watch_edges(getattr(self.power, "real_devices", []), self.edges.notify)
         self.loop = build_loop(board, time.monotonic(), main_silence_s)
         self.deadman = DeadMan(safe_order(self.power), timeout_s=watchdog_s)
         if self.power.world is not None:
@@ -240,12 +243,16 @@ class Runner:
                 if next_tick < now:
                     next_tick = now
                 wait = next_tick - now
-                readable, _, _ = select.select([self.sock], [], [], wait)
+                readable, _, _ = select.select([self.sock, self.edges], [], [], wait)
                 if readable:
-                    self._receive(time.monotonic())
+                    if self.edges in readable:
+                        self.edges.drain()  # a GPIO input changed (RCD fault, mirror contact, ...)
+                    if self.sock in readable:
+                        self._receive(time.monotonic())
                     next_tick = time.monotonic()  # an input edge: act now
         finally:
             self.safe_state()
+            self.edges.close()
             close = getattr(self.power, "close", None)  # real drivers: stop their threads, release pins
             if close is not None:
                 try:
