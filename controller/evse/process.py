@@ -243,11 +243,11 @@ class Runner:
                 if next_tick < now:
                     next_tick = now
                 wait = next_tick - now
-                readable, _, _ = select.select([self.sock, self.edges], [], [], wait)
+                readable, _, _ = select.select([self.sock.fileno(), self.edges.fileno()], [], [], wait)
                 if readable:
-                    if self.edges in readable:
+                    if self.edges.fileno() in readable:
                         self.edges.drain()  # a GPIO input changed (RCD fault, mirror contact, ...)
-                    if self.sock in readable:
+                    if self.sock.fileno() in readable:
                         self._receive(time.monotonic())
                     next_tick = time.monotonic()  # an input edge: act now
         finally:
