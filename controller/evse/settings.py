@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -77,6 +78,24 @@ def parse_choice(value: Any, options: tuple[str, ...]) -> str | None:
     return None
 
 
+# key -> (EvseConfig attribute, parser returning None for a bad value): the plain keys, as data
+SIMPLE_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "TemperatureHigh": ("temperature_high_c", lambda v: parse_float(v, -100.0, 200.0)),
+    "TemperatureLow": ("temperature_low_c", lambda v: parse_float(v, -100.0, 200.0)),
+    "ContactorProtect": ("contactor_protect_s", lambda v: parse_int(v, 0, 32767)),
+    "Disable105Percent": ("disable_105_percent", parse_bool),
+    "6mADetectResponse": ("rcd_mode", lambda v: _rcd_mode(parse_choice(v, tuple(m.value for m in RcdMode)))),
+    "StrictPEMeasurementEnabled": ("strict_pe", parse_bool),
+    "Chameleon-MinCurrent": ("chameleon_min_a", lambda v: parse_float(v, 0.0, 80.0)),
+    "ZE-ready": ("ze_ready", parse_bool),
+    "Station-MaxCurrent": ("station_max_a", lambda v: parse_float(v, 0.0, 1000.0)),
+}
+
+
+def _rcd_mode(choice: str | None) -> RcdMode | None:
+    return None if choice is None else RcdMode(choice)
+
+
 @dataclass
 class EvseConfig:
     """Configuration values of the loop, shared by every socket; defaults are the key defaults."""
@@ -103,60 +122,14 @@ class EvseConfig:
 
         for key in values:
             v = values[key]
-            if key == "TemperatureHigh":
-                f = parse_float(v, -100.0, 200.0)
-                if f is None:
+            simple = SIMPLE_KEYS.get(key)
+            if simple is not None:
+                attr, parse = simple
+                parsed = parse(v)
+                if parsed is None:
                     bad(key)
                 else:
-                    self.temperature_high_c = f
-            elif key == "TemperatureLow":
-                f = parse_float(v, -100.0, 200.0)
-                if f is None:
-                    bad(key)
-                else:
-                    self.temperature_low_c = f
-            elif key == "ContactorProtect":
-                i = parse_int(v, 0, 32767)
-                if i is None:
-                    bad(key)
-                else:
-                    self.contactor_protect_s = i
-            elif key == "Disable105Percent":
-                b = parse_bool(v)
-                if b is None:
-                    bad(key)
-                else:
-                    self.disable_105_percent = b
-            elif key == "6mADetectResponse":
-                c = parse_choice(v, tuple(m.value for m in RcdMode))
-                if c is None:
-                    bad(key)
-                else:
-                    self.rcd_mode = RcdMode(c)
-            elif key == "StrictPEMeasurementEnabled":
-                b = parse_bool(v)
-                if b is None:
-                    bad(key)
-                else:
-                    self.strict_pe = b
-            elif key == "Chameleon-MinCurrent":
-                f = parse_float(v, 0.0, 80.0)
-                if f is None:
-                    bad(key)
-                else:
-                    self.chameleon_min_a = f
-            elif key == "ZE-ready":
-                b = parse_bool(v)
-                if b is None:
-                    bad(key)
-                else:
-                    self.ze_ready = b
-            elif key == "Station-MaxCurrent":
-                f = parse_float(v, 0.0, 1000.0)
-                if f is None:
-                    bad(key)
-                else:
-                    self.station_max_a = f
+                    setattr(self, attr, parsed)
             elif key == "_TiltOffset":
                 if isinstance(v, str) and v.strip() == "":
                     self.tilt_offset_deg = None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import math
+import os
 import struct
 import threading
 import time
@@ -451,3 +452,22 @@ def dsmr5_telegram(
     if corrupt:
         body = body.replace(b"(00004)", b"(00005)")  # a bit flipped on the line
     return body + f"{crc:04X}\r\n".encode()
+
+
+class Pty:
+    """A pseudo-terminal: tests write what a device sends to `master`; drivers open `name` with pyserial."""
+
+    def __init__(self, settle_s: float = 0.0) -> None:
+        self.master, self.slave = os.openpty()
+        self.name = os.ttyname(self.slave)
+        self.settle_s = settle_s
+
+    def send(self, data: bytes) -> None:
+        os.write(self.master, data)
+        if self.settle_s:
+            time.sleep(self.settle_s)  # let the line discipline pass it on
+
+    def close(self) -> None:
+        os.close(self.master)
+        os.close(self.slave)
+

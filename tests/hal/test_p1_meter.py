@@ -3,29 +3,15 @@ with a CRC16 computed independently of dsmr-parser)."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from hal_fakes import Clock, dsmr5_telegram
+from hal_fakes import Clock, Pty, dsmr5_telegram
 
 from hal.errors import DeviceOffline
 from hal.interfaces import EnergyMeter
 from hal.p1_meter import P1Meter, TelegramFramer
-
-
-class Pty:
-    def __init__(self) -> None:
-        self.master, self.slave = os.openpty()
-        self.name = os.ttyname(self.slave)
-
-    def send(self, data: bytes) -> None:
-        os.write(self.master, data)
-
-    def close(self) -> None:
-        os.close(self.master)
-        os.close(self.slave)
 
 
 @pytest.fixture

@@ -3,35 +3,19 @@ the driver opens the slave's name with pyserial."""
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hal_fakes import Clock
+from hal_fakes import Clock, Pty
 
 from hal.interfaces import RfidReader
 from hal.serial_rfid import Rdm6300Reader, rdm6300_frame
 
 
-class Pty:
-    def __init__(self) -> None:
-        self.master, self.slave = os.openpty()
-        self.name = os.ttyname(self.slave)
-
-    def send(self, data: bytes) -> None:
-        os.write(self.master, data)
-        time.sleep(0.02)  # let the line discipline pass it on
-
-    def close(self) -> None:
-        os.close(self.master)
-        os.close(self.slave)
-
-
 @pytest.fixture
 def pty() -> Iterator[Pty]:
-    p = Pty()
+    p = Pty(settle_s=0.02)
     yield p
     p.close()
 
