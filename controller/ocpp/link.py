@@ -46,7 +46,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FALLBACK_AFTER = 3  # failed attempts on one back office path before trying the other one
-DEFAULT_BOOT_RETRY_S = 60  # Rejected/Pending with interval 0
+DEFAULT_BOOT_RETRY_S = 60  # Rejected/Pending with interval 0, and after a boot that got no usable answer
+BOOT_RETRY_RANGE_S = (10, 3600)  # a Rejected/Pending interval is clamped to this (never ignored)
+HEARTBEAT_RANGE_S = (30, 86400)  # an Accepted interval is clamped to this (HeartbeatInterval's minimum; a day)
+CANCEL_GRACE_S = 5.0  # (real time) a cancelled task that has not finished by then is cancelled again
 BOOT_ON_RECONNECT = False  # BootNotification after start-up only (and until Accepted), not on every reconnect
 CONSUME_WAIT_S = 5.0  # (real time) at most this long the reader waits for a caller to take its result
 NO_LIBRARY_TIMEOUT = 10.0 * 365 * 86400  # the ocpp library's own (real-time) reply timer must never fire first
@@ -130,6 +133,7 @@ class OcppLink:
         self._boot_wake = asyncio.Event()
         self._hb_wake = asyncio.Event()
         self._gen_changed = asyncio.Event()
+        self._call_slot = asyncio.Lock()  # one CALL at a time (held from sending until the reply or timeout)
         self._inflight: dict[str, asyncio.Event] = {}  # unique id -> set when its caller is done with the result
         self._disabled_logged: str | None = None
 
@@ -211,8 +215,10 @@ class OcppLink:
         if task in done:
             return task.result()
         task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
+        # not `await task` under suppress(BaseException): that would swallow a cancellation of our caller
+        await asyncio.wait({task})
+        if not task.cancelled():
+            task.exception()  # retrieved; the timeout or the lost connection is what the caller hears
         if lost is not None and lost in done:
             raise NotConnected("connection lost while waiting for the reply")
         raise TimeoutError(f"no reply within {timeout} s")
@@ -248,11 +254,17 @@ class OcppLink:
             raise NotConnected("not connected to the back office")
         limit = timeout if timeout is not None else self._reply_timeout
         uid = unique_id or str(uuid.uuid4())
+        closed = self._closed_event
+        # One CALL at a time: wait for the slot first, so the reply timer counts from when the frame goes out,
+        # not from when the caller queued up behind an unanswered call.
+        await self._acquire_slot(closed)
         done = asyncio.Event()
         self._inflight[uid] = done
         try:
+            if self.cp is not cp:
+                raise NotConnected("connection replaced while waiting to send")
             try:
-                result = await self._race(cp.call(payload, suppress=False, unique_id=uid), limit, self._closed_event)
+                result = await self._race(cp.call(payload, suppress=False, unique_id=uid), limit, closed)
             except websockets.ConnectionClosed as exc:
                 raise NotConnected(f"connection closed: {exc}") from exc
             self.last_exchange = self.clock.monotonic()
@@ -260,8 +272,38 @@ class OcppLink:
                 on_result(result)
             return result
         finally:
+            self._call_slot.release()
             done.set()
             self._inflight.pop(uid, None)
+
+    async def _acquire_slot(self, closed: asyncio.Event) -> None:
+        """The one-CALL-at-a-time slot, or NotConnected when this connection ends first."""
+        slot = self._call_slot
+        if not slot.locked():
+            await slot.acquire()
+            return
+        acquire = asyncio.ensure_future(slot.acquire())
+        lost = asyncio.ensure_future(closed.wait())
+        try:
+            await asyncio.wait({acquire, lost}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            acquire.cancel()
+            await asyncio.wait({acquire})
+            if not acquire.cancelled():
+                slot.release()
+            raise
+        finally:
+            lost.cancel()
+        if acquire.done() and not acquire.cancelled():
+            if not closed.is_set():
+                return
+            slot.release()
+        else:
+            acquire.cancel()
+            await asyncio.wait({acquire})
+            if not acquire.cancelled():
+                slot.release()
+        raise NotConnected("connection lost while waiting to send")
 
     _reply_timeout: float = 60.0
 
@@ -361,7 +403,9 @@ class OcppLink:
         self._count_exchanges(cp)
         self.cp = cp
         reader = asyncio.create_task(cp.start(), name="ocpp-reader")
-        helpers: list[asyncio.Task[Any]] = []
+        # a reader stuck in a handler would not see the socket close: watch it separately
+        closed = asyncio.create_task(ws.wait_closed(), name="ocpp-closed")
+        helpers: list[asyncio.Task[Any]] = [closed]
         online = False
         try:
             if self.generation > 0 and not BOOT_ON_RECONNECT:
@@ -371,31 +415,30 @@ class OcppLink:
                 boot = asyncio.create_task(asyncio.sleep(0), name="ocpp-reconnect")
             else:
                 boot = asyncio.create_task(self._boot(s), name="ocpp-boot")
-            done, _ = await asyncio.wait({reader, boot}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({reader, boot, closed}, return_when=asyncio.FIRST_COMPLETED)
             if boot not in done:
-                boot.cancel()
-                with contextlib.suppress(BaseException):
-                    await boot
-                reader.result()  # raises why the socket ended
-                return False
+                await _finish(boot)
+                if reader.done():
+                    reader.result()  # raises why the socket ended
+                raise NotConnected("the socket closed during the boot handshake")
             boot.result()
             online = True
             self.generation += 1
             self._signal_generation()
             self._connected_event.set()
-            helpers = [asyncio.create_task(self._heartbeats(), name="ocpp-heartbeat")]
+            helpers.append(asyncio.create_task(self._heartbeats(), name="ocpp-heartbeat"))
             if s.ping_interval_s:
                 helpers.append(asyncio.create_task(self._keepalive(ws, s), name="ocpp-keepalive"))
             await self._on_online()
-            await reader
+            await asyncio.wait({reader, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if reader.done():
+                reader.result()
             return True
         finally:
             self._closed_event.set()
-            for t in (reader, *helpers):
-                t.cancel()
-            for t in (reader, *helpers):
-                with contextlib.suppress(BaseException):
-                    await t
+            with contextlib.suppress(Exception):
+                ws.transport.abort()  # the reader's recv() ends, whatever else it waits for
+            await _finish(reader, *helpers)
             self.ws = None
             self.cp = None
             self.accepted = False
@@ -425,12 +468,19 @@ class OcppLink:
                 except (ValueError, IndexError, TypeError, KeyError):
                     done = None
                 if done is not None:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(done.wait(), CONSUME_WAIT_S)
+                    # not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as the
+                    # awaited event is set, and the reader then never ends (the cleanup waited for ever)
+                    waiter = asyncio.ensure_future(done.wait())
+                    try:
+                        await asyncio.wait({waiter}, timeout=CONSUME_WAIT_S)
+                    finally:
+                        waiter.cancel()
 
         cp.route_message = routed
 
     async def _boot(self, s: LinkSettings) -> None:
+        """BootNotification until Accepted, on this connection. A CALLERROR, an invalid reply or no reply is
+        tried again after DEFAULT_BOOT_RETRY_S (a TriggerMessage or a reconnect comes sooner)."""
         while True:
             req = call.BootNotification(
                 charge_point_vendor=s.vendor,
@@ -438,19 +488,36 @@ class OcppLink:
                 firmware_version=s.firmware_version,
                 charge_point_serial_number=s.serial,
             )
-            res = await self.call(req, allow_before_accept=True)
+            try:
+                res = await self.call(req, allow_before_accept=True)
+            except NotConnected:
+                raise
+            except Exception as exc:  # noqa: BLE001 - CALLERROR, schema-invalid or no reply: try again later
+                self._log(f"BootNotification failed ({exc.__class__.__name__}: {exc}); "
+                          f"next one in {DEFAULT_BOOT_RETRY_S} s")
+                await self._sleep_or(DEFAULT_BOOT_RETRY_S, self._boot_wake)
+                continue
             self.registration = res.status
-            interval = int(res.interval or 0)
+            self._on_boot_reply(res)
             if res.status == RegistrationStatus.accepted:
-                self.accepted = True
-                self.last_heartbeat = self.clock.monotonic()
-                if interval > 0:
-                    self._on_heartbeat_interval(interval)
-                self._log(f"boot accepted, heartbeat interval {interval} s")
                 return
-            wait = interval if interval > 0 else DEFAULT_BOOT_RETRY_S
+            wait = boot_retry_s(res.interval)
             self._log(f"boot {res.status}; next BootNotification in {wait} s")
             await self._sleep_or(wait, self._boot_wake)
+
+    def _on_boot_reply(self, res: Any) -> None:
+        """An answer to a BootNotification (ours at start-up, or a triggered one while online)."""
+        if res.status != RegistrationStatus.accepted:
+            return
+        self.accepted = True
+        self.last_heartbeat = self.clock.monotonic()
+        interval = heartbeat_interval_s(res.interval)
+        if interval is not None:
+            self._on_heartbeat_interval(interval)
+        if interval != res.interval:
+            self._log(f"boot accepted, heartbeat interval {res.interval!r} s taken as {interval} s")
+        else:
+            self._log(f"boot accepted, heartbeat interval {interval} s")
 
     async def _heartbeats(self) -> None:
         while True:
@@ -485,6 +552,47 @@ class OcppLink:
                 return
             except websockets.ConnectionClosed:
                 return
+
+
+def heartbeat_interval_s(interval: Any) -> int | None:
+    """The HeartbeatInterval an Accepted boot's `interval` sets: clamped to HEARTBEAT_RANGE_S; None for 0
+    (OCPP: "0 ... the Charge Point chooses") or a missing value."""
+    try:
+        value = int(interval)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if value <= 0:
+        return None
+    lo, hi = HEARTBEAT_RANGE_S
+    return max(lo, min(hi, value))
+
+
+def boot_retry_s(interval: Any) -> int:
+    """Seconds until the next BootNotification after Rejected/Pending: the interval given, clamped to
+    BOOT_RETRY_RANGE_S; DEFAULT_BOOT_RETRY_S for 0 or a missing value."""
+    try:
+        value = int(interval)
+    except (TypeError, ValueError, OverflowError):
+        return DEFAULT_BOOT_RETRY_S
+    if value <= 0:
+        return DEFAULT_BOOT_RETRY_S
+    lo, hi = BOOT_RETRY_RANGE_S
+    return max(lo, min(hi, value))
+
+
+async def _finish(*tasks: asyncio.Task[Any]) -> None:
+    """Cancel `tasks` and wait until each has ended, whatever it was waiting for: a task that swallowed the
+    cancellation (asyncio.wait_for on Python 3.11 can) is cancelled again, so this always returns."""
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for t in pending:
+            t.cancel()
+        _, pending = await asyncio.wait(pending, timeout=CANCEL_GRACE_S)
+        if pending:
+            log.error("tasks still running after cancellation: %s", ", ".join(t.get_name() for t in pending))
+    for t in tasks:
+        if not t.cancelled():
+            t.exception()  # retrieved: the caller already knows why the connection ended
 
 
 def _redact(proxy: str | None) -> str:
