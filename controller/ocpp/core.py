@@ -31,6 +31,11 @@ class CoreHandlers:
     async def on_remote_start(
         self, id_tag: str, connector_id: int | None = None, charging_profile: dict[str, Any] | None = None
     ) -> call_result.RemoteStartTransaction:
+        link = getattr(self.station, "link", None)
+        if link is not None and not link.accepted:  # Pending: no transaction before the back office accepts us
+            return call_result.RemoteStartTransaction(status=RemoteStartStopStatus.rejected)
+        if connector_id is not None and connector_id <= 0:  # OCPP 1.6: connectorId SHALL be > 0 when present
+            return call_result.RemoteStartTransaction(status=RemoteStartStopStatus.rejected)
         ok = await self.station.remote_start(id_tag, connector_id, charging_profile)
         return call_result.RemoteStartTransaction(
             status=RemoteStartStopStatus.accepted if ok else RemoteStartStopStatus.rejected

@@ -43,7 +43,7 @@ async def trigger(station: Any, message: str, connector_id: int | None, extended
     link = station.link
     if message == "Heartbeat":
         with contextlib.suppress(Exception):
-            await link.call(call.Heartbeat())
+            await link.call(call.Heartbeat(), allow_before_accept=True)  # also while Pending: it was asked for
     elif message == "StatusNotification":
         for cid in [0, *station.views] if connector_id is None else [connector_id]:
             if cid == 0 or cid in station.views:
