@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from board.errors import BoardError
 from board.loader import builtin_board, load_board
-from hal.errors import BoardError
 
 SIM = builtin_board("sim").read_text()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hal_fakes import Clock, FakeAds1115, FakeEv, FakeKernelExport, FakeSMBus, PilotFrontEnd, make_pwmchip
+from hal_fakes import Clock, FakeAds1115, FakeEv, FakePwmKernel, FakeSMBus, PilotFrontEnd, make_pwmchip
 
 from board.schema import PILOT_BANDS_DEFAULT
 from controller.evse.pilot import CpLevel, classify
@@ -27,9 +27,12 @@ class Rig:
         self.bus = FakeSMBus({0x48: self.ads})
         self.inverted = inverted
 
-    def pilot(self) -> SysfsPilot:
-        pwm = SysfsPwm(0, 0, sysfs_root=self.root)
-        return SysfsPilot(pwm, Ads1115(self.bus, 0x48, sleep=self.clock.advance), inverted=self.inverted)
+    def pilot(self, settle_s: float = 0.02) -> SysfsPilot:
+        pwm = SysfsPwm(0, 0, sysfs_root=self.root, now=self.clock, sleep=self.clock.advance)
+        adc = Ads1115(self.bus, 0x48, sleep=self.clock.advance)
+        return SysfsPilot(
+            pwm, adc, inverted=self.inverted, settle_s=settle_s, now=self.clock, sleep=self.clock.advance
+        )
 
     def file(self, name: str) -> str:
         return (self.chip / "pwm0" / name).read_text().strip()
@@ -49,22 +52,45 @@ def test_starts_in_safe_state_steady_high_and_reads_state_a(tmp_path: Path) -> N
     assert reading.low_v is None
 
 
-def test_exports_the_channel_when_the_kernel_has_not(tmp_path: Path) -> None:
-    rig = Rig(tmp_path, exported=False)
-    kernel = FakeKernelExport(rig.chip)
-    try:
-        rig.pilot()
-    finally:
-        kernel.stop()
-    assert rig.file("enable") == "1"
+def test_exports_the_channel_and_waits_for_udev_to_grant_the_files(tmp_path: Path) -> None:
+    """The kernel creates pwm0 with root-only files; udev gives them to the service's group 50 ms later: the
+    first writes fail with EACCES and are retried within the export timeout (on the fake clock)."""
+    clock = Clock()
+    kernel = FakePwmKernel(tmp_path, clock, udev_delay_s=0.05)
+    pwm = SysfsPwm(0, 0, sysfs_root=tmp_path, io=kernel, now=clock, sleep=kernel.sleep)
+    pwm.set_duty_ns(pwm.period_ns)
+    pwm.enable()
+    channel = tmp_path / "pwmchip0" / "pwm0"
+    assert [(channel / n).read_text().strip() for n in ("period", "duty_cycle", "enable")] == ["1000000", "1000000", "1"]
+    assert kernel.denied >= 1 and pwm.permission_retries == kernel.denied
+    assert ("pwmchip0/export", "0") in kernel.writes
+
+
+def test_a_service_udev_never_grants_fails_loudly_within_the_timeout(tmp_path: Path) -> None:
+    clock = Clock()
+    kernel = FakePwmKernel(tmp_path, clock, udev_delay_s=float("inf"))
+    with pytest.raises(DeviceError, match="Permission denied.*group"):
+        SysfsPwm(0, 0, sysfs_root=tmp_path, io=kernel, now=clock, sleep=kernel.sleep, export_timeout_s=0.5)
+    assert clock() - 1000.0 == pytest.approx(0.5, abs=0.02)
+
+
+def test_polarity_left_inversed_is_set_normal_while_disabled(tmp_path: Path) -> None:
+    """A channel left enabled with inversed polarity: the kernel refuses a polarity change while enabled."""
+    clock = Clock()
+    kernel = FakePwmKernel(tmp_path, clock)
+    kernel.channel(0, 0, period="1000000", duty_cycle="300000", enable="1", polarity="inversed")
+    SysfsPwm(0, 0, sysfs_root=tmp_path, io=kernel, now=clock, sleep=kernel.sleep)
+    assert (tmp_path / "pwmchip0/pwm0/polarity").read_text().strip() == "normal"
+    assert kernel.writes[:2] == [("pwmchip0/pwm0/enable", "0"), ("pwmchip0/pwm0/polarity", "normal")]
 
 
 def test_missing_chip_or_channel_is_offline(tmp_path: Path) -> None:
     with pytest.raises(DeviceOffline, match="no PWM chip"):
         SysfsPwm(3, 0, sysfs_root=tmp_path)
     make_pwmchip(tmp_path, 0)
+    clock = Clock()
     with pytest.raises(DeviceOffline, match="did not appear"):
-        SysfsPwm(0, 1, sysfs_root=tmp_path, export_timeout_s=0.05)
+        SysfsPwm(0, 1, sysfs_root=tmp_path, export_timeout_s=0.05, now=clock, sleep=clock.advance)
 
 
 def test_pwm_duty_and_both_phases(tmp_path: Path) -> None:
