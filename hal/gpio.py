@@ -434,5 +434,4 @@ LEDS = RealDriver(
     },
     what="RGB status LED (PWM) and NFC backlight",
     build=_leds,
-    park=_park(_leds, "status LEDs"),
 )

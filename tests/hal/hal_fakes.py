@@ -567,7 +567,7 @@ class ChipPin(MockPin):
 
     def __init__(self, factory, info) -> None:  # type: ignore[no-untyped-def]
         super().__init__(factory, info)
-        self.line = self.chip.line(info.number)
+        self.line = self.chip.line(int(info.name.removeprefix("GPIO")))  # BCM number (info.number is the header pin)
         if self.line.function == "output":
             self._function = "output"
             self._state = self.line.level
