@@ -208,3 +208,35 @@ def test_a_failing_device_leaves_nothing_running(tmp_path: Path) -> None:
     hw.bus.chips[0x53] = FakeAdxl345()
     power = hw.power(board)
     power.close()
+
+
+def test_a_serial_console_on_the_p1_port_is_refused(tmp_path: Path) -> None:
+    """The stock cmdline.txt puts the kernel console (and a getty) on serial0 = ttyAMA0, the P1 port: the
+    telegrams would fail their CRC. The main process refuses to start and says how to fix it."""
+    from hal.errors import UnsafeSystem
+
+    hw = Hardware(tmp_path)
+    (Path(hw.system_root) / "proc/cmdline").write_text("console=serial0,115200 console=tty1 root=/dev/mmcblk0p2\n")
+    with pytest.raises(UnsafeSystem, match=r"/dev/ttyAMA0 carries the kernel console \(console=serial0"):
+        hw.station(load_board(CM4))
+
+
+def test_board_setup_writes_config_txt_and_removes_the_serial_console(tmp_path: Path) -> None:
+    from controller.__main__ import main
+
+    boot = tmp_path / "boot"
+    boot.mkdir()
+    (boot / "config.txt").write_text("# stock\ndtparam=audio=on\n[pi4]\narm_boost=1\n")
+    stock = "console=serial0,115200 console=tty1 root=PARTUUID=1234-02 rootfstype=ext4 fsck.repair=yes rootwait\n"
+    (boot / "cmdline.txt").write_text(stock)
+    assert main(["board-setup", "--board", str(CM4), "--boot", str(boot)]) == 0
+    config = (boot / "config.txt").read_text()
+    board = load_board(CM4)
+    assert board.system is not None
+    for line in board.system.config_txt:
+        assert f"\n{line}\n" in config
+    assert config.index("[all]") < config.index("dtparam=strict_gpiod")  # not under the [pi4] filter
+    cmdline = (boot / "cmdline.txt").read_text()
+    assert cmdline == "console=tty1 root=PARTUUID=1234-02 rootfstype=ext4 fsck.repair=yes rootwait\n"
+    assert main(["board-setup", "--board", str(CM4), "--boot", str(boot)]) == 0  # idempotent
+    assert (boot / "config.txt").read_text() == config and (boot / "cmdline.txt").read_text() == cmdline

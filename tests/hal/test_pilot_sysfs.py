@@ -248,3 +248,69 @@ def test_a_stuck_conversion_is_an_error_not_a_frozen_reading(tmp_path: Path) -> 
     rig.ads.busy_until = 0.0  # the chip recovers
     rig.ticks(pilot)
     assert pilot.read().high_v == pytest.approx(12.0, abs=0.01)
+
+
+def test_no_low_phase_reading_until_the_stage_and_the_holds_have_settled(tmp_path: Path) -> None:
+    """After PWM is enabled, or its duty changes, a conversion started within `settle_s` is not a reading:
+    low_v stays None (the loop must not take an unsettled low phase for the car's diode)."""
+    rig = Rig(tmp_path)
+    pilot = rig.pilot(settle_s=0.05)
+    rig.ev.state = "B"
+    pilot.set_output(PilotOutput.pwm(16.0))
+    lows = []
+    for _ in range(5):  # 50 ms: every conversion so far started before the output settled
+        rig.clock.advance(0.01)
+        lows.append(pilot.read().low_v)
+    assert lows == [None] * 5
+    for _ in range(4):
+        rig.clock.advance(0.01)
+        reading = pilot.read()
+    assert reading.low_v == pytest.approx(-12.0, abs=0.01)
+    pilot.set_output(PilotOutput.pwm(25.0))  # a new duty: settle again
+    assert pilot.read().low_v is None
+    rig.clock.advance(0.01)
+    assert pilot.read().low_v is None
+    pilot.set_output(PilotOutput.pwm(25.0))  # the same output again: nothing to settle
+    rig.ticks(pilot, 10)
+    assert pilot.read().low_v == pytest.approx(-12.0, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("state", "inverted", "files"),
+    [
+        ("disabled", False, ("160000", "0")),
+        ("negative", False, ("0", "1")),
+        ("high", False, ("1000000", "1")),
+        ("negative", True, ("1000000", "1")),
+    ],
+)
+def test_park_leaves_the_declared_steady_state(tmp_path: Path, state: str, inverted: bool, files: tuple[str, str]) -> None:
+    clock = Clock()
+    kernel = FakePwmKernel(tmp_path, clock)
+    kernel.channel(0, 0, period="1000000", duty_cycle="160000", enable="1")  # a dead controller's last PWM
+    SysfsPwm(0, 0, sysfs_root=tmp_path, io=kernel, now=clock, sleep=kernel.sleep).park(state, inverted)
+    d = tmp_path / "pwmchip0" / "pwm0"
+    assert ((d / "duty_cycle").read_text().strip(), (d / "enable").read_text().strip()) == files
+
+
+def test_an_adc_that_was_reset_is_an_error_then_rechecked(tmp_path: Path) -> None:
+    """The ADS1115's config register back at its power-up value mid-conversion: not a reading; the next
+    read re-checks the chip and measures again."""
+    rig = Rig(tmp_path)
+    pilot = rig.pilot()
+    rig.ticks(pilot)
+    rig.ads.config = 0x0583  # power-up config (OS bit apart)
+    rig.ads.pending = None
+    with pytest.raises(DeviceError, match="config reads 0x8583"):
+        pilot.read()
+    rig.ticks(pilot)
+    assert pilot.read().high_v == pytest.approx(12.0, abs=0.01) and pilot.rearms == 1
+
+
+def test_another_chip_at_the_adc_address_fails_at_start_up(tmp_path: Path) -> None:
+    from hal_fakes import FakeTmp102
+
+    rig = Rig(tmp_path)
+    rig.bus.chips[0x48] = FakeTmp102(89.0)
+    with pytest.raises(DeviceError, match="not an ADS1115"):
+        rig.pilot()
