@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint typecheck clean keys-doc
+.PHONY: demo test bench lint typecheck clean keys-doc tools
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || { \
@@ -24,7 +24,16 @@ $(INTEROP): tests/interop/package.json
 		cd tests/interop && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
 	else echo "npm not found: the strict back office interop tests will be skipped"; fi
 
-test: $(STAMP) $(INTEROP)
+# tests/test_systemd_unit.py runs `systemd-analyze verify` on the unit: Debian's systemd package has it
+SYSTEMD_ANALYZE := $(shell command -v systemd-analyze 2>/dev/null)
+
+tools:
+ifeq ($(SYSTEMD_ANALYZE),)
+	@echo "systemd-analyze not found: installing Debian's systemd package"
+	apt-get install -y systemd || { apt-get update && apt-get install -y systemd; }
+endif
+
+test: $(STAMP) $(INTEROP) tools
 	$(PY) -m pytest
 	$(VENV)/bin/ruff check controller hal board hil tests bench
 	$(VENV)/bin/mypy controller hal board hil bench
