@@ -366,34 +366,36 @@ def _leds(p: dict[str, Any], ctx: BuildContext, name: str) -> GpioRgbLeds:
     return GpioRgbLeds(pin_factory=ctx.pin_factory, **p)
 
 
-CONTACTOR = RealDriver(
+def _power_output(kind: str, params: dict[str, Param], what: str, build: Any, output: str) -> RealDriver:
+    """A GPIO power-path output: claimed first, driven off by safe-outputs, needs strict_gpiod."""
+    return RealDriver(
+        kind, "gpiozero", params, what=what, power_output=True, config_txt=_STRICT_GPIOD, build=build,
+        park=_park(build, output),
+    )  # fmt: skip
+
+
+CONTACTOR = _power_output(
     "contactor",
-    "gpiozero",
     {
         "pin": Param(int, True, why="coil output"),
         "feedback_pin": Param(int, why="mirror contact input"),
         "active_high": Param(bool, default=True, why="the level that switches the coil on"),
         "feedback_active_high": Param(bool, default=True, why="the input level that means main contacts closed"),
     },
-    what="contactor coil on a GPIO, optional mirror contact",
-    power_output=True,
-    config_txt=_STRICT_GPIOD,
-    build=_contactor,
-    park=_park(_contactor, "contactor coil"),
+    "contactor coil on a GPIO, optional mirror contact",
+    _contactor,
+    "contactor coil",
 )
-LOCK = RealDriver(
+LOCK = _power_output(
     "lock",
-    "gpiozero",
     {
         "pin": Param(int, True, why="lock actuator output"),
         "feedback_pin": Param(int, why="lock end switch input"),
         "feedback_active_high": Param(bool, default=True, why="the input level that means locked"),
     },
-    what="connector lock actuator on a GPIO, optional end switch",
-    power_output=True,
-    config_txt=_STRICT_GPIOD,
-    build=_lock,
-    park=_park(_lock, "lock actuator"),
+    "connector lock actuator on a GPIO, optional end switch",
+    _lock,
+    "lock actuator",
 )
 RCD = RealDriver(
     "rcd",
