@@ -114,10 +114,6 @@ def _phases_connected(v: ConnectorView) -> str:
     return "".join(f"L{i + 1}" for i, u in enumerate(v.voltages) if u >= 100.0)
 
 
-def _iso(clock: Clock) -> str:
-    return clock.now().isoformat().replace("+00:00", "Z")
-
-
 class Station:
     def __init__(
         self,

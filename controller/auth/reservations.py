@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from controller.energy.schedules import ProfileError, parse_time
+from controller.timefmt import TimeFormatError, parse_time
 
 BUSY = frozenset({"Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing", "Reserved"})
 
@@ -150,7 +150,7 @@ class Reservations:
     ) -> str:
         try:
             expiry = parse_time(expiry_date)
-        except ProfileError:
+        except TimeFormatError:
             return "Rejected"
         if expiry is None or expiry <= self._now():
             return "Rejected"

@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action, LogStatus
 
-from controller.energy.schedules import ProfileError, parse_time
+from controller.timefmt import TimeFormatError, parse_time
 
 TRANSFER_TIMEOUT_S = 30.0
 
@@ -226,10 +226,17 @@ class Diagnostics:
         self.log_status = "Idle"
         self.log_request_id: int | None = None
         self._task: asyncio.Task[None] | None = None
+        self._accepted: Callable[[], Awaitable[None]] | None = None  # started once the .conf has gone out
 
     @property
     def busy(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._accepted is not None or (self._task is not None and not self._task.done())
+
+    def start_accepted(self) -> None:
+        """Start the job the last request accepted (the handlers' @after hook: its .conf has been sent)."""
+        job, self._accepted = self._accepted, None
+        if job is not None:
+            self._task = asyncio.ensure_future(job())
 
     def _name(self, prefix: str) -> str:
         ident = self.station._link_settings().identity
@@ -239,9 +246,7 @@ class Diagnostics:
         self, location: str, retries: int | None, retry_interval: int | None, start: str | None, stop: str | None
     ) -> str:
         name = self._name("diagnostics")
-        self._task = asyncio.ensure_future(
-            self._job(location, name, retries or 0, retry_interval or 0, start, stop, None, False)
-        )
+        self._accepted = lambda: self._job(location, name, retries or 0, retry_interval or 0, start, stop, None, False)
         return name
 
     def get_log(
@@ -251,9 +256,8 @@ class Diagnostics:
         if self.busy:
             return "Rejected", None
         name = self._name("securitylog" if log_type == "SecurityLog" else "diagnosticslog")
-        self._task = asyncio.ensure_future(
-            self._job(location, name, retries or 0, retry_interval or 0, start, stop, request_id,
-                      log_type == "SecurityLog")
+        self._accepted = lambda: self._job(
+            location, name, retries or 0, retry_interval or 0, start, stop, request_id, log_type == "SecurityLog"
         )
         return "Accepted", name
 
@@ -270,11 +274,10 @@ class Diagnostics:
         self, location: str, name: str, retries: int, interval: int, start: str | None, stop: str | None,
         request_id: int | None, security_log: bool,
     ) -> None:
-        await asyncio.sleep(0.05)  # the .conf goes first
         try:
             t0 = parse_time(start)
             t1 = parse_time(stop)
-        except ProfileError:
+        except TimeFormatError:
             t0 = t1 = None
         ok_status, fail_status = ("Uploaded", "UploadFailed") if request_id is None else ("Uploaded", "UploadFailure")
         await self._notify("Uploading", request_id)
@@ -323,6 +326,10 @@ class DiagnosticsHandlers:
         name = self.station.diagnostics.get_diagnostics(location, retries, retry_interval, start_time, stop_time)
         return call_result.GetDiagnostics(file_name=name)
 
+    @after(Action.get_diagnostics)
+    async def after_get_diagnostics(self, **_: Any) -> None:
+        self.station.diagnostics.start_accepted()  # the upload starts once the .conf has gone out
+
     @on(Action.get_log)
     async def on_get_log(
         self,
@@ -337,3 +344,7 @@ class DiagnosticsHandlers:
             log.get("oldest_timestamp"), log.get("latest_timestamp"),
         )
         return call_result.GetLog(status=LogStatus(status), filename=name)
+
+    @after(Action.get_log)
+    async def after_get_log(self, **_: Any) -> None:
+        self.station.diagnostics.start_accepted()

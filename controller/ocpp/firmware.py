@@ -19,17 +19,18 @@ import asyncio
 import contextlib
 import shlex
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action, UpdateFirmwareStatus
 
-from controller.energy.schedules import ProfileError, parse_time
 from controller.ocpp.diagnostics import download, send_when_online, with_retries
 from controller.statefile import read_json, remove, write_json
+from controller.timefmt import TimeFormatError, parse_time
 
 MARKER = "result.json"
 DEFAULT_INSTALL_TIMEOUT_S = 300.0
@@ -44,11 +45,22 @@ class Firmware:
         self.signed_status = "Idle"
         self.request_id: int | None = None
         self._task: asyncio.Task[None] | None = None
+        self._accepted: Callable[[], Awaitable[None]] | None = None  # started once the .conf has gone out
         self._reported_marker = False
 
     @property
     def busy(self) -> bool:
         return self._task is not None and not self._task.done()
+
+    def start_accepted(self) -> None:
+        """Start the job the last request accepted (the handlers' @after hook: its .conf has been sent); a
+        new request replaces the one in progress."""
+        job, self._accepted = self._accepted, None
+        if job is None:
+            return
+        if self.busy and self._task is not None:
+            self._task.cancel()
+        self._task = asyncio.ensure_future(job())
 
     # -- notifications -------------------------------------------------------------------------------------
     async def _notify(self, status: str, request_id: int | None) -> None:
@@ -93,10 +105,8 @@ class Firmware:
 
     # -- requests ------------------------------------------------------------------------------------------
     def update(self, location: str, retrieve_date: str, retries: int | None, retry_interval: int | None) -> None:
-        if self.busy and self._task is not None:
-            self._task.cancel()  # a new request replaces the one in progress
-        self._task = asyncio.ensure_future(
-            self._job(location, retrieve_date, retries or 0, retry_interval or 0, None, None, None, None)
+        self._accepted = lambda: self._job(
+            location, retrieve_date, retries or 0, retry_interval or 0, None, None, None, None
         )
 
     def signed_update(
@@ -106,29 +116,24 @@ class Firmware:
         if cert is None:
             self.station.security.event("InvalidFirmwareSigningCertificate", "not issued by an installed root")
             return "InvalidCertificate"
-        status = "Accepted"
-        if self.busy and self._task is not None:
-            self._task.cancel()
-            status = "AcceptedCanceled"
+        status = "AcceptedCanceled" if self.busy else "Accepted"  # the running one is cancelled when this starts
         self.request_id = request_id
-        self._task = asyncio.ensure_future(
-            self._job(
-                firmware["location"],
-                firmware["retrieve_date_time"],
-                retries or 0,
-                retry_interval or 0,
-                request_id,
-                cert,
-                firmware.get("signature", ""),
-                firmware.get("install_date_time"),
-            )
+        self._accepted = lambda: self._job(
+            firmware["location"],
+            firmware["retrieve_date_time"],
+            retries or 0,
+            retry_interval or 0,
+            request_id,
+            cert,
+            firmware.get("signature", ""),
+            firmware.get("install_date_time"),
         )
         return status
 
     async def _wait_until(self, when: str | None) -> None:
         try:
             t = parse_time(when)
-        except ProfileError:
+        except TimeFormatError:
             t = None
         if t is None:
             return
@@ -144,7 +149,6 @@ class Firmware:
         self, location: str, retrieve: str, retries: int, interval: int, request_id: int | None,
         cert: Any, signature: str | None, install_at: str | None,
     ) -> None:
-        await asyncio.sleep(0.05)  # the .conf goes first
         await self._wait_until(retrieve)
         self.staging.mkdir(parents=True, exist_ok=True)
         image = self.staging / self._image_name(location)
@@ -228,6 +232,10 @@ class FirmwareHandlers:
         self.station.firmware.update(location, retrieve_date, retries, retry_interval)
         return call_result.UpdateFirmware()
 
+    @after(Action.update_firmware)
+    async def after_update_firmware(self, **_: Any) -> None:
+        self.station.firmware.start_accepted()  # the download starts once the .conf has gone out
+
     @on(Action.signed_update_firmware)
     async def on_signed_update_firmware(
         self,
@@ -238,3 +246,7 @@ class FirmwareHandlers:
     ) -> call_result.SignedUpdateFirmware:
         status = self.station.firmware.signed_update(request_id, firmware, retries, retry_interval)
         return call_result.SignedUpdateFirmware(status=UpdateFirmwareStatus(status))
+
+    @after(Action.signed_update_firmware)
+    async def after_signed_update_firmware(self, **_: Any) -> None:
+        self.station.firmware.start_accepted()

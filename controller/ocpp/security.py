@@ -40,6 +40,7 @@ from ocpp.v16.enums import (
 )
 
 from controller.statefile import read_json, write_json
+from controller.timefmt import format_time
 
 ROOT_TYPES = ("CentralSystemRootCertificate", "ManufacturerRootCertificate")
 MAX_EVENTS = 500
@@ -96,7 +97,7 @@ class Security:
 
     # -- security events ---------------------------------------------------------------------------------------
     def event(self, kind: str, tech_info: str | None = None) -> None:
-        ev: dict[str, Any] = {"type": kind, "timestamp": self.station.clock.now().isoformat().replace("+00:00", "Z")}
+        ev: dict[str, Any] = {"type": kind, "timestamp": format_time(self.station.clock.now())}
         if tech_info:
             ev["techInfo"] = tech_info[:255]
         self.events.append(ev)

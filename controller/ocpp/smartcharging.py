@@ -12,7 +12,6 @@ and tells the station the limits in force now (`caps`). The maths is in `control
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,6 +29,7 @@ from ocpp.v16.enums import (
 
 from controller.energy import schedules as sch
 from controller.statefile import read_json, write_json
+from controller.timefmt import parse_time_or_none
 
 FILE = "charging_profiles.json"
 
@@ -105,8 +105,7 @@ class SmartCharging:
         tx_id: int | None = None
         if rec is not None:
             tx_id = rec.remote_id
-            with contextlib.suppress(sch.ProfileError):
-                start = sch.parse_time(rec.start_time)
+            start = parse_time_or_none(rec.start_time)
         return sch.TxContext(cid, True, tx_id, start, self._phases(cid))
 
     # -- SetChargingProfile ------------------------------------------------------------------------------------

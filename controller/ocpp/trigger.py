@@ -16,6 +16,7 @@ from typing import Any
 from ocpp.v16 import call
 
 from controller.ocpp.meter_values import sampled_values
+from controller.timefmt import format_time
 
 TRIGGERS = frozenset(
     {"BootNotification", "DiagnosticsStatusNotification", "FirmwareStatusNotification", "Heartbeat", "MeterValues",
@@ -33,10 +34,6 @@ def trigger_status(station: Any, message: str, connector_id: int | None, extende
     if connector_id is not None and connector_id != 0 and connector_id not in station.views:
         return "Rejected"
     return "Accepted"
-
-
-def _iso(station: Any) -> str:
-    return station.clock.now().isoformat().replace("+00:00", "Z")
 
 
 async def trigger(station: Any, message: str, connector_id: int | None, extended: bool = False) -> None:
@@ -61,7 +58,7 @@ async def trigger(station: Any, message: str, connector_id: int | None, extended
                         connector_id=cid,
                         transaction_id=tx,
                         meter_value=[
-                            {"timestamp": _iso(station), "sampled_value": sampled_values(sample, measurands, context="Trigger")}
+                            {"timestamp": format_time(station.clock.now()), "sampled_value": sampled_values(sample, measurands, context="Trigger")}
                         ],
                     )
                 )
