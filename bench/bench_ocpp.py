@@ -51,7 +51,8 @@ async def _link(bo: BackOffice) -> OcppLink:
         online.set()
 
     settings = LinkSettings(url=bo.url, identity="BENCH", ping_interval_s=None)
-    link = OcppLink(lambda: settings, lambda ident, ws: OcppClient(ident, ws, None), SystemClock(), on_online,
+    # the bench only sends: its client answers no call, so it needs no services
+    link = OcppLink(lambda: settings, lambda ident, ws: OcppClient(ident, ws, None), SystemClock(), on_online,  # type: ignore[arg-type]
                     lambda: None, lambda i: None, heartbeat=lambda: HeartbeatSettings())
     asyncio.ensure_future(link.run())
     await asyncio.wait_for(online.wait(), 15)
