@@ -20,6 +20,7 @@ from ocpp.v16 import ChargePoint as _LibChargePoint
 from controller.ocpp.core import CoreApi, CoreHandlers, TriggerApi
 from controller.ocpp.diagnostics import DiagnosticsApi, DiagnosticsHandlers
 from controller.ocpp.firmware import FirmwareApi, FirmwareHandlers
+from controller.ocpp.link import NO_LIBRARY_TIMEOUT
 from controller.ocpp.localauth import LocalAuthHandlers, LocalListApi
 from controller.ocpp.reservation import ReservationApi, ReservationHandlers
 from controller.ocpp.security import CertificatesApi, SecurityHandlers
@@ -78,7 +79,8 @@ class OcppClient(
     def __init__(
         self, identity: str, connection: Any, services: ClientServices, trace: Callable[[str, str], None] | None = None
     ) -> None:
-        super().__init__(identity, connection)
+        # the link owns reply timeouts (on the injected clock): the library's own real-time timer must never fire first
+        super().__init__(identity, connection, response_timeout=NO_LIBRARY_TIMEOUT)
         self.core_api = services.core
         self.trigger_api = services.triggers
         self.firmware_api = services.firmware

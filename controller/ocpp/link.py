@@ -354,7 +354,6 @@ class OcppLink:
         self._closed_event = asyncio.Event()
         self._log(f"connected to {self.current_url}" + (f" via proxy {_redact(s.proxy)}" if s.proxy else ""))
         cp = self._make_cp(s.identity, ws)
-        cp._response_timeout = NO_LIBRARY_TIMEOUT
         self._count_exchanges(cp)
         self.cp = cp
         reader = asyncio.create_task(cp.start(), name="ocpp-reader")

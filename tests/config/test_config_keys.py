@@ -118,7 +118,7 @@ def test_spec_is_well_formed(registry: ConfigRegistry, spec) -> None:
     if spec.item_pattern:
         re.compile(spec.item_pattern)
     if spec.name not in UNSET_PLACEHOLDERS:
-        assert registry._check(spec, spec.default) is None, spec.name  # noqa: SLF001
+        assert registry.check(spec, spec.default) is None, spec.name
     if spec.type is KeyType.BOOL:
         assert spec.default in ("true", "false")
 

@@ -129,7 +129,7 @@ async def test_identification_strings_nul_padded(setup: Setup) -> None:
     assert regs[68:74] == [2026, 1, 1, 12, 0, 0]  # the fake clock's UTC wall time
     assert codec.decode_uint(regs[74:78]) == 0  # uptime ms
     assert regs[78] == 0  # UTC
-    setup.station.clock._t += 12.5
+    setup.station.clock.jump(12.5)
     assert codec.decode_uint(await c.regs(200, 174, 4)) == 12500
 
 
@@ -157,7 +157,7 @@ async def test_socket_measurements_while_charging(setup: Setup) -> None:
     regs = await c.regs(1, 300, 125)  # evcc / HA read the meter in big blocks
     assert regs[0] == 0x00 and regs[1:5] == [0xFFFF] * 4  # no sample yet: not initialised, no age
     charging(st, 1, 15.8)
-    st.clock._t += 0.5
+    st.clock.jump(0.5)
     regs = await c.regs(1, 300, 125) + await c.regs(1, 425, 1)
     assert regs[0] == 0x03  # initialised + updated
     assert codec.decode_uint(regs[1:5]) == 500
@@ -195,12 +195,12 @@ async def test_write_max_current_applies_and_falls_back_after_validity(setup: Se
     assert f32(regs, 0) == pytest.approx(10.7)  # the applied limit follows
     assert codec.decode_uint(regs[2:4]) == 30 and regs[8] == 1
     assert f32(regs, 6) == 6.5  # 1212 safe current
-    st.clock._t += 25
+    st.clock.jump(25)
     assert codec.decode_uint(await c.regs(1, 1208, 2)) == 5
     rr = await c.write(1, 1210, codec.float32(12.0))  # the keep-alive rewrite restarts the countdown
-    st.clock._t += 25
+    st.clock.jump(25)
     assert codec.decode_uint(await c.regs(1, 1208, 2)) == 5
-    st.clock._t += 5.01
+    st.clock.jump(5.01)
     st.publish()  # the station re-allocates every second
     regs = await c.regs(1, 1206, 10)
     assert f32(regs, 0) == 6.5 and codec.decode_uint(regs[2:4]) == 0 and regs[8] == 0
@@ -265,7 +265,7 @@ async def test_scn_setpoints(tmp_path: Path) -> None:
         assert [f32(regs, i) for i in (0, 2, 4)] == [20.0, 24.0, 30.0]  # the station's room per phase
         assert st.energy.last_offers == {1: 10.0, 2: 10.0}
         assert (await c.regs(1, 1214, 1)) == [0]  # socket setpoints are not what counts in SCN mode
-        st.clock._t += 31
+        st.clock.jump(31)
         st.publish()
         assert st.energy.last_offers == {1: 6.0, 2: 0.0}
         assert (await c.write1(200, 1417, 0x41A0)).exception_code == 2
