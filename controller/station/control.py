@@ -59,6 +59,7 @@ class ControlEvents:
         self._changes = changes
         self._trace = trace
         self.deaths = 0
+        self.loop_log: list[str] = []  # what the loop reported with `log` (e.g. a configuration value it refused)
 
     def on_message(self, msg: dict[str, Any]) -> None:
         t = msg["t"]
@@ -75,6 +76,11 @@ class ControlEvents:
                 self._trace(f"tilt sensor calibrated (offset {msg['tilt_offset_deg']:.2f} deg)")
             else:
                 self._trace(f"tilt calibration failed: {msg.get('error')}")
+        elif t == "log":
+            text = str(msg.get("text", ""))
+            self.loop_log.append(text)
+            del self.loop_log[:-100]
+            self._trace(f"control loop ({msg.get('level', 'info')}): {text}")
         elif t == "stats":
             self._notifier.control_stats(msg)
         elif t == "hung":

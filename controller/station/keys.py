@@ -10,6 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from controller.config.registry import ConfigRegistry
+from controller.evse.settings import EvseConfig
 from controller.ports import ControlPort
 from controller.statefile import read_json
 from controller.station.control import TILT_FILE
@@ -59,6 +60,14 @@ def evse_values(config: ConfigRegistry, state_dir: Path) -> dict[str, str]:
     return out
 
 
+def loop_refuses(name: str, value: str) -> str | None:
+    """The control loop's own verdict on a value of one of its keys (its pure parser, `EvseConfig.apply`), so
+    that a value the loop would ignore is Rejected where it comes in instead of Accepted and never applied."""
+    if EvseConfig().apply({name: value}):
+        return "the control loop cannot apply this value"
+    return None
+
+
 def apply_replaced(config: ConfigRegistry, name: str, value: str) -> None:
     """An obsolete key was written: write the key that replaced it."""
     target, when_true, when_false = REPLACED[name]
@@ -73,6 +82,7 @@ def bind_station_keys(
     nfc_version: Callable[[], str],
 ) -> None:
     for name in loop_keys(config):
+        config.register_validator(name, partial(loop_refuses, name))
         config.subscribe(name, lambda n, v: control.send_config({n: v}))
     for name in ("Station-MaxCurrent", *(f"Connector{cid}-MaxCurrent" for cid in sockets)):
         if config.spec(name) is not None:
