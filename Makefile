@@ -18,8 +18,9 @@ demo: $(STAMP)
 
 INTEROP := tests/interop/node_modules/.installed
 
-# the strict back office of ../shared/tools runs on node with ocpp-rpc (skipped, and said so, without node)
-$(INTEROP): tests/interop/package.json
+# the project's strict back office (tests/interop/csms.js) runs on node with ocpp-rpc, pinned in package.json.
+# Without npm the interop tests are skipped, and said so; once `npm ci` succeeded they must run (never skip).
+$(INTEROP): tests/interop/package.json tests/interop/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
 		cd tests/interop && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
 	else echo "npm not found: the strict back office interop tests will be skipped"; fi
