@@ -23,6 +23,8 @@ import decimal
 import inspect
 import json
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ocpp.charge_point import camel_to_snake_case, remove_nones, serialize_as_dict, snake_to_camel_case
@@ -41,13 +43,15 @@ from ocpp.messages import Call, MessageType, get_validator, validate_payload
 from ocpp.v16 import ChargePoint as _LibChargePoint
 from ocpp.v16.enums import Action, RegistrationStatus
 
-from controller.ocpp.core import CoreHandlers
-from controller.ocpp.diagnostics import DiagnosticsHandlers
-from controller.ocpp.firmware import FirmwareHandlers
-from controller.ocpp.localauth import LocalAuthHandlers
-from controller.ocpp.reservation import ReservationHandlers
-from controller.ocpp.security import SecurityHandlers
-from controller.ocpp.smartcharging import SmartChargingHandlers
+from controller.ocpp.core import CoreApi, CoreHandlers, TriggerApi
+from controller.ocpp.diagnostics import DiagnosticsApi, DiagnosticsHandlers
+from controller.ocpp.firmware import FirmwareApi, FirmwareHandlers
+from controller.ocpp.link import NO_LIBRARY_TIMEOUT
+from controller.ocpp.localauth import LocalAuthHandlers, LocalListApi
+from controller.ocpp.reservation import ReservationApi, ReservationHandlers
+from controller.ocpp.security import CertificatesApi, SecurityHandlers
+from controller.ocpp.smartcharging import SmartChargingApi, SmartChargingHandlers
+from controller.ports import Trace
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +98,40 @@ def validate_call(action: str, payload: dict[str, Any]) -> None:
         raise schema_error(errors[0])
 
 
+@dataclass(frozen=True)
+class ClientServices:
+    """The services the handlers of each feature profile ask (the composition root provides them)."""
+
+    core: CoreApi
+    triggers: TriggerApi
+    firmware: FirmwareApi
+    diagnostics: DiagnosticsApi
+    local_list: LocalListApi
+    reservations: ReservationApi
+    smart: SmartChargingApi
+    certificates: CertificatesApi
+
+
+def frame_tracer(trace: Trace) -> Callable[[str, str], None]:
+    """A short line in the station trace for every frame in or out."""
+
+    def trace_frame(direction: str, raw: str) -> None:
+        try:
+            msg = json.loads(raw)
+        except ValueError:
+            trace(f"ocpp {direction}: {raw[:120]}")
+            return
+        arrow = "->" if direction == "out" else "<-"
+        if isinstance(msg, list) and msg and msg[0] == 2:
+            trace(f"ocpp {arrow} {msg[2]} {json.dumps(msg[3], separators=(',', ':'))[:160]}")
+        elif isinstance(msg, list) and msg and msg[0] == 3:
+            trace(f"ocpp {arrow} result {json.dumps(msg[2], separators=(',', ':'))[:160]}")
+        else:
+            trace(f"ocpp {arrow} {raw[:160]}")
+
+    return trace_frame
+
+
 class OcppClient(
     CoreHandlers,
     FirmwareHandlers,
@@ -104,12 +142,24 @@ class OcppClient(
     SecurityHandlers,
     _LibChargePoint,
 ):
-    """One live connection's charge point. `station` is the facade the handlers ask (see core.StationApi)."""
+    """One live connection's charge point; its handlers ask `services`."""
 
-    def __init__(self, identity: str, connection: Any, station: Any, trace: Any = None) -> None:
-        super().__init__(identity, connection)
-        self.station = station
+    def __init__(
+        self, identity: str, connection: Any, services: ClientServices, trace: Callable[[str, str], None] | None = None
+    ) -> None:
+        # the link owns reply timeouts (on the injected clock): the library's own real-time timer must never fire first
+        super().__init__(identity, connection, response_timeout=NO_LIBRARY_TIMEOUT)
+        self.core_api = services.core
+        self.trigger_api = services.triggers
+        self.firmware_api = services.firmware
+        self.diagnostics_api = services.diagnostics
+        self.local_list_api = services.local_list
+        self.reservation_api = services.reservations
+        self.smart_api = services.smart
+        self.certificates_api = services.certificates
         self._trace = trace
+        # the link replaces this with its own state; until then (a client on its own, in tests) Accepted
+        self.registration_status: Callable[[], str | None] = lambda: RegistrationStatus.accepted
 
     async def route_message(self, raw_msg: str) -> None:
         if self._trace:
@@ -143,8 +193,7 @@ class OcppClient(
                 await self._send(json.dumps([4, msg[1], "InternalError", f"{exc.__class__.__name__}", {}]))
 
     def _rejected(self) -> bool:
-        link = getattr(self.station, "link", None)
-        return bool(link is not None and not link.accepted and link.registration == RegistrationStatus.rejected)
+        return self.registration_status() == RegistrationStatus.rejected
 
     async def _handle_call(self, msg: Call) -> Any:
         """The library's `_handle_call` with our boundary rules (see the module docstring). Our answers are

@@ -40,6 +40,7 @@ from ocpp.v16.enums import RegistrationStatus
 from websockets.asyncio.client import ClientConnection, connect
 
 from controller.clock import Clock
+from controller.ports import NotConnected
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +54,6 @@ CANCEL_GRACE_S = 5.0  # (real time) a cancelled task that has not finished by th
 BOOT_ON_RECONNECT = False  # BootNotification after start-up only (and until Accepted), not on every reconnect
 CONSUME_WAIT_S = 5.0  # (real time) at most this long the reader waits for a caller to take its result
 NO_LIBRARY_TIMEOUT = 10.0 * 365 * 86400  # the ocpp library's own (real-time) reply timer must never fire first
-
-
-class NotConnected(Exception):
-    """The back office is not reachable (or has not accepted our boot) right now."""
 
 
 @dataclass
@@ -150,6 +147,10 @@ class OcppLink:
         while self.generation <= generation or not self.online:
             ev = self._gen_changed
             await ev.wait()
+
+    def registration_status(self) -> str | None:
+        """What the back office made of our boot on this connection: Accepted, Pending, Rejected, or None."""
+        return RegistrationStatus.accepted if self.accepted else self.registration
 
     def reconnect_now(self) -> None:
         """Drop the connection (e.g. after a changed security profile or key) and connect again at once."""
@@ -399,7 +400,8 @@ class OcppLink:
         self._closed_event = asyncio.Event()
         self._log(f"connected to {self.current_url}" + (f" via proxy {_redact(s.proxy)}" if s.proxy else ""))
         cp = self._make_cp(s.identity, ws)
-        cp._response_timeout = NO_LIBRARY_TIMEOUT
+        if hasattr(cp, "registration_status"):
+            cp.registration_status = self.registration_status
         self._count_exchanges(cp)
         self.cp = cp
         reader = asyncio.create_task(cp.start(), name="ocpp-reader")

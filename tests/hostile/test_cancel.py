@@ -35,16 +35,17 @@ READER_STATES = ["idle", "handler", "swallowing-handler", "consume-wait"]
 async def _put_reader_in(state: str, rig: Any, office: HostileOffice) -> None:
     station = rig.station
     if state in ("handler", "swallowing-handler"):
-        station.unlock = _forever if state == "handler" else _stubborn
+        station.requests.unlock = _forever if state == "handler" else _stubborn  # what UnlockConnector asks
         asyncio.ensure_future(office.call("UnlockConnector", {"connectorId": 1}, timeout=30))
         await office.wait(lambda: any("UnlockConnector" in f.raw for f in office.frames), what="unlock sent")
         await asyncio.sleep(0.05)
+        assert not [f for f in office.frames if f.direction == "in" and f.msg[0] == 3 and f.msg[1] == "bo-1"]
     elif state == "consume-wait":
         # a caller that is never resumed to take its result: the reader waits (CONSUME_WAIT_S) for it
         from ocpp.v16 import call
 
         link = station.link
-        original = link._race
+        original = link._race  # noqa: SLF001 - a caller that never resumes: no public hook can do that
 
         await office.wait(lambda: len(office.calls("StatusNotification")) >= 2, what="boot statuses")
 
@@ -55,11 +56,11 @@ async def _put_reader_in(state: str, rig: Any, office: HostileOffice) -> None:
                 await asyncio.Event().wait()
             return await original(aw, timeout, closed)
 
-        link._race = frozen
+        link._race = frozen  # noqa: SLF001
         asyncio.ensure_future(link.call(call.Heartbeat()))
         await office.wait_call("Heartbeat")
         await asyncio.sleep(0.05)
-        link._race = original
+        link._race = original  # noqa: SLF001
 
 
 @pytest.mark.parametrize("state", READER_STATES)
