@@ -16,7 +16,8 @@ within WS timeout = dead link). When the socket drops it reconnects with exponen
 
 Every timer (reply timeout, open timeout, ping, heartbeat, backoff, boot retry) runs on the injected clock,
 so tests drive them with `FakeClock`. Calls go out with `suppress=False` and schema validation on; a CallError
-raises `OCPPError`, no reply within the OCPP-reply timeout raises `TimeoutError`, a lost connection raises
+(whatever its code) or a reply that is not valid raises `OCPPError`, no reply within the OCPP-reply timeout
+raises `TimeoutError`, a lost connection raises
 `NotConnected`.
 """
 
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import websockets
+from ocpp.exceptions import GenericError, OCPPError
 from ocpp.v16 import call
 from ocpp.v16.enums import RegistrationStatus
 from websockets.asyncio.client import ClientConnection, connect
@@ -268,6 +270,11 @@ class OcppLink:
                 result = await self._race(cp.call(payload, suppress=False, unique_id=uid), limit, closed)
             except websockets.ConnectionClosed as exc:
                 raise NotConnected(f"connection closed: {exc}") from exc
+            except (OCPPError, TimeoutError, NotConnected, asyncio.CancelledError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - a CALLERROR with a code OCPP does not define, a reply the
+                # library cannot build: the back office failed to process the call, like any CALLERROR
+                raise GenericError(description=f"{exc.__class__.__name__}: {exc}"[:300]) from exc
             self.last_exchange = self.clock.monotonic()
             if on_result is not None:
                 on_result(result)
