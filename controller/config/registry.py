@@ -6,7 +6,7 @@ type, the notification of the modules that apply a key (`subscribe`) and the liv
 (`register_live`).
 
 Decisions:
-- Key names are case-sensitive (OCPP). An alias (`HeartBeatInterval` for `HeartbeatInterval`) is the same key:
+- Key names are case-insensitive (OCPP CiString50: `heartbeatinterval` is HeartbeatInterval). An alias (`HeartBeatInterval` for `HeartbeatInterval`) is the same key:
   one value. GetConfiguration answers with the name that was asked; the full listing lists every name.
 - Write-only keys never reveal their value: they are left out of the full listing, and a request naming one
   gets an entry without "value" (readonly false). `get()` still returns the stored value to the station itself
@@ -106,6 +106,11 @@ class ConfigRegistry:
                 if name in self._by_name:
                     raise ValueError(f"configuration key {name!r} declared twice")
                 self._by_name[name] = spec
+        # OCPP key names are CiString50: case-insensitive (a name two keys share in lower case stays exact-only)
+        self._by_lower: dict[str, KeySpec | None] = {}
+        for name, spec in self._by_name.items():
+            other = self._by_lower.get(name.lower(), spec)
+            self._by_lower[name.lower()] = spec if other is spec else None
         self._lock = threading.RLock()
         self._subscribers: dict[str, list[Callable[[str, str], None]]] = {}
         self._live: dict[str, Callable[[], str]] = {}
@@ -158,13 +163,13 @@ class ConfigRegistry:
 
     # -- lookup ----------------------------------------------------------------------------------------
     def spec(self, name: str) -> KeySpec | None:
-        return self._by_name.get(name)
+        return self._by_name.get(name) or self._by_lower.get(name.lower())
 
     def all_specs(self) -> Sequence[KeySpec]:
         return self._specs
 
     def _require(self, name: str) -> KeySpec:
-        spec = self._by_name.get(name)
+        spec = self.spec(name)
         if spec is None:
             raise KeyError(name)
         return spec

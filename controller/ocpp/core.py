@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from ocpp.exceptions import OccurenceConstraintViolationError
 from ocpp.routing import after, on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import (
@@ -85,6 +86,14 @@ class CoreHandlers:
 
     @on(Action.get_configuration)
     async def on_get_configuration(self, key: list[str] | None = None) -> call_result.GetConfiguration:
+        if key:
+            # more keys than GetConfigurationMaxKeys: the whole request is refused (never silently cut short)
+            limit_entry, _ = self.core_api.get_configuration(["GetConfigurationMaxKeys"])
+            limit = int(limit_entry[0]["value"]) if limit_entry and str(limit_entry[0].get("value", "")).isdigit() else 0
+            if limit and len(key) > limit:
+                raise OccurenceConstraintViolationError(
+                    details={"cause": f"{len(key)} keys requested, GetConfigurationMaxKeys is {limit}"}
+                )
         known, unknown = self.core_api.get_configuration(key or None)
         return call_result.GetConfiguration(configuration_key=known, unknown_key=unknown or None)
 
