@@ -507,15 +507,16 @@ class OcppLink:
                 await self._sleep_or(DEFAULT_BOOT_RETRY_S, self._boot_wake)
                 continue
             self.registration = res.status
-            self._on_boot_reply(res)
+            self.boot_answered(res)
             if res.status == RegistrationStatus.accepted:
                 return
             wait = boot_retry_s(res.interval)
             self._log(f"boot {res.status}; next BootNotification in {wait} s")
             await self._sleep_or(wait, self._boot_wake)
 
-    def _on_boot_reply(self, res: Any) -> None:
-        """An answer to a BootNotification (ours at start-up, or a triggered one while online)."""
+    def boot_answered(self, res: Any) -> None:
+        """An answer to a BootNotification (ours at start-up, or a triggered one while online): an Accepted
+        one's interval sets HeartbeatInterval (clamped to HEARTBEAT_RANGE_S, never ignored)."""
         if res.status != RegistrationStatus.accepted:
             return
         self.accepted = True

@@ -44,6 +44,8 @@ class BootLink(Protocol):
 
     def trigger_boot(self) -> None: ...
 
+    def boot_answered(self, res: Any) -> None: ...
+
 
 class BootInfo(Protocol):
     vendor: str
@@ -120,7 +122,7 @@ class Triggers:
         elif message == "BootNotification":
             s = self._boot_info()
             with contextlib.suppress(Exception):
-                await link.call(
+                res = await link.call(
                     call.BootNotification(
                         charge_point_vendor=s.vendor,
                         charge_point_model=s.model,
@@ -128,6 +130,7 @@ class Triggers:
                         charge_point_serial_number=s.serial,
                     )
                 )
+                link.boot_answered(res)  # its interval (and time) count like a start-up boot's
         elif message == "DiagnosticsStatusNotification":
             await self._diagnostics.trigger_status()
         elif message == "LogStatusNotification":
