@@ -33,6 +33,7 @@ import ssl
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 import websockets
@@ -276,6 +277,7 @@ class OcppLink:
                 # library cannot build: the back office failed to process the call, like any CALLERROR
                 raise GenericError(description=f"{exc.__class__.__name__}: {exc}"[:300]) from exc
             self.last_exchange = self.clock.monotonic()
+            self.take_time(getattr(result, "current_time", None))  # BootNotification.conf, Heartbeat.conf
             if on_result is not None:
                 on_result(result)
             return result
@@ -528,6 +530,21 @@ class OcppLink:
             self._log(f"boot accepted, heartbeat interval {res.interval!r} s taken as {interval} s")
         else:
             self._log(f"boot accepted, heartbeat interval {interval} s")
+
+    def take_time(self, current_time: Any) -> None:
+        """A currentTime from the back office (BootNotification.conf, Heartbeat.conf): the clock adopts it when
+        it has no NTP fix and is off by more than a few seconds (controller.clock.ADOPT_THRESHOLD_S)."""
+        adopt = getattr(self.clock, "adopt", None)
+        if adopt is None or not isinstance(current_time, str):
+            return
+        try:
+            reference = datetime.fromisoformat(current_time.replace("Z", "+00:00"))
+            delta = adopt(reference)
+        except (ValueError, OverflowError, TypeError):
+            self._log(f"back office time {current_time[:40]!r} not understood; keeping ours")
+            return
+        if delta is not None:
+            self._log(f"no NTP fix: adopted the back office's time {current_time[:40]} (ours was off by {delta:+.0f} s)")
 
     async def _heartbeats(self) -> None:
         while True:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from controller.clock import FakeClock
-from tests.hostile.office import HostileOffice, Incoming, callerror, result
+from tests.hostile.office import HostileOffice, Incoming, callerror, now_iso, result
 from tests.hostile.support import advance_until, station_at
 
 
@@ -58,7 +58,7 @@ async def test_bad_boot_reply_retries_on_the_same_connection(tmp_path: Path, off
 async def test_accepted_interval_is_applied_clamped(tmp_path: Path, office: HostileOffice, given: int, taken: int) -> None:
     """Item 4: the interval of an Accepted boot (and of a triggered one) sets HeartbeatInterval, clamped."""
     office.answer = lambda inc: [result(inc.uid, {"status": "Accepted", "interval": given,
-                                                  "currentTime": "2026-01-01T12:00:00Z"})] \
+                                                  "currentTime": now_iso()})] \
         if inc.action == "BootNotification" and inc.nth == 0 else None
     office.heartbeat_interval = given
     async with station_at(tmp_path, office) as rig:
@@ -72,7 +72,7 @@ async def test_accepted_interval_is_applied_clamped(tmp_path: Path, office: Host
 async def test_pending_interval_is_applied_clamped(tmp_path: Path, office: HostileOffice, given: int, wait: int) -> None:
     """Item 4: Pending with an odd interval: the next BootNotification after the clamped interval."""
     office.answer = lambda inc: [result(inc.uid, {"status": "Pending", "interval": given,
-                                                  "currentTime": "2026-01-01T12:00:00Z"})] \
+                                                  "currentTime": now_iso()})] \
         if inc.action == "BootNotification" and inc.nth == 0 else None
     clock = FakeClock()
     async with station_at(tmp_path, office, clock=clock, online=False) as rig:
