@@ -96,6 +96,10 @@ DRIVERS: dict[str, dict[str, dict[str, Param]]] = {
         "sim": {},
         "none": {},
         "rdm6300": {"port": (str, True), "baudrate": (int, False)},  # 125 kHz UART reader (hal/serial_rfid.py)
+        # 13.56 MHz ISO 14443A reader (hal/pn532.py) on a UART (HSU, default 115200) or on I2C (default 0x24);
+        # reverse_uid: the idTag with the UID bytes reversed (the order some back offices store)
+        "pn532_hsu": {"port": (str, True), "baudrate": (int, False), "reverse_uid": (bool, False)},
+        "pn532_i2c": {**_I2C, "reverse_uid": (bool, False)},
     },
     "leds": {
         "sim": {},

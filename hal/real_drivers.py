@@ -125,6 +125,17 @@ def build(kind: str, spec: DeviceSpec, ctx: BuildContext, name: str = "") -> Any
         from hal.serial_rfid import Rdm6300Reader
 
         return Rdm6300Reader(now=ctx.now, **_pick(p, "port", "baudrate"))
+    if kind == "rfid" and d == "pn532_hsu":
+        from hal.pn532 import pn532_hsu
+
+        return pn532_hsu(now=ctx.now, **_pick(p, "port", "baudrate", "reverse_uid"))
+    if kind == "rfid" and d == "pn532_i2c":
+        from hal.pn532 import pn532_i2c
+
+        bus_number = p.get("i2c_bus", 1)
+        return pn532_i2c(
+            ctx.bus(bus_number), p.get("address", 0x24), bus_number, now=ctx.now, **_pick(p, "reverse_uid")
+        )
     raise ValueError(f"no driver {d!r} for {kind}")
 
 
