@@ -20,6 +20,10 @@ _POLLED: dict[str, Param] = {
 }
 _SDM_RTU: dict[str, Param] = {"port": (str, True), "baudrate": (int, False), "parity": (str, False), **_POLLED}
 _SDM_TCP: dict[str, Param] = {"host": (str, True), "tcp_port": (int, False), **_POLLED}
+# any meter of hal/meter_maps.py: `model` names its register map (required for a socket meter; a grid meter
+# without it follows the MBTCPSmart-/MBTCPCentral-SlaveMeterModel key)
+_MODEL: dict[str, Param] = {"model": (str, False)}
+_MODEL_REQUIRED: dict[str, Param] = {"model": (str, True)}
 _P1: dict[str, Param] = {
     "port": (str, True),
     "baudrate": (int, False),  # default 115200 (DSMR 4/5)
@@ -65,6 +69,8 @@ DRIVERS: dict[str, dict[str, dict[str, Param]]] = {
         "sim": {},
         "sdm_rtu": _SDM_RTU,  # Eastron SDM630/SDM72D over Modbus RTU (hal/modbus_meter.py)
         "sdm_tcp": _SDM_TCP,  # the same over Modbus TCP
+        "modbus_rtu": {**_SDM_RTU, **_MODEL_REQUIRED},  # any model of hal/meter_maps.py over Modbus RTU
+        "modbus_tcp": {**_SDM_TCP, **_MODEL_REQUIRED},  # the same over Modbus TCP
     },
     "rcd": {
         "sim": {},
@@ -118,6 +124,8 @@ DRIVERS: dict[str, dict[str, dict[str, Param]]] = {
         "p1": _P1,  # DSMR P1 port (hal/p1_meter.py)
         "sdm_rtu": _SDM_RTU,
         "sdm_tcp": _SDM_TCP,
+        "modbus_rtu": {**_SDM_RTU, **_MODEL},
+        "modbus_tcp": {**_SDM_TCP, **_MODEL},
     },
     "suspend_input": {
         "sim": {},

@@ -28,6 +28,7 @@ from controller.clock import Clock, SystemClock
 from controller.config.registry import ConfigRegistry
 from controller.config.store import ConfigStore
 from controller.energy.manager import EnergyManager
+from controller.energy.settings import EnergySettings
 from controller.evse.faults import PAUSING, REPORT_ONLY, Fault
 from controller.evse.supervisor import ControlProcess
 from controller.leds import LedController
@@ -156,7 +157,10 @@ class Station:
             rt_priority=options.rt_priority,
         )
         self.devices: StationDevices = build_station_devices(
-            board, self.clock.monotonic, lambda: [tuple(v.currents) for v in self.views.values()]  # type: ignore[misc]
+            board,
+            self.clock.monotonic,
+            lambda: [tuple(v.currents) for v in self.views.values()],  # type: ignore[misc]
+            meter_model=self._grid_meter_model,
         )
         grid_spec = board.station.get("grid_meter")
         self.energy = EnergyManager(
@@ -523,6 +527,12 @@ class Station:
         if st != prev:
             self.trace(f"connector {cid}: {st.status}" + (f" ({st.error_code} {st.info})" if st.info else ""))
         self.status_reporter.update(cid, st, force)
+
+    def _grid_meter_model(self) -> str:
+        """MBTCP*-SlaveMeterModel of the Modbus meter the keys select (Central when only it is enabled, else
+        Smart): the register map of a Modbus grid meter whose board entry pins no model."""
+        s = EnergySettings.read(self.config)
+        return s.central_model if s.central_enabled and not s.smart_enabled else s.smart_model
 
     # -- periodic work -----------------------------------------------------------------------------------------
     def _meter_sample(self, cid: int) -> dict[str, Any] | None:

@@ -151,10 +151,12 @@ def build_station_devices(
     now: Callable[[], float],
     socket_currents: Callable[[], list[tuple[float, float, float]]],
     pin_factory: Any = None,
+    meter_model: Callable[[], str] | None = None,
 ) -> StationDevices:
-    """The devices the main process owns (not on the power path). `pin_factory`: gpiozero's, for tests."""
+    """The devices the main process owns (not on the power path). `pin_factory`: gpiozero's, for tests.
+    `meter_model`: the key's grid meter model, followed by a Modbus grid meter whose board entry pins none."""
     st = board.station
-    ctx = BuildContext(pin_factory=pin_factory, now=now)
+    ctx = BuildContext(pin_factory=pin_factory, now=now, meter_model=meter_model)
     made: list[Any] = []
 
     def device(kind: str, sim: Callable[[], Any]) -> Any:

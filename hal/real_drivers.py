@@ -24,6 +24,7 @@ class BuildContext:
     sysfs_root: str = SYSFS_PWM_ROOT
     now: Callable[[], float] = time.monotonic
     buses: dict[int, Any] = field(default_factory=dict)
+    meter_model: Callable[[], str] | None = None  # the key's grid meter model, for a grid meter without `model`
 
     def bus(self, number: int) -> Any:
         if number not in self.buses:
@@ -96,6 +97,13 @@ def _meter(driver: str, p: dict[str, Any], ctx: BuildContext, name: str, signed:
     if driver == "sdm_rtu":
         return modbus_meter.sdm_rtu(
             signed_currents=signed, now=ctx.now, name=name, **_pick(p, "port", "baudrate", "parity"), **common
+        )
+    if driver in ("modbus_tcp", "modbus_rtu"):
+        select = ctx.meter_model if signed else None  # only the grid meter follows the key
+        make = modbus_meter.modbus_tcp if driver == "modbus_tcp" else modbus_meter.modbus_rtu
+        link = _pick(p, "host", "tcp_port") if driver == "modbus_tcp" else _pick(p, "port", "baudrate", "parity")
+        return make(
+            signed_currents=signed, now=ctx.now, name=name, model=p.get("model"), select=select, **link, **common
         )
     raise ValueError(f"no meter driver {driver!r}")
 

@@ -48,7 +48,7 @@ from controller.ocpp.link import LinkSettings
 
 log = logging.getLogger(__name__)
 
-METER_TYPES = {"sdm_rtu": 0, "sdm_tcp": 1, "p1": 3}
+METER_TYPES = {"sdm_rtu": 0, "sdm_tcp": 1, "modbus_rtu": 0, "modbus_tcp": 1, "p1": 3}
 FRESH_SAMPLE_S = 2.5
 MAX_SETPOINT_A = 1000.0
 
