@@ -345,3 +345,18 @@ def test_i2c_wrong_address_stays_offline_without_raising() -> None:
         assert reader.poll() is None
         clock.advance(0.1)
     assert not reader.online and reader.failures >= 2
+
+
+def test_i2c_chip_that_never_gets_ready_is_reinitialised() -> None:
+    clock = Clock()
+    bus = FakePn532Bus()
+    reader = pn532_i2c(bus, now=clock, backoff_s=1.0, ack_timeout_s=0.5, retries=1)
+    i2c_run(reader, clock, lambda: reader.online)
+    inits = reader.inits
+    bus.core.silent = True  # hears its address, never sets the ready bit
+    i2c_run(reader, clock, lambda: not reader.online, polls=200)
+    assert reader.timeouts == 2 and "no ACK" in (reader.last_error or "")
+    bus.core.silent = False
+    bus.core.card = UID4
+    assert i2c_run(reader, clock, lambda: reader.cards == 1, polls=300) == ["04A1B2C3"]
+    assert reader.inits == inits + 1 and reader.online
