@@ -248,13 +248,14 @@ def modbus_tcp(
     signed_currents: bool = False,
     now: Callable[[], float] = time.monotonic,
     name: str = "meter",
+    start: bool = True,
 ) -> ModbusMeter:
     """A meter behind Modbus TCP (a TCP meter or a Modbus TCP gateway): `model` pins its map, else `select`
-    (the key's model) chooses it."""
+    (the key's model) chooses it. `start=False`: no poll thread (the caller reads `reader` itself)."""
     table = _table(model, select, name)
     client = ModbusTcpClient(host, port=tcp_port, timeout=timeout_s, retries=0, reconnect_delay=0)
     reader = MapReader(client, unit, f"{name} (Modbus TCP {host}:{tcp_port} unit {unit})", signed_currents, table)
-    return ModbusMeter(reader, poll_interval_s, stale_after_s, now, select=select)
+    return ModbusMeter(reader, poll_interval_s, stale_after_s, now, start, select)
 
 
 def modbus_rtu(
@@ -270,6 +271,7 @@ def modbus_rtu(
     signed_currents: bool = False,
     now: Callable[[], float] = time.monotonic,
     name: str = "meter",
+    start: bool = True,
 ) -> ModbusMeter:
     """A meter on an RS-485 line (Modbus RTU); `port` is any pyserial URL."""
     if parity not in ("N", "E", "O"):
@@ -279,7 +281,7 @@ def modbus_rtu(
         port, framer=FramerType.RTU, baudrate=baudrate, parity=parity, timeout=timeout_s, retries=0, reconnect_delay=0
     )
     reader = MapReader(client, unit, f"{name} (Modbus RTU {port} unit {unit})", signed_currents, table)
-    return ModbusMeter(reader, poll_interval_s, stale_after_s, now, select=select)
+    return ModbusMeter(reader, poll_interval_s, stale_after_s, now, start, select)
 
 
 def sdm_tcp(host: str, tcp_port: int = 502, **kw: Any) -> ModbusMeter:

@@ -461,10 +461,8 @@ class Pn532Reader:
         self.last_error = why
         if self._tries < self.retries and self._cmd is not None:
             self._tries += 1
-            tries = self._tries
             self.parser.buf.clear()
             self._send(self._cmd, self._frame, t)
-            self._tries = tries
             return
         self._lost(why)
 
