@@ -191,7 +191,8 @@ def to_reading(v: dict[str, float], table: MeterMap, signed_currents: bool) -> M
 class ModbusMeter:
     """EnergyMeter served from memory; a daemon thread polls the meter every `poll_interval_s`.
     `read()` never blocks: last reading while younger than `stale_after_s`, else the last error. With
-    `select` (the key's meter model, asked in the caller's thread), each `read()` passes the model on."""
+    `select` (the key's meter model, asked in the caller's thread), each `read()` passes the model on; the
+    next poll reads the new map (a reading of the previous one is served until then)."""
 
     def __init__(
         self,
@@ -214,7 +215,10 @@ class ModbusMeter:
     def _follow(self) -> None:
         if self.select is None or self.reader.pinned:
             return
-        model = self.select()
+        try:
+            model = self.select()
+        except Exception as exc:  # noqa: BLE001 - a reader of this meter only expects DeviceError
+            raise DeviceError(f"{self.reader.name}: cannot tell the meter model: {exc}") from exc
         if model != self._selected:
             self._selected = model
             self.reader.select(model)

@@ -280,6 +280,23 @@ def test_the_grid_meter_follows_the_key_model_unless_the_board_pins_one(serve: C
         pinned.close()
 
 
+def test_a_failing_model_lookup_is_a_device_error() -> None:
+    ok = ["Socomec"]
+
+    def select() -> str:
+        if not ok:
+            raise KeyError("MBTCPSmart-SlaveMeterModel")
+        return ok[0]
+
+    meter = modbus_tcp("127.0.0.1", 1, select=select, start=False)
+    try:
+        ok.clear()
+        with pytest.raises(DeviceError, match="cannot tell the meter model"):
+            meter.read()
+    finally:
+        meter.close()
+
+
 def test_a_modbus_meter_without_a_model_or_key_is_refused() -> None:
     with pytest.raises(ValueError, match="needs a model"):
         modbus_tcp("127.0.0.1", 1502)
