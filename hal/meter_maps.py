@@ -13,7 +13,9 @@ Word order "hi": the high word in the lower register (Modbus convention; Eastron
 The models and the manufacturers' documents (each table cites its own): Socomec Countis E2x/E3x/E4x and Diris
 A (Socomec's common JBUS table), Eastron SDM630, SDM72D-M V2, SDM120, ABB B23/B24, Carlo Gavazzi EM24 and
 EM340, Inepro PRO380. `KEY_MODELS` maps the values of the Alfen keys MBTCPSmart-SlaveMeterModel /
-MBTCPCentral-SlaveMeterModel to a table; a board file may pin any table by its name.
+MBTCPCentral-SlaveMeterModel to a table; a board file may pin any table by its name. The manufacturers' PDFs
+were not at hand when the tables were written: each was checked against open-source readers that cite them
+(volkszaehler/mbmd, Victron's dbus-modbus-client, openWB); a meter on the bench is the final word.
 
 Plausibility (`decode`): a reading with a value that is not finite or outside `PLAUSIBLE` (a broken
 frame, a wrong map, a meter reporting "not available") is a meter error, never a reading.
