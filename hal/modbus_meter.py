@@ -35,10 +35,12 @@ from typing import Any
 from pymodbus import FramerType, ModbusException
 from pymodbus.client import ModbusSerialClient, ModbusTcpClient
 
+from board.schema import Param
 from hal.errors import DeviceError, DeviceOffline
 from hal.interfaces import MeterReading
-from hal.meter_maps import EASTRON_SDM630, MeterMap, decode, encode, model_for
+from hal.meter_maps import EASTRON_SDM630, MODELS, MeterMap, decode, encode, model_for
 from hal.polling import Latest, Poller
+from hal.real_drivers import BuildContext, RealDriver
 
 # the SDM630 addresses tests and tools name (the table itself is hal/meter_maps.py)
 FREQUENCY = 0x0046
@@ -296,6 +298,65 @@ def sdm_tcp(host: str, tcp_port: int = 502, **kw: Any) -> ModbusMeter:
 def sdm_rtu(port: str, **kw: Any) -> ModbusMeter:
     """An Eastron SDM630 on an RS-485 line (the `sdm_rtu` board driver)."""
     return modbus_rtu(port, model=EASTRON_SDM630.name, **kw)
+
+
+# --- board-file declarations (the socket meter and the grid meter, over RTU or TCP) -------------------------
+
+_POLLED: dict[str, Param] = {
+    "unit": Param(int, default=1, min=1, max=247, why="Modbus unit (slave) id"),
+    "poll_interval_s": Param((int, float), default=1.0, min=0.01, max=60.0),
+    "stale_after_s": Param((int, float), default=5.0, min=0.1, why="read() raises after this long without a good reading"),
+    "timeout_s": Param((int, float), default=0.5, min=0.01, max=10.0, why="per request"),
+}
+MODEL_NAMES = tuple(sorted(MODELS))
+
+
+def _declare(kind: str, rtu: bool, any_model: bool) -> RealDriver:
+    """`sdm_rtu`/`sdm_tcp`: the SDM630 map; `modbus_rtu`/`modbus_tcp`: the map `model` names (a grid meter
+    without one follows the MBTCP*-SlaveMeterModel key, `ctx.meter_model`)."""
+    grid = kind == "grid_meter"
+
+    def build(p: dict[str, Any], ctx: BuildContext, name: str) -> ModbusMeter:
+        common: dict[str, Any] = {"signed_currents": grid, "now": ctx.now, "name": name}
+        if any_model:
+            common["select"] = ctx.meter_model if grid else None
+        if rtu:
+            make_rtu = modbus_rtu if any_model else sdm_rtu
+            return make_rtu(**{**p, "port": ctx.serial_port(p["port"])}, **common)
+        return (modbus_tcp if any_model else sdm_tcp)(**p, **common)
+
+    link: dict[str, Param] = (
+        {
+            "port": Param(str, True, role="serial_port"),
+            "baudrate": Param(int, default=9600),
+            "parity": Param(str, default="N", choices=("N", "E", "O")),
+        }
+        if rtu
+        else {"host": Param(str, True), "tcp_port": Param(int, default=502, min=1, max=65535)}
+    )
+    model: dict[str, Param] = (
+        {"model": Param(str, not grid, choices=MODEL_NAMES, why="the register map (hal/meter_maps.py)")}
+        if any_model
+        else {}
+    )
+    bus = "RTU" if rtu else "TCP"
+    return RealDriver(
+        kind,
+        f"{'modbus' if any_model else 'sdm'}_{bus.lower()}",
+        {**link, **model, **_POLLED},
+        what=f"Modbus {bus} meter, map by model" if any_model else f"Eastron SDM630/SDM72D over Modbus {bus}",
+        build=build,
+    )
+
+
+SDM_RTU_METER = _declare("meter", rtu=True, any_model=False)
+SDM_TCP_METER = _declare("meter", rtu=False, any_model=False)
+SDM_RTU_GRID = _declare("grid_meter", rtu=True, any_model=False)
+SDM_TCP_GRID = _declare("grid_meter", rtu=False, any_model=False)
+MODBUS_RTU_METER = _declare("meter", rtu=True, any_model=True)
+MODBUS_TCP_METER = _declare("meter", rtu=False, any_model=True)
+MODBUS_RTU_GRID = _declare("grid_meter", rtu=True, any_model=True)
+MODBUS_TCP_GRID = _declare("grid_meter", rtu=False, any_model=True)
 
 
 # --- a real Modbus server that answers like a meter ---------------------------------------------------------

@@ -42,6 +42,9 @@ from typing import Any, Protocol
 
 import serial
 
+from board.schema import Param
+from hal.real_drivers import BuildContext, RealDriver
+
 PREAMBLE_START = b"\x00\x00\xff"
 ACK = b"\x00\x00\xff\x00\xff\x00"
 NACK = b"\x00\x00\xff\xff\x00\x00"
@@ -495,3 +498,41 @@ def pn532_i2c(
 ) -> Pn532Reader:
     """A PN532 on I2C (`bus`: an smbus2 `SMBus`)."""
     return Pn532Reader(I2cLink(bus, address, bus_number), now=now, **options)
+
+
+# --- board-file declarations ----------------------------------------------------------------------------------
+
+_REVERSE = Param(bool, default=False, why="the idTag with the UID bytes reversed (the order some back offices store)")
+
+
+def _build_hsu(p: dict[str, Any], ctx: BuildContext, name: str) -> Pn532Reader:
+    return pn532_hsu(ctx.serial_port(p["port"]), p["baudrate"], now=ctx.now, reverse_uid=p["reverse_uid"])
+
+
+def _build_i2c(p: dict[str, Any], ctx: BuildContext, name: str) -> Pn532Reader:
+    return pn532_i2c(ctx.bus(p["i2c_bus"]), p["address"], p["i2c_bus"], now=ctx.now, reverse_uid=p["reverse_uid"])
+
+
+PN532_HSU = RealDriver(
+    "rfid",
+    "pn532_hsu",
+    {
+        "port": Param(str, True, role="serial_port"),
+        "baudrate": Param(int, default=115200, choices=(9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)),
+        "reverse_uid": _REVERSE,
+    },
+    what="PN532 13.56 MHz NFC reader (ISO 14443A) on a UART (HSU)",
+    build=_build_hsu,
+)
+PN532_I2C = RealDriver(
+    "rfid",
+    "pn532_i2c",
+    {
+        "i2c_bus": Param(int, default=1, min=0, why="/dev/i2c-N"),
+        "address": Param(int, default=0x24, choices=(0x24,), why="the PN532's fixed I2C address"),
+        "reverse_uid": _REVERSE,
+    },
+    what="PN532 13.56 MHz NFC reader (ISO 14443A) on I2C",
+    i2c=(("i2c_bus", "address"),),
+    build=_build_i2c,
+)

@@ -76,6 +76,12 @@ def select_source(s: EnergySettings) -> MeterSource:
     return MeterSource(None, problem="Active-LoadBalancing is On but ALB-ProtocolSelection is None")
 
 
+def modbus_meter_model(s: EnergySettings) -> str:
+    """MBTCP*-SlaveMeterModel of the Modbus meter the keys name (Central when only it is enabled, else Smart):
+    the register map of a Modbus grid meter whose board entry pins no model (hal/meter_maps.py KEY_MODELS)."""
+    return s.central_model if s.central_enabled and not s.smart_enabled else s.smart_model
+
+
 def _canonical_ip(text: str) -> str:
     """'192.168.000.005' (the Alfen key format) -> '192.168.0.5'; anything else unchanged."""
     parts = text.strip().split(".")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 import pytest
 
+from board.errors import BoardError
 from board.loader import load_board
 from hal.errors import DeviceError
 from hal.factory import build_station_devices
@@ -190,7 +191,12 @@ def test_each_model_reads_its_registers_as_documented(case: Case, serve: Callabl
         magnitudes = tuple(abs(c) for c in case.currents)
         assert wait_reading(socket_meter).currents_a == pytest.approx(magnitudes, abs=1e-3)  # safety: magnitudes
         assert set(srv.functions) == {case.function}
-        assert grid.reader.requests == len(MODELS[case.model].blocks())  # one request per contiguous block
+        probe = modbus_tcp("127.0.0.1", srv.port, model=case.model, start=False)  # no poll thread: one read
+        try:
+            probe.reader.read()
+            assert probe.reader.requests == len(MODELS[case.model].blocks())  # one request per contiguous block
+        finally:
+            probe.close()
     finally:
         grid.close()
         socket_meter.close()
@@ -375,9 +381,10 @@ def test_board_grid_meter_follows_the_key_through_the_factory(tmp_path, serve) -
 
 
 def test_a_socket_meter_must_name_its_model(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from hal.errors import BoardError
-
     path = tmp_path / "b.toml"
-    path.write_text(BOARD.format(meter='{ driver = "modbus_rtu", port = "/dev/ttyAMA1" }', port=502, pin=""))
+    path.write_text(BOARD.format(meter='{ driver = "modbus_rtu", port = "socket://127.0.0.1:1502" }', port=502, pin=""))
     with pytest.raises(BoardError, match="model"):
+        load_board(path)
+    path.write_text(BOARD.format(meter='{ driver = "modbus_rtu", port = "socket://127.0.0.1:1502", model = "sdm999" }', port=502, pin=""))
+    with pytest.raises(BoardError, match="sdm999"):
         load_board(path)
