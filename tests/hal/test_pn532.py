@@ -39,7 +39,7 @@ def emu() -> Iterator[PtyPn532]:
     e.close()
 
 
-def run_until(reader: Pn532Reader, done: Callable[[], bool], seen: list[str] | None = None, limit_s: float = 3.0) -> list[str]:
+def run_until(reader: Pn532Reader, done: Callable[[], bool], seen: list[str] | None = None, limit_s: float = 10.0) -> list[str]:
     """Polls (as the housekeeping loop does) until `done()`; returns the idTags reported meanwhile. The fake
     clock does not move: only the emulator's real answers make progress."""
     out = seen if seen is not None else []
@@ -53,7 +53,7 @@ def run_until(reader: Pn532Reader, done: Callable[[], bool], seen: list[str] | N
     return out
 
 
-def wait_for(done: Callable[[], bool], limit_s: float = 3.0) -> None:
+def wait_for(done: Callable[[], bool], limit_s: float = 10.0) -> None:
     deadline = time.monotonic() + limit_s
     while not done():
         assert time.monotonic() < deadline
