@@ -19,21 +19,25 @@ from pathlib import Path
 from typing import Any
 
 from board.loader import Board
+from controller.auth import authorizer, reservations
 from controller.auth.authorizer import Authorizer
 from controller.auth.reservations import Reservations
 from controller.clock import Clock, SystemClock
 from controller.config.registry import ConfigRegistry
 from controller.config.store import ConfigStore
+from controller.energy import settings as energy_settings
 from controller.energy.manager import EnergyManager
 from controller.energy.meter import modbus_meter_model
 from controller.energy.settings import EnergySettings
 from controller.evse.supervisor import ControlProcess
 from controller.leds import LedController
 from controller.modbus.slave import AlfenSlave, SlaveBoard
+from controller.ocpp import aligned, outbox, security, smartcharging, statusq
+from controller.ocpp import conn_settings as conn
 from controller.ocpp.aligned import MeterService
 from controller.ocpp.availability import Availability
 from controller.ocpp.client import ClientServices, OcppClient, frame_tracer
-from controller.ocpp.conn_settings import CertPaths, heartbeat_settings, link_settings, security_prerequisites
+from controller.ocpp.conn_settings import CertPaths, heartbeat_settings, link_settings
 from controller.ocpp.diagnostics import ArchiveSources, Diagnostics
 from controller.ocpp.firmware import Firmware
 from controller.ocpp.link import LinkSettings, OcppLink
@@ -44,6 +48,7 @@ from controller.ocpp.statusq import StatusReporter
 from controller.ocpp.trigger import Triggers
 from controller.sdnotify import SystemdNotifier
 from controller.station import keys as station_keys
+from controller.station import lifecycle
 from controller.station.changes import Changes
 from controller.station.control import ControlEvents
 from controller.station.housekeeping import Housekeeping
@@ -52,6 +57,7 @@ from controller.station.limits import LimitArbiter
 from controller.station.requests import CoreRequests
 from controller.station.sockets import Sockets
 from controller.station.status import StationStatus, snapshot
+from controller.transactions import sessions, timers
 from controller.transactions.journal import Journal
 from controller.transactions.sessions import SessionManager
 from hal.factory import StationDevices, build_station_devices
@@ -202,20 +208,22 @@ class Station:
         s.on_started = self._on_tx_started
         s.on_stopped = self._on_tx_stopped
         s.same_group = self.auth.same_group
-        config = self.config
-        rfid = self.devices.rfid
+        config, rfid, certs = self.config, self.devices.rfid, CertPaths.under(self.state_dir)
         station_keys.bind_station_keys(
             config, self.control, self.sockets, self.limits.publish, lambda: rfid.version() if rfid is not None else ""
         )
-        for key in ("HeartbeatInterval", "HeartBeatSendAllways"):
-            config.subscribe(key, lambda *_: self.link.heartbeat_changed())
-        for key in ("MeterValueSampleInterval", "ClockAlignedDataInterval", "CentralMeterValueSampleInterval",
-                    "CentralMeterValueAlignment", "CentralMeterValueTransmissionMode"):
-            config.subscribe(key, self.meters.changed)
-        certs = CertPaths.under(self.state_dir)
-        config.register_validator(
-            "SecurityProfile", lambda v: security_prerequisites(int(v), config, certs) if v.isdigit() else None
-        )
+        config.bind("ocpp.link", conn.HEARTBEAT_KEYS, on_change=lambda *_: self.link.heartbeat_changed())
+        config.bind("ocpp.link", ["SecurityProfile"],
+                    validator=lambda v: conn.security_prerequisites(int(v), config, certs) if v.isdigit() else None)
+        config.bind("ocpp.meter_values", aligned.SCHEDULE_KEYS, on_change=self.meters.changed)
+        station_keys.bind_owners(config, {
+            "ocpp.link": conn.KEYS, "ocpp.meter_values": aligned.CONFIG_KEYS, "ocpp.outbox": outbox.CONFIG_KEYS,
+            "ocpp.status": statusq.CONFIG_KEYS, "ocpp.smartcharging": smartcharging.CONFIG_KEYS,
+            "ocpp.security": security.CONFIG_KEYS, "auth": authorizer.CONFIG_KEYS,
+            "auth.reservations": reservations.CONFIG_KEYS, "transactions.sessions": sessions.CONFIG_KEYS,
+            "transactions.timers": timers.CONFIG_KEYS, "station.lifecycle": lifecycle.CONFIG_KEYS,
+            "energy": (*energy_settings.KEYS, "Station-MaxCurrent"), "modbus": ("MbsSlaveTCPIP", "SCN-NetworkName"),
+        })
 
     # -- small adapters between the parts ----------------------------------------------------------------------
     def _link_settings(self) -> LinkSettings:

@@ -14,6 +14,9 @@ from typing import Any
 
 IDLE_DIM_AFTER_S = 60.0
 NIGHT_DIM_FACTOR = 0.3
+#: The Interface keys the LEDs apply (re-evaluated on every change).
+CONFIG_KEYS = ("LightIntensity", "AutoDimLights", "LED Heart Beat Mode", "LED Heart Beat Intensity", "Latitude",
+               "Longitude", "BlinkRepeat")
 
 # status -> (colour, pattern), most important first when several connectors differ
 STATUS_LOOK: dict[str, tuple[str, str]] = {
@@ -101,9 +104,7 @@ class LedController:
         self._statuses: list[str] = []
         self._warning = False
         self._signal: tuple[str, int] | None = None
-        for key in ("LightIntensity", "AutoDimLights", "LED Heart Beat Mode", "LED Heart Beat Intensity",
-                    "Latitude", "Longitude", "BlinkRepeat"):
-            config.subscribe(key, lambda *_: self.refresh())
+        config.bind("leds", CONFIG_KEYS, on_change=lambda *_: self.refresh())
 
     def interaction(self) -> None:
         self.last_interaction = self.clock.monotonic()

@@ -25,6 +25,8 @@ from controller.transactions.sessions import Session
 
 BUSY = frozenset({"Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing", "Reserved"})
 
+CONFIG_KEYS = ("ReserveConnectorZeroSupported",)
+
 
 @dataclass(frozen=True)
 class Reservation:

@@ -6,7 +6,7 @@ type, the notification of the modules that apply a key (`subscribe`) and the liv
 (`register_live`).
 
 Decisions:
-- Key names are case-sensitive (OCPP). An alias (`HeartBeatInterval` for `HeartbeatInterval`) is the same key:
+- Key names are matched case-insensitively (OCPP 1.6 CiString50Type); the table's spelling is canonical. An alias (`HeartBeatInterval` for `HeartbeatInterval`) is the same key:
   one value. GetConfiguration answers with the name that was asked; the full listing lists every name.
 - Write-only keys never reveal their value: they are left out of the full listing, and a request naming one
   gets an entry without "value" (readonly false). `get()` still returns the stored value to the station itself
@@ -28,7 +28,7 @@ import math
 import os
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
 from urllib.parse import urlsplit
 
@@ -42,6 +42,7 @@ from controller.config.keys import (
     KeySpec,
     KeyType,
 )
+from controller.config.notes import NOTES
 from controller.config.store import ConfigStore
 
 log = logging.getLogger(__name__)
@@ -106,10 +107,15 @@ class ConfigRegistry:
                 if name in self._by_name:
                     raise ValueError(f"configuration key {name!r} declared twice")
                 self._by_name[name] = spec
+        self._by_lower: dict[str, KeySpec] = {}
+        for name, spec in self._by_name.items():
+            if self._by_lower.setdefault(name.lower(), spec) is not spec:
+                raise ValueError(f"configuration key {name!r} differs from another only in case")
         self._lock = threading.RLock()
         self._subscribers: dict[str, list[Callable[[str, str], None]]] = {}
         self._live: dict[str, Callable[[], str]] = {}
         self._validators: dict[str, list[Callable[[str], str | None]]] = {}
+        self._owners: dict[str, str] = {}  # key -> the service that applies it (`bind`)
 
         # Defaults: the table, overridden per order by the board file. Invalid board defaults fail early.
         self._defaults: dict[str, str] = {s.name: s.default for s in self._specs}
@@ -158,13 +164,17 @@ class ConfigRegistry:
 
     # -- lookup ----------------------------------------------------------------------------------------
     def spec(self, name: str) -> KeySpec | None:
-        return self._by_name.get(name)
+        """The key named `name` (or an alias), matched case-insensitively: OCPP key names are CiString."""
+        found = self._by_name.get(name)
+        if found is None and isinstance(name, str):
+            found = self._by_lower.get(name.lower())
+        return found
 
     def all_specs(self) -> Sequence[KeySpec]:
         return self._specs
 
     def _require(self, name: str) -> KeySpec:
-        spec = self._by_name.get(name)
+        spec = self.spec(name)
         if spec is None:
             raise KeyError(name)
         return spec
@@ -475,6 +485,45 @@ class ConfigRegistry:
     def register_validator(self, name: str, validator: Callable[[str], str | None]) -> None:
         """An owning module's extra rule for ChangeConfiguration (e.g. prerequisites); returns a reason or None."""
         self._validators.setdefault(self._require(name).name, []).append(validator)
+
+    # -- owners --------------------------------------------------------------------------------------
+    def bind(
+        self,
+        owner: str,
+        names: Iterable[str],
+        *,
+        on_change: Callable[[str, str], None] | None = None,
+        validator: Callable[[str], str | None] | None = None,
+        live: Callable[[], str] | None = None,
+    ) -> None:
+        """`owner` applies `names`: it reads them where it uses them, and (optionally) is told of every change,
+        validates a new value beyond its type and range (a reason refuses it), or provides a live value. A key
+        has one owner; binding it to a second one is an error (others may still read or subscribe)."""
+        for name in names:
+            spec = self._require(name)
+            prev = self._owners.get(spec.name)
+            if prev is not None and prev != owner:
+                raise ValueError(f"configuration key {spec.name!r} is bound by {prev}, not also by {owner}")
+            self._owners[spec.name] = owner
+            if on_change is not None:
+                self.subscribe(spec.name, on_change)
+            if validator is not None:
+                self.register_validator(spec.name, validator)
+            if live is not None:
+                self.register_live(spec.name, live)
+
+    def owner(self, name: str) -> str | None:
+        """The service that applies `name` (None: nobody bound it)."""
+        return self._owners.get(self._require(name).name)
+
+    def unbound_writable(self) -> list[str]:
+        """Writable keys no owner applies, that configure no absent hardware and that `notes.NOTES` does not
+        explain: what ChangeConfiguration would store without anything happening."""
+        return [
+            s.name
+            for s in self._specs
+            if s.access is not Access.R and s.name not in self._owners and not s.hardware_note and s.name not in NOTES
+        ]
 
     # -- GetConfiguration ------------------------------------------------------------------------------
     def _entry(self, asked: str, spec: KeySpec) -> dict:

@@ -48,6 +48,7 @@ from controller.timefmt import format_time
 
 ROOT_TYPES = ("CentralSystemRootCertificate", "ManufacturerRootCertificate")
 MAX_EVENTS = 500
+CONFIG_KEYS = ("CertificateSignedMaxChainSize", "CertificateStoreMaxLength", "CpoName")
 
 
 def _hash_bytes(data: bytes) -> str:

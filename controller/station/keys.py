@@ -5,10 +5,11 @@ back office may still write (applied to the keys that replaced them)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 
+from controller.config.keys import Access
 from controller.config.registry import ConfigRegistry
 from controller.evse.settings import EvseConfig
 from controller.ports import ControlPort
@@ -81,14 +82,18 @@ def bind_station_keys(
     publish_limits: Callable[[], None],
     nfc_version: Callable[[], str],
 ) -> None:
+    """The keys the station's own modules apply: the control loop's (forwarded, validated by its own parser),
+    the socket limits, the obsolete names and the live monitoring values."""
+    evse = [s.name for s in config.all_specs() if s.name in loop_keys(config) and s.name not in LOOP_KEYS
+            and s.access is not Access.R]
+    config.bind("evse (control loop)", evse)
     for name in loop_keys(config):
         config.register_validator(name, partial(loop_refuses, name))
         config.subscribe(name, lambda n, v: control.send_config({n: v}))
     for name in ("Station-MaxCurrent", *(f"Connector{cid}-MaxCurrent" for cid in sockets)):
         if config.spec(name) is not None:
             config.subscribe(name, lambda *_: publish_limits())
-    for name in REPLACED:
-        config.subscribe(name, lambda n, v: apply_replaced(config, n, v))
+    config.bind("station (obsolete names)", REPLACED, on_change=lambda n, v: apply_replaced(config, n, v))
     live = {"Temperature": lambda: "" if sockets.temperature_c is None else f"{sockets.temperature_c:.1f}",
             "NFC-Version1": nfc_version}
     for cid, v in sockets.items():
@@ -98,4 +103,10 @@ def bind_station_keys(
         live[f"Connector{cid}-PhasesConnected"] = partial(_phases_connected, v)
     for name, provider in live.items():
         if config.spec(name) is not None:
-            config.register_live(name, provider)
+            config.bind("station (live values)", [name], live=provider)
+
+
+def bind_owners(config: ConfigRegistry, owners: dict[str, Iterable[str]]) -> None:
+    """Bind the keys each service declares it applies where it uses them (its module's CONFIG_KEYS)."""
+    for owner, names in owners.items():
+        config.bind(owner, [n for n in names if config.spec(n) is not None])

@@ -22,6 +22,7 @@ from controller.transactions.journal import Journal
 log = logging.getLogger(__name__)
 
 PLUGGED = ("B", "C", "D")
+CONFIG_KEYS = ("AuthorizeRemoteTxRequests", "ConnectionTimeOut", "StopTransactionOnEVSideDisconnect")
 
 
 @dataclass

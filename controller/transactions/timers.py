@@ -16,6 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+CONFIG_KEYS = ("DisconnectAction", "DisconnectTimeout", "UnlockConnectorOnEVSideDisconnect", "TimeUnlockWhenNotCharging",
+               "TimeReportWhenNotCharging")
+
 
 @dataclass(frozen=True)
 class ConnectorSnapshot:
