@@ -10,30 +10,24 @@ process only asks it for things (limits), and hears back what happens (states, f
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from board.loader import Board
-from controller.auth import authorizer, reservations
 from controller.auth.authorizer import Authorizer
 from controller.auth.reservations import Reservations
 from controller.clock import Clock, SystemClock
 from controller.config.registry import ConfigRegistry
 from controller.config.store import ConfigStore
-from controller.energy import settings as energy_settings
 from controller.energy.manager import EnergyManager
 from controller.energy.meter import modbus_meter_model
 from controller.energy.settings import EnergySettings
 from controller.evse.supervisor import ControlProcess
 from controller.leds import LedController
 from controller.modbus.slave import AlfenSlave, SlaveBoard
-from controller.ocpp import aligned, outbox, security, smartcharging, statusq
-from controller.ocpp import conn_settings as conn
 from controller.ocpp.aligned import MeterService
 from controller.ocpp.availability import Availability
 from controller.ocpp.client import ClientServices, OcppClient, frame_tracer
@@ -48,7 +42,6 @@ from controller.ocpp.statusq import StatusReporter
 from controller.ocpp.trigger import Triggers
 from controller.sdnotify import SystemdNotifier
 from controller.station import keys as station_keys
-from controller.station import lifecycle
 from controller.station.changes import Changes
 from controller.station.control import ControlEvents
 from controller.station.housekeeping import Housekeeping
@@ -57,7 +50,7 @@ from controller.station.limits import LimitArbiter
 from controller.station.requests import CoreRequests
 from controller.station.sockets import Sockets
 from controller.station.status import StationStatus, snapshot
-from controller.transactions import sessions, timers
+from controller.station.trace import TraceLog
 from controller.transactions.journal import Journal
 from controller.transactions.sessions import SessionManager
 from hal.factory import StationDevices, build_station_devices
@@ -87,14 +80,7 @@ class Station:
         self.board, self.state_dir, self.options = board, state_dir, options
         state_dir.mkdir(parents=True, exist_ok=True)
         self.clock = clock = clock or SystemClock()
-        outer_trace = trace or (lambda s: None)
-        self.recent_log: collections.deque[tuple[float, str]] = collections.deque(maxlen=5000)  # for diagnostics
-
-        def _trace(line: str) -> None:
-            self.recent_log.append((time.time(), line))
-            outer_trace(line)
-
-        self.trace = _trace
+        self.trace = self.trace_log = TraceLog(clock, trace)
         ids = [c.id for c in board.connectors]
         defaults = dict(board.defaults)
         defaults.setdefault("NumberOfConnectors", str(len(ids)))
@@ -103,7 +89,6 @@ class Station:
         resumed = recover_after_outage(config, journal, clock, self.trace)  # before the sessions read the journal
         self.changes = changes = Changes()
         self.sockets = sockets = Sockets(ids, clock.monotonic, keep_energy_up=board.is_simulated)
-        self.views = sockets.views
         self.devices: StationDevices = build_station_devices(
             board,
             clock.monotonic,
@@ -140,7 +125,7 @@ class Station:
             lambda: self.smart, self.energy,
         )
         self.meters = MeterService(
-            config, clock, journal, self.link, sessions, self._meter_sample, self.devices.grid_meter,
+            config, clock, journal, self.link, sessions, lambda cid: self.status.meter_sample(cid), self.devices.grid_meter,
             self.sender.notify, self.trace,
         )
         self.leds = LedController(self.devices.leds, config, clock)
@@ -163,7 +148,7 @@ class Station:
             self.limits.socket_max, changes, self.trace,
         )
         self.diagnostics = Diagnostics(clock, self.link, self._identity, ArchiveSources(
-            state_dir, lambda: list(self.recent_log), lambda: config.get_configuration(None)[0], journal,
+            state_dir, self.trace_log.recent, lambda: config.get_configuration(None)[0], journal,
             self.status_snapshot, lambda: self.security.events,
         ), self.trace)
         self.firmware = Firmware(
@@ -183,7 +168,8 @@ class Station:
         )
         self.control_events = ControlEvents(
             sockets, sessions, lambda: self.control, self.energy, journal, self.notifier, state_dir,
-            board.is_simulated, self._evse_values, self._plug_and_charge, self.limits.publish, changes, self.trace,
+            board.is_simulated, self._evse_values, self.auth.plug_and_charge_id, self.sender.notify, self.limits.publish,
+            changes, self.trace,
         )
         self.modbus = AlfenSlave(
             self.energy, clock, config, sockets, self.link,
@@ -191,6 +177,7 @@ class Station:
                        {c.id: c.devices["meter"].driver for c in board.connectors if "meter" in c.devices}),
             self.trace, options.modbus_host, options.modbus_port, options.modbus_idle_s,
         )
+        self.reset_done = self.lifecycle.reset_done  # set when a Reset/firmware reboot has stopped the station
         self._wire()
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -204,26 +191,17 @@ class Station:
         )
         s = self.sessions
         s.may_use = lambda cid, tag: not self.sockets[cid].unavailable and self.reservations.may_use(cid, tag)
-        s.reservation_for = self._consume_reservation
+        s.reservation_for = self.reservations.consume_for
         s.on_started = self._on_tx_started
         s.on_stopped = self._on_tx_stopped
         s.same_group = self.auth.same_group
-        config, rfid, certs = self.config, self.devices.rfid, CertPaths.under(self.state_dir)
+        rfid = self.devices.rfid
         station_keys.bind_station_keys(
-            config, self.control, self.sockets, self.limits.publish, lambda: rfid.version() if rfid is not None else ""
+            self.config, self.control, self.sockets, self.limits.publish, lambda: rfid.version() if rfid else ""
         )
-        config.bind("ocpp.link", conn.HEARTBEAT_KEYS, on_change=lambda *_: self.link.heartbeat_changed())
-        config.bind("ocpp.link", ["SecurityProfile"],
-                    validator=lambda v: conn.security_prerequisites(int(v), config, certs) if v.isdigit() else None)
-        config.bind("ocpp.meter_values", aligned.SCHEDULE_KEYS, on_change=self.meters.changed)
-        station_keys.bind_owners(config, {
-            "ocpp.link": conn.KEYS, "ocpp.meter_values": aligned.CONFIG_KEYS, "ocpp.outbox": outbox.CONFIG_KEYS,
-            "ocpp.status": statusq.CONFIG_KEYS, "ocpp.smartcharging": smartcharging.CONFIG_KEYS,
-            "ocpp.security": security.CONFIG_KEYS, "auth": authorizer.CONFIG_KEYS,
-            "auth.reservations": reservations.CONFIG_KEYS, "transactions.sessions": sessions.CONFIG_KEYS,
-            "transactions.timers": timers.CONFIG_KEYS, "station.lifecycle": lifecycle.CONFIG_KEYS,
-            "energy": (*energy_settings.KEYS, "Station-MaxCurrent"), "modbus": ("MbsSlaveTCPIP", "SCN-NetworkName"),
-        })
+        station_keys.bind_service_keys(
+            self.config, CertPaths.under(self.state_dir), self.link.heartbeat_changed, self.meters.changed
+        )
 
     # -- small adapters between the parts ----------------------------------------------------------------------
     def _link_settings(self) -> LinkSettings:
@@ -276,36 +254,10 @@ class Station:
         self.smart.on_transaction_end(cid)
         self.availability.on_transaction_end(cid)
 
-    def _plug_and_charge(self, cid: int) -> None:
-        id_tag = self.auth.plug_and_charge_id()
-        s = self.sessions.sessions[cid]
-        if id_tag is not None and not s.in_transaction and s.authorized_at is None and self.sessions.authorize_on(cid, id_tag):
-            self.trace(f"connector {cid}: Plug&Charge with {id_tag}")
-            self.sender.notify()
-
-    def _meter_sample(self, cid: int) -> dict[str, Any] | None:
-        """What the meter value schedule measures on `cid`: the loop's last sample, our offer, the temperature."""
-        v = self.sockets.views.get(cid)
-        if v is None or v.meter is None:
-            return None
-        return dict(v.meter, offered_a=self.status.offered(cid), temperature_c=self.sockets.temperature_c)
-
     # -- life cycle ----------------------------------------------------------------------------------------------
-    @property
-    def reset_done(self) -> asyncio.Event:
-        return self.lifecycle.reset_done
-
     @property
     def reset_kind(self) -> str | None:
         return self.lifecycle.reset_kind
-
-    @property
-    def station_faults(self) -> list[str]:
-        return self.sockets.station_faults
-
-    @property
-    def control_deaths(self) -> int:
-        return self.control_events.deaths
 
     async def start(self) -> None:
         for cid in self.lifecycle.resumed_connectors():

@@ -9,13 +9,20 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 
+from controller.auth import authorizer, reservations
 from controller.config.keys import Access
 from controller.config.registry import ConfigRegistry
+from controller.energy import settings as energy_settings
 from controller.evse.settings import EvseConfig
+from controller.ocpp import aligned, outbox, security, smartcharging, statusq
+from controller.ocpp import conn_settings as conn
+from controller.ocpp.conn_settings import CertPaths
 from controller.ports import ControlPort
 from controller.statefile import read_json
+from controller.station import lifecycle
 from controller.station.control import TILT_FILE
 from controller.station.sockets import ConnectorView, Sockets
+from controller.transactions import sessions, timers
 
 OWNER = "station"
 # keys of other owners that the control loop needs as well (it caps the offer with them within one tick)
@@ -110,3 +117,25 @@ def bind_owners(config: ConfigRegistry, owners: dict[str, Iterable[str]]) -> Non
     """Bind the keys each service declares it applies where it uses them (its module's CONFIG_KEYS)."""
     for owner, names in owners.items():
         config.bind(owner, [n for n in names if config.spec(n) is not None])
+
+
+def bind_service_keys(
+    config: ConfigRegistry,
+    certs: CertPaths,
+    heartbeat_changed: Callable[[], None],
+    meter_schedule_changed: Callable[[str, str], None],
+) -> None:
+    """Bind every service's keys to it: those it reads where it uses them (its CONFIG_KEYS) and those it must
+    hear about at once (the link's heartbeat, the meter value schedule) or validates (SecurityProfile)."""
+    config.bind("ocpp.link", conn.HEARTBEAT_KEYS, on_change=lambda *_: heartbeat_changed())
+    config.bind("ocpp.link", ["SecurityProfile"],
+                validator=lambda v: conn.security_prerequisites(int(v), config, certs) if v.isdigit() else None)
+    config.bind("ocpp.meter_values", aligned.SCHEDULE_KEYS, on_change=meter_schedule_changed)
+    bind_owners(config, {
+        "ocpp.link": conn.KEYS, "ocpp.meter_values": aligned.CONFIG_KEYS, "ocpp.outbox": outbox.CONFIG_KEYS,
+        "ocpp.status": statusq.CONFIG_KEYS, "ocpp.smartcharging": smartcharging.CONFIG_KEYS,
+        "ocpp.security": security.CONFIG_KEYS, "auth": authorizer.CONFIG_KEYS,
+        "auth.reservations": reservations.CONFIG_KEYS, "transactions.sessions": sessions.CONFIG_KEYS,
+        "transactions.timers": timers.CONFIG_KEYS, "station.lifecycle": lifecycle.CONFIG_KEYS,
+        "energy": (*energy_settings.KEYS, "Station-MaxCurrent"), "modbus": ("MbsSlaveTCPIP", "SCN-NetworkName"),
+    })
