@@ -10,7 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+
+from controller.clock import Clock
+from controller.config.registry import ConfigRegistry
+from hal.interfaces import Leds
 
 IDLE_DIM_AFTER_S = 60.0
 NIGHT_DIM_FACTOR = 0.3
@@ -95,7 +98,7 @@ class LedState:
 class LedController:
     """Drives the LEDs from the station state and the Interface keys; re-evaluated on every change."""
 
-    def __init__(self, leds: Any, config: Any, clock: Any) -> None:
+    def __init__(self, leds: Leds | None, config: ConfigRegistry, clock: Clock) -> None:
         self.leds = leds
         self.config = config
         self.clock = clock

@@ -50,7 +50,7 @@ ALLOWED: dict[str, set[str]] = {
     "controller.transactions": BASE,
     "controller.energy": BASE | {"controller.config"},
     "controller.auth": BASE | {"controller.transactions", "controller.config"},
-    "controller.leds": BASE | {"controller.config"},
+    "controller.leds": BASE | {"controller.config", "hal"},
     "controller.ocpp": BASE | {"controller.transactions", "controller.energy", "controller.evse", "controller.config"},
     "controller.modbus": BASE | {"controller.energy", "controller.ocpp", "controller.config"},
     "controller.station": BASE | {"controller.auth", "controller.config", "controller.energy", "controller.evse",
