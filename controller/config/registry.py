@@ -22,36 +22,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import logging
-import math
 import os
-import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
-from urllib.parse import urlsplit
 
+from controller.config import validation
 from controller.config.keys import (
     KEYS,
-    MEASURAND_PHASES,
-    OCPP_PHASES,
     PASSWORD_KEYS,
-    PASSWORD_PATTERN,
     Access,
     KeySpec,
-    KeyType,
 )
 from controller.config.notes import NOTES
 from controller.config.store import ConfigStore
+from controller.config.validation import FLOAT_RE, INT_RE, MAX_VALUE_LENGTH
 
 log = logging.getLogger(__name__)
 
-MAX_VALUE_LENGTH = 500  # OCPP 1.6 KeyValue.value
-_INT_RE = re.compile(r"[+-]?\d+")
-_FLOAT_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_IPV4_LEADING_ZEROS_RE = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})")
 _HASH_PREFIX = "pbkdf2_sha256$"
 _HASH_ROUNDS = 60_000
 
@@ -79,17 +68,6 @@ def _password_matches(stored: str, candidate: str) -> bool:
         return hmac.compare_digest(hash_password(candidate, salt), stored)
     # A plain default (e.g. the initial password from the board file).
     return hmac.compare_digest(stored.encode("utf-8"), candidate.encode("utf-8"))
-
-
-def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """IPv4/IPv6; also the zero-padded IPv4 form the Alfen document uses ("192.168.000.005")."""
-    try:
-        return ipaddress.ip_address(value)
-    except ValueError:
-        m = _IPV4_LEADING_ZEROS_RE.fullmatch(value)
-        if m is None:
-            raise
-        return ipaddress.IPv4Address(".".join(str(int(part)) for part in m.groups()))
 
 
 class ConfigRegistry:
@@ -125,7 +103,7 @@ class ConfigRegistry:
                 raise ValueError(f"board default for unknown configuration key {name!r}")
             spec = found
             if spec.name in PASSWORD_KEYS:
-                reason = self._check_password_text(value)
+                reason = validation.check_password_text(value)
                 normal = value
             else:
                 reason = self.check(spec, value)
@@ -201,13 +179,13 @@ class ConfigRegistry:
 
     def get_int(self, name: str) -> int:
         value = self.get(name).strip()
-        if not _INT_RE.fullmatch(value):
+        if not INT_RE.fullmatch(value):
             raise ValueError(f"{name}={value!r} is not an integer")
         return int(value)
 
     def get_float(self, name: str) -> float:
         value = self.get(name).strip()
-        if not _FLOAT_RE.fullmatch(value):
+        if not FLOAT_RE.fullmatch(value):
             raise ValueError(f"{name}={value!r} is not a number")
         return float(value)
 
@@ -250,65 +228,7 @@ class ConfigRegistry:
 
     def check(self, spec: KeySpec, value: str) -> str | None:
         """Type, range and format rules of `spec` (no state-dependent rules)."""
-        if not isinstance(value, str):
-            return "value must be a string"
-        limit = min(spec.max_length or MAX_VALUE_LENGTH, MAX_VALUE_LENGTH)
-        if len(value) > limit:
-            return f"longer than {limit} characters"
-        if _CONTROL_RE.search(value):
-            return "contains control characters"
-        if value in spec.special_values:
-            return None
-        t = spec.type
-        if t is KeyType.BOOL:
-            if value.strip().lower() not in ("true", "false"):
-                return "expected true or false"
-            return None
-        if t is KeyType.INT:
-            if not _INT_RE.fullmatch(value.strip()):
-                return "expected an integer"
-            return self._check_range(spec, int(value))
-        if t is KeyType.FLOAT:
-            if not _FLOAT_RE.fullmatch(value.strip()):
-                return "expected a number"
-            number = float(value)
-            if not math.isfinite(number):
-                return "expected a finite number"
-            return self._check_range(spec, number)
-        if t is KeyType.ENUM:
-            if self._enum_option(spec, value) is None:
-                return f"expected one of {', '.join(spec.options)}"
-            return None
-        if t is KeyType.CSL:
-            return self._check_csl(spec, value)
-        if t is KeyType.IP:
-            try:
-                _parse_ip(value.strip())
-            except ValueError:
-                return "expected an IPv4 or IPv6 address"
-            return None
-        if t is KeyType.URL:
-            return self._check_url(spec, value)
-        # STRING
-        if spec.item_pattern is not None and not re.fullmatch(spec.item_pattern, value):
-            return f"does not match the format {spec.item_pattern}"
-        return None
-
-    def _check_range(self, spec: KeySpec, number: float) -> str | None:
-        also = f" (or {', '.join(spec.special_values)})" if spec.special_values else ""
-        if spec.minimum is not None and number < spec.minimum:
-            return f"below the minimum {_fmt(spec.minimum)}{also}"
-        if spec.maximum is not None and number > spec.maximum:
-            return f"above the maximum {_fmt(spec.maximum)}{also}"
-        return None
-
-    @staticmethod
-    def _enum_option(spec: KeySpec, value: str) -> str | None:
-        wanted = value.strip().lower()
-        for option in spec.options:
-            if option.lower() == wanted:
-                return option
-        return None
+        return validation.check(spec, value, self.max_items)
 
     def max_items(self, spec: KeySpec) -> int:
         companion = self._by_name.get(spec.name + "MaxLength")
@@ -319,61 +239,6 @@ class ConfigRegistry:
                 pass
         return spec.max_items if spec.max_items is not None else 1
 
-    def _check_csl(self, spec: KeySpec, value: str) -> str | None:
-        if value.strip() == "":
-            return None
-        items = [item.strip() for item in value.split(",")]
-        if any(item == "" for item in items):
-            return "empty item in the list"
-        limit = self.max_items(spec)
-        if len(items) > limit:
-            return f"more than {limit} item{'s' if limit != 1 else ''}"
-        seen: set[str] = set()
-        for item in items:
-            if item in seen:
-                return f"{item!r} listed twice"
-            seen.add(item)
-            if spec.options and item not in spec.options:
-                return self._explain_bad_item(spec, item)
-            if spec.item_pattern is not None and not re.fullmatch(spec.item_pattern, item):
-                return f"{item!r} does not match the format {spec.item_pattern}"
-        return None
-
-    @staticmethod
-    def _explain_bad_item(spec: KeySpec, item: str) -> str:
-        if spec.options and spec.options[0] in MEASURAND_PHASES:
-            for base, phases in MEASURAND_PHASES.items():
-                if item.startswith(base + "."):
-                    suffix = item[len(base) + 1:]
-                    if suffix in OCPP_PHASES or suffix in phases:
-                        allowed = ", ".join(phases) if phases else "none"
-                        return f"phase {suffix!r} is not supported for {base} (supported: {allowed})"
-            return f"{item!r} is not a supported measurand ({', '.join(MEASURAND_PHASES)})"
-        return f"{item!r} is not one of {', '.join(spec.options)}"
-
-    @staticmethod
-    def _check_url(spec: KeySpec, value: str) -> str | None:
-        if value == "":
-            return None  # not configured
-        if any(c.isspace() for c in value):
-            return "URL contains whitespace"
-        try:
-            parts = urlsplit(value)
-            parts.port  # noqa: B018 - raises ValueError on a bad port
-        except ValueError as exc:
-            return f"invalid URL: {exc}"
-        if spec.schemes and parts.scheme.lower() not in spec.schemes:
-            return f"URL scheme must be one of {', '.join(spec.schemes)}"
-        if not parts.hostname:
-            return "URL has no host"
-        return None
-
-    @staticmethod
-    def _check_password_text(password: str) -> str | None:
-        if not re.fullmatch(PASSWORD_PATTERN, password):
-            return "password must be 10-40 characters without backslash, double quote, comma or control chars"
-        return None
-
     def _check_password_change(self, spec: KeySpec, value: str) -> str | None:
         if spec.name == "PW-SetChargerPassword":
             if value.count(",") != 1:
@@ -381,8 +246,8 @@ class ConfigRegistry:
             existing, new = value.split(",")
             if not self.check_password(spec.name, existing):
                 return "the existing password does not match"
-            return self._check_password_text(new)
-        return self._check_password_text(value)
+            return validation.check_password_text(new)
+        return validation.check_password_text(value)
 
     def check_password(self, name: str, candidate: str) -> bool:
         """Whether `candidate` is the current password of a PW-* key. No password set: only '' matches."""
@@ -395,23 +260,7 @@ class ConfigRegistry:
         return _password_matches(stored, candidate)
 
     def _normalize(self, spec: KeySpec, value: str) -> str:
-        """The stored form of a valid value."""
-        if value in spec.special_values:
-            return value
-        t = spec.type
-        if t is KeyType.BOOL:
-            return value.strip().lower()
-        if t is KeyType.INT:
-            return str(int(value))
-        if t is KeyType.FLOAT:
-            return value.strip()
-        if t is KeyType.ENUM:
-            return self._enum_option(spec, value) or value
-        if t is KeyType.CSL:
-            return ",".join(item.strip() for item in value.split(",") if item.strip())
-        if t is KeyType.IP:
-            return value.strip()
-        return value
+        return validation.normalize(spec, value)
 
     def _stored_form(self, spec: KeySpec, value: str) -> str:
         if spec.name == "PW-SetChargerPassword":
@@ -556,5 +405,3 @@ class ConfigRegistry:
         return entries, unknown
 
 
-def _fmt(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else str(number)
