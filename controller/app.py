@@ -90,9 +90,7 @@ class Station:
         self.changes = changes = Changes()
         self.sockets = sockets = Sockets(ids, clock.monotonic, keep_energy_up=board.is_simulated)
         self.devices: StationDevices = build_station_devices(
-            board,
-            clock.monotonic,
-            lambda: [tuple(v.currents) for v in sockets.views.values()],  # type: ignore[misc]
+            board, clock.monotonic, lambda: [tuple(v.currents) for v in sockets.views.values()],  # type: ignore[misc]
             meter_model=lambda: modbus_meter_model(EnergySettings.read(config)),
         )
         grid = board.station.get("grid_meter")
