@@ -158,8 +158,10 @@ DEFAULTS_KEYS_TYPE: Param = ((str, int, float, bool), False)
 
 # [firmware]: how an UpdateFirmware image is installed. `install_command` is an argv list (or a shell-like
 # string) run with `{file}` replaced by the downloaded image and `{python}` by the running interpreter; exit
-# status 0 means installed (the station then reboots), anything else InstallationFailed.
+# status 0 means installed (the station then reboots), anything else InstallationFailed. `allow_unsigned`
+# (development boards only): accept the plain, unsigned UpdateFirmware; without it only SignedUpdateFirmware.
 FIRMWARE_KEYS: dict[str, Param] = {
     "install_command": ((str, list), False),
     "timeout_s": (NUMBER, False),
+    "allow_unsigned": (bool, False),
 }

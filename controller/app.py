@@ -36,7 +36,12 @@ from controller.ocpp import trigger as triggers
 from controller.ocpp.aligned import MeterService
 from controller.ocpp.availability import Availability
 from controller.ocpp.client import OcppClient
-from controller.ocpp.conn_settings import CertPaths, heartbeat_settings, link_settings, security_prerequisites
+from controller.ocpp.conn_settings import (
+    SECURITY_KEYS,
+    heartbeat_settings,
+    link_settings,
+    register_validators,
+)
 from controller.ocpp.diagnostics import Diagnostics
 from controller.ocpp.firmware import Firmware
 from controller.ocpp.link import LinkSettings, OcppLink
@@ -45,6 +50,7 @@ from controller.ocpp.security import Security
 from controller.ocpp.smartcharging import SmartCharging
 from controller.ocpp.status import Status, StatusInputs, commanded_offer, derive_status
 from controller.ocpp.statusq import StatusReporter
+from controller.redact import install_log_redaction, redact_payload, redact_text, secret_key_names
 from controller.sdnotify import SystemdNotifier
 from controller.statefile import read_json, write_json
 from controller.transactions.journal import Journal
@@ -143,6 +149,9 @@ class Station:
         defaults = dict(board.defaults)
         defaults.setdefault("NumberOfConnectors", str(len(board.connectors)))
         self.config = ConfigRegistry(ConfigStore(state_dir / "config.json"), board_defaults=defaults)
+        self._secret_keys = secret_key_names(self.config.all_specs())
+        for logger in ("ocpp", "controller.ocpp.client"):  # they log whole frames
+            install_log_redaction(logging.getLogger(logger), lambda: self._secret_keys)
         self.journal = Journal(state_dir / "journal.sqlite")
         self._recover_after_outage()
         self.views = {c.id: ConnectorView(c.id) for c in board.connectors}
@@ -190,6 +199,7 @@ class Station:
             self._on_boot_interval,
             self.trace,
             heartbeat=lambda: heartbeat_settings(self.config),
+            on_attempt=lambda s, url, error: self.security.link_attempt(s, url, error),
         )
         self.sender = JournalSender(self.journal, self.link, self.clock, self.config, self._on_confirmed, self.trace)
         self.status_reporter = StatusReporter(self.config, self.clock, self.journal, self.link, self.sender, self.trace)
@@ -233,10 +243,11 @@ class Station:
         for key in ("MeterValueSampleInterval", "ClockAlignedDataInterval", "CentralMeterValueSampleInterval",
                     "CentralMeterValueAlignment", "CentralMeterValueTransmissionMode"):
             self.config.subscribe(key, self.meters.changed)
-        certs = CertPaths.under(self.state_dir)
-        self.config.register_validator(
-            "SecurityProfile", lambda v: security_prerequisites(int(v), self.config, certs) if v.isdigit() else None
-        )
+        register_validators(self.config, self.state_dir, self.clock)  # SecurityProfile and BackOffice URL rules
+        self._security_changes: set[str] = set()  # accepted, not yet acted on (after the .conf)
+        for key in SECURITY_KEYS:
+            if self.config.spec(key) is not None:
+                self.config.subscribe(key, lambda name, _v: self._security_changes.add(name))
         for key in ("OfflineAuthorise", "OnlineAuthorise"):
             self.config.subscribe(key, self._replaced_keys)
         for key in ("Station-MaxCurrent", *(f"Connector{c.id}-MaxCurrent" for c in self.board.connectors)):
@@ -284,13 +295,17 @@ class Station:
 
     async def after_configuration_change(self, key: str) -> None:
         """Effects that need the ChangeConfiguration.conf sent first (e.g. a reconnect)."""
-        if key in ("SecurityProfile", "AuthorizationKey"):
-            self.security.event("ReconfigurationOfSecurityParameters", key)  # sent once connected again
+        spec = self.config.spec(key)
+        if spec is not None and spec.name in self._security_changes:  # only a change that was Accepted
+            self._security_changes.discard(spec.name)
+            self.security.event("ReconfigurationOfSecurityParameters", spec.name)  # sent once connected again
             self.link.reconnect_if_changed()  # a new profile / key applies to a new connection at once
 
     # -- the link ----------------------------------------------------------------------------------------------
     def _link_settings(self) -> LinkSettings:
-        return link_settings(self.config, self.state_dir, self.options.backoffice_url, self.options.identity)
+        return link_settings(
+            self.config, self.state_dir, self.options.backoffice_url, self.options.identity, now=self.clock.now()
+        )
 
     def _recover_after_outage(self) -> None:
         """Power Outage Recovery: resume or stop (PowerLoss) what was active when we went down."""
@@ -312,15 +327,16 @@ class Station:
         try:
             msg = json.loads(raw)
         except ValueError:
-            self.trace(f"ocpp {direction}: {raw[:120]}")
+            self.trace(f"ocpp {direction}: {redact_text(raw, self._secret_keys)[:120]}")
             return
         arrow = "->" if direction == "out" else "<-"
-        if isinstance(msg, list) and msg and msg[0] == 2:
-            self.trace(f"ocpp {arrow} {msg[2]} {json.dumps(msg[3], separators=(',', ':'))[:160]}")
+        if isinstance(msg, list) and len(msg) > 3 and msg[0] == 2:
+            payload = redact_payload(str(msg[2]), msg[3], self._secret_keys)  # write-only values never traced
+            self.trace(f"ocpp {arrow} {msg[2]} {json.dumps(payload, separators=(',', ':'))[:160]}")
         elif isinstance(msg, list) and msg and msg[0] == 3:
             self.trace(f"ocpp {arrow} result {json.dumps(msg[2], separators=(',', ':'))[:160]}")
         else:
-            self.trace(f"ocpp {arrow} {raw[:160]}")
+            self.trace(f"ocpp {arrow} {redact_text(raw, self._secret_keys)[:160]}")
 
     async def _on_online(self) -> None:
         for cid in [0, *self.views]:

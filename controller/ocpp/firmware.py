@@ -1,6 +1,11 @@
 """The FirmwareManagement feature profile: UpdateFirmware + FirmwareStatusNotification, and the security
 whitepaper's SignedUpdateFirmware + SignedFirmwareStatusNotification.
 
+This station supports signed updates, so a plain UpdateFirmware is answered with CALLERROR NotSupported and
+starts nothing (L01.FR.20); only a development board that says `[firmware] allow_unsigned = true` in its
+board file takes unsigned images. The signature rules (signer issued by an installed
+ManufacturerRootCertificate, its key usage, RSA-PSS/ECDSA over SHA-256) are `certcheck`'s.
+
 Sequence: wait for retrieveDate (injectable clock); Downloading; download (HTTP(S) or FTP, `retries` more
 tries `retryInterval` s apart) into `<state>/firmware/staging/`; Downloaded, or DownloadFailed and stop.
 Signed: check the signature with the signing certificate (which an installed ManufacturerRootCertificate
@@ -23,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from ocpp.exceptions import NotSupportedError
 from ocpp.routing import on
 from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action, UpdateFirmwareStatus
@@ -45,6 +51,12 @@ class Firmware:
         self.request_id: int | None = None
         self._task: asyncio.Task[None] | None = None
         self._reported_marker = False
+
+    @property
+    def unsigned_allowed(self) -> bool:
+        """Only a development board may install unsigned images (`[firmware] allow_unsigned = true`)."""
+        conf = getattr(self.station.board, "firmware", {}) or {}
+        return conf.get("allow_unsigned") is True
 
     @property
     def busy(self) -> bool:
@@ -103,8 +115,7 @@ class Firmware:
         self, request_id: int, firmware: dict[str, Any], retries: int | None, retry_interval: int | None
     ) -> str:
         cert = self.station.security.signing_certificate_ok(firmware.get("signing_certificate", ""))
-        if cert is None:
-            self.station.security.event("InvalidFirmwareSigningCertificate", "not issued by an installed root")
+        if cert is None:  # the security service raised InvalidFirmwareSigningCertificate with the reason
             return "InvalidCertificate"
         status = "Accepted"
         if self.busy and self._task is not None:
@@ -225,6 +236,9 @@ class FirmwareHandlers:
     async def on_update_firmware(
         self, location: str, retrieve_date: str, retries: int | None = None, retry_interval: int | None = None
     ) -> call_result.UpdateFirmware:
+        if not self.station.firmware.unsigned_allowed:
+            raise NotSupportedError(description="signed firmware only: use SignedUpdateFirmware")
+        self.station.trace("firmware: unsigned UpdateFirmware accepted (development board)")
         self.station.firmware.update(location, retrieve_date, retries, retry_interval)
         return call_result.UpdateFirmware()
 

@@ -32,6 +32,8 @@ def trigger_status(station: Any, message: str, connector_id: int | None, extende
         return "NotImplemented"
     if connector_id is not None and connector_id != 0 and connector_id not in station.views:
         return "Rejected"
+    if message == "SignChargePointCertificate" and station.security.sign_problem() is not None:
+        return "Rejected"  # no CSR without a CpoName (the whitepaper's A02 prerequisite)
     return "Accepted"
 
 
