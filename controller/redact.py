@@ -105,7 +105,17 @@ class RedactingFilter(logging.Filter):
         clean = redact_text(message, secret)
         if clean != message or record.args:
             record.msg, record.args = clean, ()
+        if record.exc_info and (clean != message or _names_a_secret(clean, secret)):
+            # the exception text may quote the value without its key (jsonschema: "'...' is too long")
+            kind = record.exc_info[0].__name__ if record.exc_info[0] else "exception"
+            record.msg = f"{clean} [{kind}; traceback withheld: it may quote a secret]"
+            record.exc_info, record.exc_text, record.stack_info = None, None, None
         return True
+
+
+def _names_a_secret(text: str, secret: frozenset[str]) -> bool:
+    low = text.lower()
+    return any(name.lower() in low for name in secret)
 
 
 def install_log_redaction(logger: logging.Logger, secret: Callable[[], frozenset[str]]) -> None:

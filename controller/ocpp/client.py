@@ -85,4 +85,8 @@ class OcppClient(
                 if frame[0] == 4 and frame[2] == "FormatViolation":  # the library's OCPP 2.x spelling
                     frame[2] = "FormationViolation"  # OCPP-J 1.6 §4.2.3
                     message = json.dumps(frame, separators=(",", ":"))
+                if frame[0] == 4 and len(frame) > 4 and frame[4]:
+                    # the library's schema errors echo the request (a write-only key's value too): not sent back
+                    frame[4] = {}
+                    message = json.dumps(frame, separators=(",", ":"))
         await super()._send(message)

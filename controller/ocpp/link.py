@@ -52,6 +52,10 @@ if TYPE_CHECKING:
     from controller.ocpp.certstore import ClientPair
 
 log = logging.getLogger(__name__)
+# The websocket's own logger: at DEBUG websockets dumps frames cut short in the middle, where no redaction can
+# find a write-only key's value, so it never goes below INFO.
+_WS_LOG = logging.getLogger(__name__ + ".websocket")
+_WS_LOG.setLevel(logging.INFO)
 
 T = TypeVar("T")
 
@@ -364,6 +368,7 @@ class OcppLink:
             close_timeout=2,
             max_size=2**20,
             compression=None,
+            logger=_WS_LOG,
             **kwargs,
         )
 
