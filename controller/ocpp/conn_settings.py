@@ -127,11 +127,10 @@ def client_pair_problem(store: CertStore, now: Any) -> str | None:
     return None
 
 
-def security_prerequisites(profile: int, config: Any, certs: CertPaths | CertStore, now: Any = None) -> str | None:
+def security_prerequisites(profile: int, config: Any, store: CertStore, now: Any = None) -> str | None:
     """Why `profile` cannot be used now (None: it can): A05.FR.01-04."""
     from datetime import UTC, datetime
 
-    store = certs if isinstance(certs, CertStore) else CertStore(certs.dir.parent)
     now = now or datetime.now(UTC)
     current = _get_int(config, "SecurityProfile", 0)
     if profile <= current:
