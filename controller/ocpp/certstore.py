@@ -19,7 +19,6 @@ and there is an active pair to fall back to, it is dropped.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from controller.ocpp.certcheck import CS_ROOT, issued_by, valid_at
-from controller.statefile import read_json, write_json
+from controller.statefile import read_json, write_atomic, write_json
 
 CERT_DIR = "certs"
 REFUSALS_BEFORE_FALLBACK = 2
@@ -64,16 +63,7 @@ class CertPaths:
 def private_write(path: Path, data: bytes) -> None:
     """Write a private file atomically; it exists only with mode 0600 (created so, never chmod-ed later)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_atomic(path, data)
 
 
 class CertStore:

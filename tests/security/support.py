@@ -21,8 +21,9 @@ from controller.backoffice.server import BackOffice
 from controller.ocpp.certcheck import CS_ROOT, MF_ROOT
 from controller.ocpp.certstore import CertStore
 from controller.simcontrol.server import SimControlServer
-from tests.conftest import Rig, until
-from tests.security.pki import Pki, key_pem, pem
+from tests.conftest import Rig
+from tests.link.support import start_station
+from tests.security.pki import CPO, Pki, ec_key, key_pem, make_cert, name, pem
 
 KEY1 = "00112233445566778899AABBCCDDEEFF"
 KEY2 = "FFEEDDCCBBAA99887766554433221100AABBCCDD"
@@ -98,6 +99,14 @@ def install_roots(state_dir: Path, pki: Pki | None = None, *, manufacturer: x509
         store.add_root(MF_ROOT, manufacturer)
 
 
+def install_cp_certificate(state_dir: Path, pki: Pki, cn: str = "CP1") -> x509.Certificate:
+    """A charge point certificate the CPO's sub-CA issued, installed at installation time; returns it."""
+    key = ec_key()
+    cert = make_cert(name(cn, CPO), key.public_key(), pki.sub)
+    install_client_pair(state_dir, cert, key, pki.sub.cert)
+    return cert
+
+
 def install_client_pair(state_dir: Path, cert: x509.Certificate, key: Any, *chain: x509.Certificate) -> None:
     """A charge point certificate put there at installation (cp/cert.pem + cp/key.pem)."""
     store = CertStore(state_dir)
@@ -119,25 +128,12 @@ async def start(
 ) -> Rig:
     """A station on the simulated board (or `board`), its URL in BackOffice-URL-wired (`url`, else the back
     office's), `config` written as ChangeConfiguration would (validated), `internal` as the station itself."""
-    trace: list[str] = []
-    station = Station(
-        load_board(board or builtin_board("sim")), tmp_path / "state", StationOptions(identity=identity),
-        trace=trace.append,
-    )
-    for k, v in (internal or {}).items():
-        station.config.set_internal(k, v)
     target = url or (bo.url if bo is not None else None)
-    if target is not None:
-        station.config.set_internal("BackOffice-URL-wired", target)
-    for k, v in (config or {}).items():
-        assert station.config.set(k, v) in ("Accepted", "RebootRequired"), (k, v, station.config.validate(k, v))
-    sim = SimControlServer(station)
-    await sim.start()
-    await station.start()
-    rig = Rig(bo, station, sim, identity, trace)  # type: ignore[arg-type]
-    if wait_online:
-        await until(lambda: station.link.online, 15, "boot accepted")
-    return rig
+    first = {"BackOffice-URL-wired": target} if target is not None else {}
+    return await start_station(
+        tmp_path, bo, config=config, internal={**first, **(internal or {})}, identity=identity, url_option=False,
+        board_file=board, wait_online=wait_online,
+    )
 
 
 async def restart(rig: Rig, tmp_path: Path, board: Path | None = None) -> None:

@@ -27,12 +27,12 @@ from controller.backoffice.server import BackOffice
 from controller.ocpp.certstore import CertStore
 from tests.conftest import Rig, until
 from tests.link.support import Script
-from tests.security.pki import CPO, NOW, Pki, ec_key, make_ca, make_cert, name, pem
+from tests.security.pki import CPO, NOW, Pki, ec_key, make_ca, pem
 from tests.security.support import (
     TlsBackOffice,
     event_types,
     events,
-    install_client_pair,
+    install_cp_certificate,
     install_roots,
     start,
     stop,
@@ -180,9 +180,7 @@ async def profile3(tmp_path: Path, pki: Pki) -> Any:
     await bo.start()
     other = make_ca("Other CSMS Root")
     install_roots(tmp_path / "state", pki, roots=[other.cert])
-    key = ec_key()
-    first = make_cert(name("CP1", CPO), key.public_key(), pki.sub)
-    install_client_pair(tmp_path / "state", first, key, pki.sub.cert)
+    first = install_cp_certificate(tmp_path / "state", pki)
     rig = await start(tmp_path, bo, internal={"SecurityProfile": "3", "CpoName": CPO})
     try:
         yield rig, first, other

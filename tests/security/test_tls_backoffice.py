@@ -18,14 +18,14 @@ from ocpp.v16 import call
 from controller.ocpp.certcheck import CS_ROOT
 from controller.ocpp.certstore import CertStore
 from tests.conftest import until
-from tests.security.pki import CPO, Pki, ec_key, make_cert, name
+from tests.security.pki import Pki
 from tests.security.support import (
     KEY1,
     TlsBackOffice,
     board_file,
     event_types,
     events,
-    install_client_pair,
+    install_cp_certificate,
     install_roots,
     restart,
     start,
@@ -154,9 +154,7 @@ async def test_tc087_profile_3_presents_the_client_certificate_and_never_falls_b
     bo = TlsBackOffice(pki.server_context(client_ca=pki.root))
     await bo.start()
     install_roots(tmp_path / "state", pki)
-    key = ec_key()
-    mine = make_cert(name("CP1", CPO), key.public_key(), pki.sub)
-    install_client_pair(tmp_path / "state", mine, key, pki.sub.cert)
+    mine = install_cp_certificate(tmp_path / "state", pki)
     rig = await start(tmp_path, bo, internal={"SecurityProfile": "3", "AuthorizationKey": KEY1})
     link = rig.station.link
     try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -21,12 +22,12 @@ from controller.ocpp.conn_settings import link_settings, register_validators, ur
 from controller.ocpp.link import LinkSettings, NotConnected, connect_plan
 from controller.ocpp.tls import OcppTlsContext, client_context
 from tests.link.support import Script
-from tests.security.pki import Pki, ec_key, make_cert, name
+from tests.security.pki import Pki
 from tests.security.support import (
     KEY1,
     RawListener,
     TlsBackOffice,
-    install_client_pair,
+    install_cp_certificate,
     install_roots,
     start,
     stop,
@@ -55,21 +56,11 @@ def urls(draw: Any) -> str:
     return f"{pad}{scheme}{sep}{userinfo}{host}{port}{path}{pad}"
 
 
-class Config:
-    """The keys link_settings reads."""
-
-    def __init__(self, profile: int, url: str) -> None:
-        self.values = {"SecurityProfile": str(profile), "BackOffice-URL-wired": url, "AuthorizationKey": KEY1,
-                       "Network": "Wired", "Identity": "CP1"}
-
-    def get(self, name: str) -> str:
-        return self.values[name]
-
-    def get_int(self, name: str) -> int:
-        return int(self.values[name])
-
-    def get_bool(self, name: str) -> bool:
-        return self.values[name] == "true"
+def keys(profile: int, url: str) -> Any:
+    """The keys link_settings reads, as a registry answers them."""
+    values = {"SecurityProfile": str(profile), "BackOffice-URL-wired": url, "AuthorizationKey": KEY1,
+              "Network": "Wired", "Identity": "CP1"}
+    return SimpleNamespace(get=values.__getitem__, get_int=lambda k: int(values[k]), get_bool=lambda k: values[k] == "true")
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +69,7 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pki]:
     d = tmp_path_factory.mktemp("url-property")
     pki = Pki(d / "pki")
     install_roots(d / "state", pki)
-    key = ec_key()
-    install_client_pair(d / "state", make_cert(name("CP1", "Test CPO B.V."), key.public_key(), pki.sub), key, pki.sub.cert)
+    install_cp_certificate(d / "state", pki)
     return d / "state", pki
 
 
@@ -95,7 +85,7 @@ def assert_ours(ctx: ssl.SSLContext | None, pki: Pki) -> None:
 @given(text=urls(), profile=st.integers(0, 3))
 def test_profiles_2_and_3_open_only_tls_with_our_context(state: tuple[Path, Pki], text: str, profile: int) -> None:
     state_dir, pki = state
-    s = link_settings(Config(profile, text), state_dir)
+    s = link_settings(keys(profile, text), state_dir)
     if not s.enabled:
         return  # not connecting at all is always safe
     for url in (s.url, *s.fallback_urls):
@@ -118,7 +108,7 @@ def test_profiles_2_and_3_open_only_tls_with_our_context(state: tuple[Path, Pki]
 def test_the_link_refuses_anything_else_whatever_it_is_handed(text: str, profile: int, forged: str) -> None:
     """Even settings that did not come from link_settings (a plain URL, no context, the system context) never
     lead to anything but TLS with our context at profiles 2 and 3."""
-    ctx: ssl.SSLContext | None = {"none": None, "default": ssl.create_default_context(), "ours": OURS[0]}[forged]
+    ctx: ssl.SSLContext | None = {"none": None, "default": OURS[1], "ours": OURS[0]}[forged]
     s = LinkSettings(url=text, identity="CP1", security_profile=profile, ssl_context=ctx)
     try:
         uri, used = connect_plan(text, s)
@@ -127,12 +117,12 @@ def test_the_link_refuses_anything_else_whatever_it_is_handed(text: str, profile
     assert parse_uri(uri).secure and isinstance(used, OcppTlsContext)
 
 
-OURS: list[OcppTlsContext] = []
+OURS: list[ssl.SSLContext] = []  # our context and the system's (made once: loading the system store is slow)
 
 
 @pytest.fixture(autouse=True, scope="module")
 def our_context(state: tuple[Path, Pki]) -> None:
-    OURS[:] = [client_context([state[1].root_file])]
+    OURS[:] = [client_context([state[1].root_file]), ssl.create_default_context()]
 
 
 @settings(max_examples=300, deadline=None)
@@ -190,9 +180,7 @@ async def test_upper_case_wss_builds_our_context_with_the_client_certificate(tmp
     bo = TlsBackOffice(pki.server_context(client_ca=pki.root))
     await bo.start()
     install_roots(tmp_path / "state", pki)
-    key = ec_key()
-    mine = make_cert(name("CP1", "Test CPO B.V."), key.public_key(), pki.sub)
-    install_client_pair(tmp_path / "state", mine, key, pki.sub.cert)
+    mine = install_cp_certificate(tmp_path / "state", pki)
     rig = await start(tmp_path, bo, url=bo.url.replace("wss://", "WSS://"), internal={"SecurityProfile": "3"})
     try:
         assert bo.peers[-1][2] == mine and bo.peers[-1][1] in ("TLSv1.2", "TLSv1.3")
