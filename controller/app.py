@@ -303,9 +303,7 @@ class Station:
 
     # -- the link ----------------------------------------------------------------------------------------------
     def _link_settings(self) -> LinkSettings:
-        return link_settings(
-            self.config, self.state_dir, self.options.backoffice_url, self.options.identity, now=self.clock.now()
-        )
+        return link_settings(self.config, self.state_dir, self.options.backoffice_url, self.options.identity)
 
     def _recover_after_outage(self) -> None:
         """Power Outage Recovery: resume or stop (PowerLoss) what was active when we went down."""

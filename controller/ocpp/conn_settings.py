@@ -219,7 +219,7 @@ def link_settings(
         roots = store.root_files(now)
         try:
             if profile >= 2:
-                if not roots:
+                if not roots:  # (their dates are OpenSSL's to check, on the system clock it uses)
                     return off(
                         f"SecurityProfile {profile} needs a valid installed CentralSystemRootCertificate "
                         "(the system CA store is never trusted at profiles 2 and 3)"
