@@ -30,7 +30,9 @@ import asyncio
 import base64
 import binascii
 import contextlib
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -47,10 +49,14 @@ from ocpp.v16.enums import (
     GetInstalledCertificateStatus,
 )
 
+from controller.clock import Clock
 from controller.ocpp import certcheck, tls
 from controller.ocpp.certcheck import CS_ROOT, HASHES, MF_ROOT, ROOT_TYPES
 from controller.ocpp.certstore import CertStore, ClientPair
+from controller.ocpp.core import TriggerApi
+from controller.ports import LinkPort, NotConnected, Settings, Trace
 from controller.statefile import read_json, write_json
+from controller.timefmt import format_time
 
 MAX_EVENTS = 500
 SCHEMA_MAX_CHAIN = 10000  # CertificateSigned.req certificateChain string[0..10000]
@@ -77,17 +83,31 @@ def _peer_refused(exc: BaseException) -> bool:
     return tls.handshake_failure(exc) and tls.verification_failure(exc) is None
 
 
+class SecurityLink(LinkPort, Protocol):
+    """The link as the security service uses it: calls, and a reconnect with new credentials."""
+
+    def reconnect_now(self) -> None: ...
+
+
 class Security:
-    def __init__(self, station: Any) -> None:
-        self._config = station.config
-        self._clock = station.clock
-        self._trace = station.trace
-        self._link = station.link
-        self._identity_override: str | None = getattr(getattr(station, "options", None), "identity", None)
-        self.store = CertStore(station.state_dir)
+    def __init__(
+        self,
+        state_dir: Path,
+        settings: Settings,
+        clock: Clock,
+        link: SecurityLink,
+        identity: Callable[[], str],
+        trace: Trace,
+    ) -> None:
+        self._config = settings
+        self._clock = clock
+        self._link = link
+        self._identity = identity
+        self._trace = trace
+        self.store = CertStore(state_dir)
         self.store.ensure_dirs()
         self.dir = self.store.dir
-        self.events_path = station.state_dir / "security_events.json"
+        self.events_path = state_dir / "security_events.json"
         raw = read_json(self.events_path, [])
         self.events: list[dict[str, Any]] = [e for e in raw if isinstance(e, dict)] if isinstance(raw, list) else []
         self._unsent: list[dict[str, Any]] = [e for e in self.events if not e.get("sent")]
@@ -98,7 +118,7 @@ class Security:
 
     # -- security events ---------------------------------------------------------------------------------------
     def event(self, kind: str, tech_info: str | None = None) -> None:
-        ev: dict[str, Any] = {"type": kind, "timestamp": self._clock.now().isoformat().replace("+00:00", "Z")}
+        ev: dict[str, Any] = {"type": kind, "timestamp": format_time(self._clock.now())}
         if tech_info:
             ev["techInfo"] = tech_info[:255]
         self.events.append(ev)
@@ -109,6 +129,15 @@ class Security:
         with contextlib.suppress(RuntimeError):
             asyncio.get_running_loop()
             self._spawn(self.flush())
+
+    @property
+    def pending(self) -> int:
+        """Security events not sent yet."""
+        return len(self._unsent)
+
+    def queued(self) -> list[str]:
+        """The types of the security events not sent yet, oldest first."""
+        return [str(e["type"]) for e in self._unsent]
 
     def _trim(self) -> None:
         while len(self.events) > MAX_EVENTS:  # a rolling log: the oldest sent event goes first
@@ -131,8 +160,6 @@ class Security:
     async def flush(self) -> None:
         """Send the queued SecurityEventNotifications, oldest first (on every reconnect, too)."""
         from ocpp.exceptions import OCPPError
-
-        from controller.ocpp.link import NotConnected
 
         if self._flushing:
             return
@@ -266,11 +293,6 @@ class Security:
         return "NotFound"
 
     # -- the charge point certificate --------------------------------------------------------------------------
-    def _identity(self) -> str:
-        from controller.ocpp.conn_settings import station_identity
-
-        return station_identity(self._config, self._identity_override)
-
     def _cpo_name(self) -> str:
         return self._config.get("CpoName") if self._config.spec("CpoName") else ""
 
@@ -365,17 +387,30 @@ class Security:
         return certcheck.firmware_signature_ok(cert, signature, image)
 
 
+class CertificatesApi(Protocol):
+    def install(self, cert_type: str, pem: str) -> str: ...
+
+    def installed_ids(self, cert_type: str) -> list[dict[str, str]]: ...
+
+    def delete(self, wanted: dict[str, Any]) -> str: ...
+
+    def certificate_signed(self, chain_pem: Any) -> str: ...
+
+    def after_certificate_signed(self) -> None: ...
+
+
 class SecurityHandlers:
-    station: Any
+    certificates_api: CertificatesApi
+    trigger_api: TriggerApi
 
     @on(Action.install_certificate)
     async def on_install_certificate(self, certificate_type: str, certificate: str) -> call_result.InstallCertificate:
-        status = self.station.security.install(certificate_type, certificate)
+        status = self.certificates_api.install(certificate_type, certificate)
         return call_result.InstallCertificate(status=CertificateStatus(status))
 
     @on(Action.get_installed_certificate_ids)
     async def on_get_installed_certificate_ids(self, certificate_type: str) -> call_result.GetInstalledCertificateIds:
-        ids = self.station.security.installed_ids(certificate_type)
+        ids = self.certificates_api.installed_ids(certificate_type)
         if not ids:
             return call_result.GetInstalledCertificateIds(status=GetInstalledCertificateStatus.not_found)
         return call_result.GetInstalledCertificateIds(
@@ -390,7 +425,7 @@ class SecurityHandlers:
             "issuerKeyHash": certificate_hash_data.get("issuer_key_hash"),
             "serialNumber": certificate_hash_data.get("serial_number"),
         }
-        status = self.station.security.delete(wire)
+        status = self.certificates_api.delete(wire)
         return call_result.DeleteCertificate(status=DeleteCertificateStatus(status))
 
     # The schema limits certificateChain to 10000 characters; a longer chain is a certificate we refuse
@@ -402,21 +437,21 @@ class SecurityHandlers:
         chain = payload["certificate_chain"]
         if not isinstance(chain, str):
             raise TypeConstraintViolationError(description="certificateChain must be a string")
-        status = self.station.security.certificate_signed(chain)
+        status = self.certificates_api.certificate_signed(chain)
         return call_result.CertificateSigned(status=CertificateSignedStatus(status))
 
     @after(Action.certificate_signed)
     async def after_certificate_signed(self, **_: Any) -> None:
-        self.station.security.after_certificate_signed()
+        self.certificates_api.after_certificate_signed()
 
     @on(Action.extended_trigger_message)
     async def on_extended_trigger_message(
         self, requested_message: str, connector_id: int | None = None
     ) -> call_result.ExtendedTriggerMessage:
-        status = self.station.trigger_status(requested_message, connector_id, extended=True)
+        status = self.trigger_api.trigger_status(requested_message, connector_id, extended=True)
         return call_result.ExtendedTriggerMessage(status=status)
 
     @after(Action.extended_trigger_message)
     async def after_extended_trigger_message(self, requested_message: str, connector_id: int | None = None) -> None:
-        if self.station.trigger_status(requested_message, connector_id, extended=True) == "Accepted":
-            await self.station.trigger(requested_message, connector_id, extended=True)
+        if self.trigger_api.trigger_status(requested_message, connector_id, extended=True) == "Accepted":
+            await self.trigger_api.trigger(requested_message, connector_id, extended=True)

@@ -150,18 +150,7 @@ def test_key_files_are_born_private_and_certs_is_0700(tmp_path: Path, monkeypatc
     try:
         from controller.ocpp.security import Security
 
-        class Station:
-            state_dir = state
-            config = None
-            clock = None
-            link = None
-            options = None
-
-            @staticmethod
-            def trace(line: str) -> None:
-                pass
-
-        sec = Security(Station())
+        sec = Security(state, None, None, None, lambda: "CP1", lambda line: None)  # type: ignore[arg-type]
         sec.store.new_pending_key()
     finally:
         os.umask(old)

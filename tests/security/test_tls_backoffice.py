@@ -82,7 +82,7 @@ async def test_tc078_bad_server_certificates_are_refused_and_reported_after_reco
             await until(lambda f=failures: link.failures >= f + 2, 10, f"refused attempts ({bad})")  # type: ignore[misc]
             assert len(bo.peers) == seen, bad  # no HTTP request, no credentials reached the server
             assert "CERTIFICATE_VERIFY_FAILED" in (link.last_error or "")
-            pending = [e["type"] for e in rig.station.security._unsent]
+            pending = rig.station.security.queued()
             assert pending.count("InvalidCentralSystemCertificate") == 1, (bad, pending)  # once per run of failures
             pki.load_server_cert(ctx, "valid")
             await until(lambda a=after: "InvalidCentralSystemCertificate" in event_types(bo, after=a), 10, f"event ({bad})")  # type: ignore[misc]
@@ -106,7 +106,7 @@ async def test_an_old_tls_version_or_weak_cipher_is_refused_queued_and_sent_afte
     install_roots(tmp_path / "state", pki)
     rig = await start(tmp_path, weak, internal={"AuthorizationKey": KEY1, "SecurityProfile": "2"}, wait_online=False)
     try:
-        await until(lambda: any(e["type"] == event for e in rig.station.security._unsent), 10, event)
+        await until(lambda: event in rig.station.security.queued(), 10, event)
         assert weak.peers == [] and "CP1" not in weak.auth_headers  # never got as far as HTTP
         stored = json.loads((tmp_path / "state" / "security_events.json").read_text())
         tech = next(e["techInfo"] for e in stored if e["type"] == event)
