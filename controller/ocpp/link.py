@@ -608,30 +608,26 @@ class OcppLink:
                 return
 
 
-def heartbeat_interval_s(interval: Any) -> int | None:
-    """The HeartbeatInterval an Accepted boot's `interval` sets: clamped to HEARTBEAT_RANGE_S; None for 0
-    (OCPP: "0 ... the Charge Point chooses") or a missing value."""
+def _clamped(interval: Any, bounds: tuple[int, int]) -> int | None:
+    """`interval` as whole seconds within `bounds`; None for 0, negative or not a number."""
     try:
         value = int(interval)
     except (TypeError, ValueError, OverflowError):
         return None
-    if value <= 0:
-        return None
-    lo, hi = HEARTBEAT_RANGE_S
-    return max(lo, min(hi, value))
+    return max(bounds[0], min(bounds[1], value)) if value > 0 else None
+
+
+def heartbeat_interval_s(interval: Any) -> int | None:
+    """The HeartbeatInterval an Accepted boot's `interval` sets: clamped to HEARTBEAT_RANGE_S; None for 0
+    (OCPP: "0 ... the Charge Point chooses") or a missing value."""
+    return _clamped(interval, HEARTBEAT_RANGE_S)
 
 
 def boot_retry_s(interval: Any) -> int:
     """Seconds until the next BootNotification after Rejected/Pending: the interval given, clamped to
     BOOT_RETRY_RANGE_S; DEFAULT_BOOT_RETRY_S for 0 or a missing value."""
-    try:
-        value = int(interval)
-    except (TypeError, ValueError, OverflowError):
-        return DEFAULT_BOOT_RETRY_S
-    if value <= 0:
-        return DEFAULT_BOOT_RETRY_S
-    lo, hi = BOOT_RETRY_RANGE_S
-    return max(lo, min(hi, value))
+    value = _clamped(interval, BOOT_RETRY_RANGE_S)
+    return DEFAULT_BOOT_RETRY_S if value is None else value
 
 
 async def _finish(*tasks: asyncio.Task[Any]) -> None:

@@ -12,15 +12,6 @@ from controller.clock import FakeClock
 from tests.hostile.office import HostileOffice, Incoming, callerror, now_iso, result
 from tests.hostile.support import advance_until, station_at
 
-
-@pytest.fixture
-async def office() -> HostileOffice:
-    o = HostileOffice()
-    await o.start()
-    yield o  # type: ignore[misc]
-    await o.stop()
-
-
 BAD_BOOT_REPLIES = {
     "callerror": lambda uid: [callerror(uid, "InternalError")],
     "odd-callerror": lambda uid: [callerror(uid, "WeirdVendorCode")],

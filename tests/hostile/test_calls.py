@@ -15,14 +15,6 @@ from tests.hostile.office import HostileOffice, Incoming, result
 from tests.hostile.support import advance_until, station_at
 
 
-@pytest.fixture
-async def office() -> Any:
-    o = HostileOffice()
-    await o.start()
-    yield o
-    await o.stop()
-
-
 @pytest.mark.parametrize(("action", "payload", "code"), [
     ("MakeCoffee", {}, "NotImplemented"),  # not an OCPP 1.6 action
     ("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available"}, "NotSupported"),

@@ -64,18 +64,13 @@ async def _put_reader_in(state: str, rig: Any, office: HostileOffice) -> None:
 
 
 @pytest.mark.parametrize("state", READER_STATES)
-async def test_socket_drop_in_every_reader_state(tmp_path: Path, state: str) -> None:
-    office = HostileOffice()
-    await office.start()
-    try:
-        async with station_at(tmp_path, office) as rig:
-            link = rig.station.link
-            await _put_reader_in(state, rig, office)
-            await office.drop()
-            await office.wait(lambda: office.connections == 2 and link.online, 20, "back online after the drop")
-            office.assert_one_call_outstanding()
-    finally:
-        await office.stop()
+async def test_socket_drop_in_every_reader_state(tmp_path: Path, office: HostileOffice, state: str) -> None:
+    async with station_at(tmp_path, office) as rig:
+        link = rig.station.link
+        await _put_reader_in(state, rig, office)
+        await office.drop()
+        await office.wait(lambda: office.connections == 2 and link.online, 20, "back online after the drop")
+        office.assert_one_call_outstanding()
 
 
 @pytest.mark.parametrize("state", READER_STATES)

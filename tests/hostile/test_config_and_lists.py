@@ -4,20 +4,9 @@ list version after an empty Full update (item 10)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from tests.hostile.office import HostileOffice
 from tests.hostile.support import station_at
-
-
-@pytest.fixture
-async def office() -> Any:
-    o = HostileOffice()
-    await o.start()
-    yield o
-    await o.stop()
 
 
 async def test_get_configuration_beyond_max_keys_is_refused_whole(tmp_path: Path, office: HostileOffice) -> None:

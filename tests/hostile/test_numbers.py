@@ -14,14 +14,6 @@ from tests.hostile.office import HostileOffice
 from tests.hostile.support import station_at
 
 
-@pytest.fixture
-async def office() -> Any:
-    o = HostileOffice()
-    await o.start()
-    yield o
-    await o.stop()
-
-
 def profile(pid: int, limit: Any, purpose: str = "TxDefaultProfile", level: int = 0) -> dict[str, Any]:
     return {
         "chargingProfileId": pid, "stackLevel": level, "chargingProfilePurpose": purpose,

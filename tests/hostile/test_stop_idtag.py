@@ -4,21 +4,12 @@ stop (here another card of the same group would do too), absent for Remote and E
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from controller.clock import FakeClock
 from tests.hostile.office import HostileOffice
 from tests.hostile.support import advance_until, station_at
-
-
-@pytest.fixture
-async def office() -> Any:
-    o = HostileOffice()
-    await o.start()
-    yield o
-    await o.stop()
 
 
 @pytest.mark.parametrize("how", ["Local", "Remote", "EVDisconnected"])

@@ -16,14 +16,6 @@ from tests.hostile.office import NO_REPLY, HostileOffice, Incoming, callerror
 from tests.hostile.support import advance_until, station_at
 
 
-@pytest.fixture
-async def office() -> Any:
-    o = HostileOffice()
-    await o.start()
-    yield o
-    await o.stop()
-
-
 def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
