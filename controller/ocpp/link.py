@@ -37,7 +37,7 @@ import ssl
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -51,6 +51,7 @@ from controller.clock import Clock
 from controller.ocpp.tls import OcppTlsContext
 from controller.ports import NotConnected
 from controller.redact import redact_url
+from controller.timefmt import parse_time
 
 if TYPE_CHECKING:
     from controller.ocpp.certstore import ClientPair
@@ -565,8 +566,10 @@ class OcppLink:
         if adopt is None or not isinstance(current_time, str):
             return
         try:
-            reference = datetime.fromisoformat(current_time.replace("Z", "+00:00"))
-            delta = adopt(reference)
+            epoch = parse_time(current_time)
+            if epoch is None:
+                raise ValueError("no time")
+            delta = adopt(datetime.fromtimestamp(epoch, UTC))
         except (ValueError, OverflowError, TypeError):
             self._log(f"back office time {current_time[:40]!r} not understood; keeping ours")
             return
