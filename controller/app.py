@@ -46,7 +46,7 @@ from controller.ocpp.smartcharging import SmartCharging
 from controller.ocpp.status import Status, StatusInputs, commanded_offer, derive_status
 from controller.ocpp.statusq import StatusReporter
 from controller.sdnotify import SystemdNotifier
-from controller.statefile import read_json, write_json
+from controller.statefile import NUMBER, StateWriteError, private_dir, read_json, write_json
 from controller.transactions.journal import Journal
 from controller.transactions.sessions import SessionManager
 from controller.transactions.timers import ConnectorSnapshot, SessionTimers
@@ -129,7 +129,8 @@ class Station:
     ) -> None:
         self.board = board
         self.state_dir = state_dir
-        state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(state_dir)
+        state_dir.chmod(0o700)  # issue 11: the state directory is private (RFID UIDs, keys)
         self.options = options
         self.clock = clock or SystemClock()
         outer_trace = trace or (lambda s: None)
@@ -206,6 +207,8 @@ class Station:
         # OCPP feature profiles beyond Core (their state lives under the state directory)
         self.auth = Authorizer(self)
         self.security = Security(self)
+        for problem in self.journal.problems:  # issue 11: a damaged journal is reported once online
+            self.security.event("JournalDamaged", problem)
         self.reservations = Reservations(self)
         self.availability = Availability(self)
         self.availability.apply()
@@ -277,7 +280,7 @@ class Station:
                     out[spec.name] = self.config.get(spec.name)
                 except KeyError:
                     pass
-        tilt = read_json(self.state_dir / TILT_FILE, {})
+        tilt = read_json(self.state_dir / TILT_FILE, {}, {"tilt_offset_deg": NUMBER})
         if isinstance(tilt, dict) and isinstance(tilt.get("tilt_offset_deg"), int | float):
             out["_TiltOffset"] = str(tilt["tilt_offset_deg"])
         return out
@@ -396,8 +399,11 @@ class Station:
                 self._changed(limits=False)
         elif t == "calibration":
             if isinstance(msg.get("tilt_offset_deg"), int | float) and not msg.get("error"):
-                write_json(self.state_dir / TILT_FILE, {"tilt_offset_deg": msg["tilt_offset_deg"]})
-                self.trace(f"tilt sensor calibrated (offset {msg['tilt_offset_deg']:.2f} deg)")
+                try:
+                    write_json(self.state_dir / TILT_FILE, {"tilt_offset_deg": msg["tilt_offset_deg"]})
+                    self.trace(f"tilt sensor calibrated (offset {msg['tilt_offset_deg']:.2f} deg)")
+                except StateWriteError as exc:
+                    self.trace(f"tilt calibration not stored (in use until the next restart): {exc}")
             else:
                 self.trace(f"tilt calibration failed: {msg.get('error')}")
         elif t == "stats":

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.statefile import read_json, write_json
+from controller.statefile import MapOf, StateWriteError, read_json, write_json
 
 FILE = "availability.json"
+SHAPE = {"station": str, "connectors": MapOf(str)}
 
 
 class Availability:
     def __init__(self, station: Any) -> None:
         self.station = station
         self.path = station.state_dir / FILE
-        raw = read_json(self.path, {})
-        raw = raw if isinstance(raw, dict) else {}
-        self.station_inoperative = raw.get("station") == "Inoperative"
-        wanted_raw = raw.get("connectors")
-        wanted: dict[str, Any] = wanted_raw if isinstance(wanted_raw, dict) else {}
+        raw = read_json(self.path, {"station": "Operative", "connectors": {}}, SHAPE)
+        self.station_inoperative = raw["station"] == "Inoperative"
+        wanted: dict[str, Any] = raw["connectors"]
         self.wanted: dict[int, str] = {}
         for cid in station.views:
             value = wanted.get(str(cid), "Operative")
@@ -61,13 +60,19 @@ class Availability:
             return "Rejected"
         if connector_id != 0 and connector_id not in self.station.views:
             return "Rejected"
+        before = (self.station_inoperative, dict(self.wanted))
         if connector_id == 0:
             self.station_inoperative = kind == "Inoperative"
             if kind == "Operative":
                 self.wanted = dict.fromkeys(self.wanted, "Operative")
         else:
             self.wanted[connector_id] = kind
-        self._save()
+        try:
+            self._save()
+        except StateWriteError as exc:  # not stored, so not applied: it would not survive a restart
+            self.station_inoperative, self.wanted = before
+            self.station.trace(f"ChangeAvailability rejected: {exc}")
+            return "Rejected"
         pending = self.apply()
         self.station._changed()
         targets = list(self.station.views) if connector_id == 0 else [connector_id]

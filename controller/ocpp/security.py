@@ -39,10 +39,12 @@ from ocpp.v16.enums import (
     GetInstalledCertificateStatus,
 )
 
-from controller.statefile import read_json, write_json
+from controller.statefile import MapOf, read_json, write_json
 
 ROOT_TYPES = ("CentralSystemRootCertificate", "ManufacturerRootCertificate")
 MAX_EVENTS = 500
+EVENTS_SHAPE = [{"type": str, "timestamp": str, "techInfo?": str, "sent?": bool}]
+INDEX_SHAPE = [{"type": str, "file": str, "fingerprint": str, "hash?": MapOf(str)}]
 
 
 def _hash_bytes(data: bytes) -> str:
@@ -89,8 +91,7 @@ class Security:
         self.dir: Path = station.state_dir / "certs"
         self.index_path = self.dir / "index.json"
         self.events_path = station.state_dir / "security_events.json"
-        raw = read_json(self.events_path, [])
-        self.events: list[dict[str, Any]] = raw if isinstance(raw, list) else []
+        self.events: list[dict[str, Any]] = read_json(self.events_path, [], EVENTS_SHAPE)
         self._unsent: list[dict[str, Any]] = [e for e in self.events if not e.get("sent")]
         self._flushing = False
 
@@ -109,6 +110,7 @@ class Security:
             asyncio.ensure_future(self.flush())
 
     def _save_events(self) -> None:
+        # a failed write is logged by write_json; the events stay queued in memory and are still sent
         with contextlib.suppress(OSError):
             write_json(self.events_path, self.events)
 
@@ -140,8 +142,8 @@ class Security:
 
     # -- installed root certificates ---------------------------------------------------------------------------
     def _index(self) -> list[dict[str, Any]]:
-        raw = read_json(self.index_path, [])
-        return raw if isinstance(raw, list) else []
+        index: list[dict[str, Any]] = read_json(self.index_path, [], INDEX_SHAPE)
+        return index
 
     def _load(self, entry: dict[str, Any]) -> x509.Certificate | None:
         try:

@@ -29,9 +29,10 @@ from ocpp.v16.enums import (
 )
 
 from controller.energy import schedules as sch
-from controller.statefile import read_json, write_json
+from controller.statefile import StateWriteError, read_json, write_json
 
 FILE = "charging_profiles.json"
+SHAPE = [{"connectorId": int}]  # each entry is further checked by profile_from_ocpp
 
 
 class SmartCharging:
@@ -47,9 +48,9 @@ class SmartCharging:
 
     # -- persistence -------------------------------------------------------------------------------------------
     def _load(self) -> None:
-        raw = read_json(self.path, [])
+        raw = read_json(self.path, [], SHAPE)
         good: list[dict[str, Any]] = []
-        for entry in raw if isinstance(raw, list) else []:
+        for entry in raw:
             try:
                 self.profiles.append(sch.profile_from_ocpp(entry, int(entry["connectorId"])))
                 good.append(entry)
@@ -59,14 +60,22 @@ class SmartCharging:
         # TxProfiles of transactions that ended while we were down are void
         self._drop_stale_tx_profiles()
 
-    def _save(self) -> None:
-        write_json(self.path, self._raw)
-
     def _replace_all(self, pairs: list[tuple[dict[str, Any], sch.Profile]]) -> None:
-        self._raw = [r for r, _ in pairs]
+        """Persist, then apply. Raises StateWriteError (nothing changed) when the file cannot be written."""
+        raw = [r for r, _ in pairs]
+        write_json(self.path, raw)
+        self._raw = raw
         self.profiles = [p for _, p in pairs]
-        self._save()
         self._wake.set()
+
+    def _drop(self, pairs: list[tuple[dict[str, Any], sch.Profile]]) -> None:
+        """Forget profiles that are void anyway (TxProfiles of ended transactions; dropped again at load)."""
+        try:
+            self._replace_all(pairs)
+        except StateWriteError:
+            self._raw = [r for r, _ in pairs]
+            self.profiles = [p for _, p in pairs]
+            self._wake.set()
 
     def _pairs(self) -> list[tuple[dict[str, Any], sch.Profile]]:
         return list(zip(self._raw, self.profiles, strict=True))
@@ -82,7 +91,7 @@ class SmartCharging:
             and sessions.sessions[p.connector_id].in_transaction
         ]
         if len(keep) != len(self._raw):
-            self._replace_all(keep)
+            self._drop(keep)
 
     # -- the context of a connector ----------------------------------------------------------------------------
     def now(self) -> float:
@@ -146,7 +155,11 @@ class SmartCharging:
         raw = dict(snake_to_camel_case(dict(wire)))
         raw["connectorId"] = connector_id
         keep.append((raw, p))
-        self._replace_all(keep)
+        try:
+            self._replace_all(keep)
+        except StateWriteError as exc:
+            self.station.trace(f"SetChargingProfile {p.id} rejected: {exc}")
+            return "Rejected"
         self.station.trace(f"charging profile {p.id} installed ({p.purpose}, level {p.stack_level}, connector {connector_id})")
         self.station._publish_limits()
         return "Accepted"
@@ -180,14 +193,18 @@ class SmartCharging:
         keep = [(r, p) for r, p in self._pairs() if not matches(p)]
         if len(keep) == len(self._raw):
             return "Unknown"
-        self._replace_all(keep)
+        try:
+            self._replace_all(keep)
+        except StateWriteError as exc:  # nothing cleared; Unknown is the only refusal ClearChargingProfile has
+            self.station.trace(f"ClearChargingProfile not applied: {exc}")
+            return "Unknown"
         self.station._publish_limits()
         return "Accepted"
 
     def on_transaction_end(self, connector_id: int) -> None:
         keep = [(r, p) for r, p in self._pairs() if not (p.purpose == sch.TX and p.connector_id == connector_id)]
         if len(keep) != len(self._raw):
-            self._replace_all(keep)
+            self._drop(keep)
 
     # -- GetCompositeSchedule ----------------------------------------------------------------------------------
     def hardware_cap(self, cid: int) -> float:

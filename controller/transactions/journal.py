@@ -21,11 +21,22 @@ Also kept here, because they must survive the same power cut:
   stop with reason PowerLoss at the last alive time and the last known meter reading);
 - the StatusNotification queue of StatusNotificationMode=Queued (`status_queue`);
 - the transactionData collected for StopTxnSampledData / StopTxnAlignedData (`tx_data`).
+
+Integrity: a marker file beside the journal (`journal.sqlite.marker.json`) records that a journal exists and
+the last outbox sequence it reached. At start-up a journal that is missing or empty while the marker says one
+existed, whose last sequence is below the marker's, that SQLite cannot read or that fails `quick_check` is
+never silently replaced: it is moved aside as `journal.sqlite.damaged-<n>` (with its -wal), a log line names
+it, `problems` says what happened (the station reports it to the back office as a security event once online)
+and a fresh journal starts. If no journal file can be opened at all (read-only or broken state directory) the
+station runs on a journal in memory, says so the same way, and does not crash into a boot loop.
+The file is 0600 from creation (RFID UIDs are credentials).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -34,7 +45,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from controller.statefile import StateWriteError, private_dir, private_file, read_json, write_json
+
+log = logging.getLogger(__name__)
+
 SCHEMA_VERSION = 2
+MARKER_SHAPE = {"last_seq": int}
+MARKER_INTERVAL_S = 3600.0  # the marker's sequence is refreshed at most this often (flash wear)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS transactions(
@@ -165,13 +182,109 @@ class OutageDecision:
 
 class Journal:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(SCHEMA)
-        self._migrate()
+        self.marker = path.with_name(path.name + ".marker.json")
+        self.problems: list[str] = []  # what went wrong at start-up, for the back office
+        self._marked_seq = -1
+        self._marked_at = 0.0
+        self.in_memory = False
+        expected = read_json(self.marker, None, MARKER_SHAPE)
+        try:
+            private_dir(path.parent)
+            self.db = self._open_checked(expected)
+        except (OSError, sqlite3.Error) as exc:
+            self._problem(f"cannot open the transaction journal {path} ({exc}); running on a journal in memory, "
+                          "transactions will not survive a restart", critical=True)
+            self.db = self._connect(":memory:")
+            self.in_memory = True
+            self._migrate()
+        self._write_marker()
+
+    def _problem(self, text: str, critical: bool = False) -> None:
+        (log.critical if critical else log.error)("%s", text)
+        self.problems.append(text)
+
+    @staticmethod
+    def _connect(where: str) -> sqlite3.Connection:
+        db = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.executescript(SCHEMA)
+        except sqlite3.Error:
+            db.close()
+            raise
+        return db
+
+    def _open_checked(self, expected: dict[str, Any] | None) -> sqlite3.Connection:
+        """Open the journal file, setting aside a damaged one (see the module doc)."""
+        path = self.path
+        reason: str | None = None
+        size = path.stat().st_size if path.is_file() else None
+        if expected is not None and size is None and not path.exists():
+            self._problem(f"the transaction journal {path} is missing (it had reached sequence "
+                          f"{expected['last_seq']}); starting a new one")
+        elif expected is not None and size == 0:
+            reason = "empty"
+        elif size:
+            reason = self._damage(expected)
+        if reason is not None:
+            aside = self._set_aside()
+            self._problem(f"the transaction journal {path} is {reason}; kept as {aside.name}, starting a new one")
+        private_file(path)
+        db = self._connect(str(path))
+        self.db = db
+        try:
+            self._migrate()
+        except sqlite3.Error:
+            db.close()
+            raise
+        return db
+
+    def _damage(self, expected: dict[str, Any] | None) -> str | None:
+        """Why the existing journal file cannot be trusted (None: it can)."""
+        try:
+            db = sqlite3.connect(f"file:{self.path}?mode=rw", uri=True, isolation_level=None)
+        except sqlite3.Error as exc:
+            return f"unreadable ({exc})"
+        try:
+            check = db.execute("PRAGMA quick_check").fetchone()
+            if not check or check[0] != "ok":
+                return f"corrupt (quick_check: {check[0] if check else 'nothing'})"
+            have = db.execute("SELECT name FROM sqlite_master WHERE name='sqlite_sequence'").fetchone()
+            row = db.execute("SELECT seq FROM sqlite_sequence WHERE name='outbox'").fetchone() if have else None
+            seq = int(row[0]) if row else 0
+            if expected is not None and seq < expected["last_seq"]:
+                return f"not the journal it was (last sequence {seq}, it had reached {expected['last_seq']})"
+        except sqlite3.Error as exc:
+            return f"corrupt ({exc})"
+        finally:
+            db.close()
+        return None
+
+    def _set_aside(self) -> Path:
+        n = 1
+        while self.path.with_name(f"{self.path.name}.damaged-{n}").exists():
+            n += 1
+        aside = self.path.with_name(f"{self.path.name}.damaged-{n}")
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(f"{self.path}{suffix}")
+            if src.exists():
+                os.replace(src, Path(f"{aside}{suffix}"))
+        return aside
+
+    def _write_marker(self) -> None:
+        """Record that a journal exists and its last sequence (only when it changed; not per message)."""
+        if self.in_memory:
+            return  # keep the marker of the journal on disk
+        seq = self.last_seq()
+        if seq == self._marked_seq:
+            return
+        try:
+            write_json(self.marker, {"last_seq": seq})
+            self._marked_seq = seq
+        except StateWriteError:
+            pass  # logged; checked again at the next touch_alive
 
     def _migrate(self) -> None:
         for table, columns in _ADDED_COLUMNS.items():
@@ -182,6 +295,7 @@ class Journal:
         self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
+        self._write_marker()
         self.db.close()
 
     # -- writes (each one atomic and durable before it returns) ----------------------------------------------
@@ -344,6 +458,9 @@ class Journal:
     # -- liveness and Power Outage Recovery -------------------------------------------------------------------
     def touch_alive(self, now: float, meters: dict[int, float] | None = None) -> None:
         """Record that the station is alive at `now` (epoch s) and the meter of each active transaction."""
+        if abs(now - self._marked_at) >= MARKER_INTERVAL_S:
+            self._marked_at = now
+            self._write_marker()
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute("INSERT OR REPLACE INTO kv(key,value) VALUES('last_alive',?)", (json.dumps(now),))
