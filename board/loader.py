@@ -16,7 +16,9 @@ from board.schema import (
     DEFAULTS_KEYS_TYPE,
     DRIVERS,
     FIRMWARE_KEYS,
+    JOURNAL_KEYS,
     LIMITS_KEYS,
+    MODBUS_SLAVE_KEYS,
     PILOT_BANDS_DEFAULT,
     STATION_DEVICES,
     Param,
@@ -24,7 +26,8 @@ from board.schema import (
 from hal.errors import BoardError
 
 BOARD_DIR = Path(__file__).parent
-TOP_LEVEL = {"board", "connector", "pilot_bands", "limits", "defaults", "firmware", *STATION_DEVICES}
+TOP_LEVEL = {"board", "connector", "pilot_bands", "limits", "defaults", "firmware", "journal", "modbus_slave",
+             *STATION_DEVICES}
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class Board:
     limits: dict[str, float]
     defaults: dict[str, str] = field(default_factory=dict)
     firmware: dict[str, Any] = field(default_factory=dict)
+    journal: dict[str, Any] = field(default_factory=dict)
+    modbus_slave: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_simulated(self) -> bool:
@@ -239,6 +244,12 @@ def load_board(path: str | Path) -> Board:
     command = firmware_raw.get("install_command")
     if isinstance(command, list) and not all(isinstance(a, str) for a in command):
         raise loc.error(loc.key("firmware", "install_command"), "firmware.install_command items must be strings")
+    journal_raw = data.get("journal", {})
+    _check_table(loc, journal_raw, JOURNAL_KEYS, "journal", "journal")
+    modbus_raw = data.get("modbus_slave", {})
+    _check_table(loc, modbus_raw, MODBUS_SLAVE_KEYS, "modbus_slave", "modbus_slave")
+    if not all(isinstance(a, str) for a in modbus_raw.get("allow", [])):
+        raise loc.error(loc.key("modbus_slave", "allow"), "modbus_slave.allow items must be address strings")
 
     return Board(
         path=p,
@@ -251,4 +262,6 @@ def load_board(path: str | Path) -> Board:
         limits=limits,
         defaults=defaults,
         firmware=dict(firmware_raw),
+        journal=dict(journal_raw),
+        modbus_slave=dict(modbus_raw),
     )

@@ -163,3 +163,18 @@ FIRMWARE_KEYS: dict[str, Param] = {
     "install_command": ((str, list), False),
     "timeout_s": (NUMBER, False),
 }
+
+# [journal]: the transaction journal (controller/transactions/journal.py). Above `outbox_cap_mib` of queued
+# messages (default 64) the oldest periodic MeterValues are dropped; Start/Stop and signed values are kept.
+JOURNAL_KEYS: dict[str, Param] = {"outbox_cap_mib": (NUMBER, False)}
+
+# [modbus_slave]: the Modbus TCP slave (controller/modbus/server.py; unauthenticated, like Alfen's). `listen`:
+# the address to bind (default: the --modbus-host option); `allow`: master addresses that may connect (default:
+# any); `max_connections_per_peer` (default 2); `write_timeout_s`: a master that does not read its answers
+# within this is dropped (default 5).
+MODBUS_SLAVE_KEYS: dict[str, Param] = {
+    "listen": (str, False),
+    "allow": (list, False),
+    "max_connections_per_peer": (int, False),
+    "write_timeout_s": (NUMBER, False),
+}

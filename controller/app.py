@@ -47,7 +47,7 @@ from controller.ocpp.status import Status, StatusInputs, commanded_offer, derive
 from controller.ocpp.statusq import StatusReporter
 from controller.sdnotify import SystemdNotifier
 from controller.statefile import NUMBER, StateWriteError, private_dir, read_json, write_json
-from controller.transactions.journal import Journal
+from controller.transactions.journal import DEFAULT_OUTBOX_CAP_BYTES, Journal
 from controller.transactions.sessions import SessionManager
 from controller.transactions.timers import ConnectorSnapshot, SessionTimers
 from hal.factory import StationDevices, build_station_devices
@@ -144,7 +144,8 @@ class Station:
         defaults = dict(board.defaults)
         defaults.setdefault("NumberOfConnectors", str(len(board.connectors)))
         self.config = ConfigRegistry(ConfigStore(state_dir / "config.json"), board_defaults=defaults)
-        self.journal = Journal(state_dir / "journal.sqlite")
+        cap_mib = float(board.journal.get("outbox_cap_mib", DEFAULT_OUTBOX_CAP_BYTES / 2**20))
+        self.journal = Journal(state_dir / "journal.sqlite", outbox_cap_bytes=int(cap_mib * 2**20))
         self._recover_after_outage()
         self.views = {c.id: ConnectorView(c.id) for c in board.connectors}
         self.station_faults: list[str] = []
@@ -209,6 +210,8 @@ class Station:
         self.security = Security(self)
         for problem in self.journal.problems:  # issue 11: a damaged journal is reported once online
             self.security.event("JournalDamaged", problem)
+        self.journal.on_shed = lambda n, total: self.security.event(
+            "MemoryExhaustion", f"outbox full: dropped the {n} oldest periodic MeterValues ({total} in all)")
         self.reservations = Reservations(self)
         self.availability = Availability(self)
         self.availability.apply()

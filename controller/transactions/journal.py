@@ -30,6 +30,12 @@ it, `problems` says what happened (the station reports it to the back office as 
 and a fresh journal starts. If no journal file can be opened at all (read-only or broken state directory) the
 station runs on a journal in memory, says so the same way, and does not crash into a boot loop.
 The file is 0600 from creation (RFID UIDs are credentials).
+
+The outbox is capped (`outbox_cap_bytes`, the board file's `[journal] outbox_cap_mib`, default 64 MiB of
+payload): above it the oldest periodic MeterValues (never a StartTransaction, a StopTransaction or a MeterValues
+carrying a signed value) are dropped until it is back under 90 % of the cap; the number dropped is counted
+durably (`outbox_dropped_meter_values` in kv), logged and handed to `on_shed` (the station raises a
+MemoryExhaustion security event).
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,6 +57,8 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 MARKER_SHAPE = {"last_seq": int}
+DEFAULT_OUTBOX_CAP_BYTES = 64 * 1024 * 1024
+SHED_TO = 0.9  # after shedding the outbox holds at most this fraction of the cap
 MARKER_INTERVAL_S = 3600.0  # the marker's sequence is refreshed at most this often (flash wear)
 
 SCHEMA = """
@@ -181,8 +189,10 @@ class OutageDecision:
 
 
 class Journal:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, outbox_cap_bytes: int = DEFAULT_OUTBOX_CAP_BYTES) -> None:
         self.path = path
+        self.outbox_cap_bytes = outbox_cap_bytes
+        self.on_shed: Callable[[int, int], None] | None = None  # (dropped now, dropped in all)
         self.marker = path.with_name(path.name + ".marker.json")
         self.problems: list[str] = []  # what went wrong at start-up, for the back office
         self._marked_seq = -1
@@ -198,6 +208,8 @@ class Journal:
             self.db = self._connect(":memory:")
             self.in_memory = True
             self._migrate()
+        self._outbox_bytes = self._exact_outbox_bytes()
+        self._shed_floor = 0
         self._write_marker()
 
     def _problem(self, text: str, critical: bool = False) -> None:
@@ -408,16 +420,61 @@ class Journal:
     def _enqueue(
         self, action: str, payload: dict[str, Any], local_tx: int | None, connector_id: int | None, not_before: float = 0.0
     ) -> None:
+        text = json.dumps(payload, separators=(",", ":"))
         self.db.execute(
             "INSERT INTO outbox(action,payload,local_tx,created,connector_id,not_before) VALUES(?,?,?,?,?,?)",
-            (action, json.dumps(payload, separators=(",", ":")), local_tx, time.time(), connector_id, not_before),
+            (action, text, local_tx, time.time(), connector_id, not_before),
         )
+        self._outbox_bytes += len(text)
+        if self._outbox_bytes > max(self.outbox_cap_bytes, self._shed_floor):
+            self._shed()
+
+    # -- the outbox cap ----------------------------------------------------------------------------------------
+    def _exact_outbox_bytes(self) -> int:
+        return int(self.db.execute("SELECT COALESCE(SUM(length(payload)),0) FROM outbox").fetchone()[0])
+
+    def _shed(self) -> None:
+        """Drop the oldest periodic MeterValues until the outbox is under SHED_TO of the cap (in the caller's
+        SQLite transaction)."""
+        self._outbox_bytes = self._exact_outbox_bytes()
+        excess = self._outbox_bytes - int(self.outbox_cap_bytes * SHED_TO)
+        if self._outbox_bytes <= self.outbox_cap_bytes or excess <= 0:
+            return
+        freed = dropped = last = 0
+        for seq, size in self.db.execute(
+            "SELECT seq,length(payload) FROM outbox WHERE action='MeterValues' AND payload NOT LIKE '%SignedData%' "
+            "ORDER BY seq"
+        ):
+            freed += int(size)
+            dropped += 1
+            last = int(seq)
+            if freed >= excess:
+                break
+        if not dropped:  # only messages that are kept: say so again after another tenth of the cap
+            self._shed_floor = self._outbox_bytes + self.outbox_cap_bytes // 10
+            log.warning("the outbox holds %d bytes (cap %d) and nothing it may drop", self._outbox_bytes,
+                        self.outbox_cap_bytes)
+            return
+        self.db.execute(
+            "DELETE FROM outbox WHERE action='MeterValues' AND payload NOT LIKE '%SignedData%' AND seq<=?", (last,)
+        )
+        self._outbox_bytes -= freed
+        total = int(self.get("outbox_dropped_meter_values", 0)) + dropped
+        self.db.execute("INSERT OR REPLACE INTO kv(key,value) VALUES('outbox_dropped_meter_values',?)", (str(total),))
+        log.warning("outbox above its cap of %d bytes: dropped the %d oldest periodic MeterValues (%d in all)",
+                    self.outbox_cap_bytes, dropped, total)
+        if self.on_shed is not None:
+            self.on_shed(dropped, total)
+
+    def dropped_meter_values(self) -> int:
+        """Periodic MeterValues dropped by the outbox cap since this journal was created."""
+        return int(self.get("outbox_dropped_meter_values", 0))
 
     def ack(self, item: OutboxItem, result: dict[str, Any] | None) -> None:
         """The back office confirmed `item`: remove it; a StartTransaction.conf maps the real transactionId."""
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute("DELETE FROM outbox WHERE seq=?", (item.seq,))
+            self._remove(item.seq)
             if item.action == "StartTransaction" and item.local_tx is not None and result is not None:
                 status = (result.get("idTagInfo") or {}).get("status")
                 self.db.execute(
@@ -427,6 +484,12 @@ class Journal:
             if item.action == "StopTransaction" and item.local_tx is not None:
                 self.db.execute("UPDATE transactions SET state='done' WHERE local_id=?", (item.local_tx,))
                 self._prune()
+
+    def _remove(self, seq: int) -> None:
+        row = self.db.execute("SELECT length(payload) FROM outbox WHERE seq=?", (seq,)).fetchone()
+        if row is not None:
+            self.db.execute("DELETE FROM outbox WHERE seq=?", (seq,))
+            self._outbox_bytes -= int(row[0])
 
     def _prune(self) -> None:
         row = self.db.execute(
@@ -448,7 +511,7 @@ class Journal:
         sent and are dropped as they come up (`resolve` returns None for them)."""
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute("DELETE FROM outbox WHERE seq=?", (item.seq,))
+            self._remove(item.seq)
             if item.local_tx is not None:
                 if item.action == "StartTransaction":
                     self.db.execute("UPDATE transactions SET start_dropped=1 WHERE local_id=?", (item.local_tx,))
