@@ -524,15 +524,22 @@ class Journal:
         if abs(now - self._marked_at) >= MARKER_INTERVAL_S:
             self._marked_at = now
             self._write_marker()
-        with self.db:
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute("INSERT OR REPLACE INTO kv(key,value) VALUES('last_alive',?)", (json.dumps(now),))
-            for local_id, wh in (meters or {}).items():
-                self.db.execute(
-                    "UPDATE transactions SET last_meter=MAX(COALESCE(last_meter,0),?), last_seen=? "
-                    "WHERE local_id=? AND state='active'",
-                    (int(round(wh)), now, local_id),
-                )
+        # Not fsynced (flash wear): a best-effort hint for Power Outage Recovery. WAL keeps commits in order, so
+        # the next durable commit (any transaction message) makes this one durable too, and a power cut loses
+        # at most the hints since then, never a journalled message.
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with self.db:
+                self.db.execute("BEGIN IMMEDIATE")
+                self.db.execute("INSERT OR REPLACE INTO kv(key,value) VALUES('last_alive',?)", (json.dumps(now),))
+                for local_id, wh in (meters or {}).items():
+                    self.db.execute(
+                        "UPDATE transactions SET last_meter=MAX(COALESCE(last_meter,0),?), last_seen=? "
+                        "WHERE local_id=? AND state='active'",
+                        (int(round(wh)), now, local_id),
+                    )
+        finally:
+            self.db.execute("PRAGMA synchronous=FULL")
 
     def highest_meter(self, connector_id: int) -> int:
         """The highest meter reading (Wh) this journal knows for a connector (0 if none)."""
