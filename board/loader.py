@@ -3,6 +3,7 @@ wrong types and doubly used pins are errors that name the file and the line (Kli
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -248,8 +249,11 @@ def load_board(path: str | Path) -> Board:
     _check_table(loc, journal_raw, JOURNAL_KEYS, "journal", "journal")
     modbus_raw = data.get("modbus_slave", {})
     _check_table(loc, modbus_raw, MODBUS_SLAVE_KEYS, "modbus_slave", "modbus_slave")
-    if not all(isinstance(a, str) for a in modbus_raw.get("allow", [])):
-        raise loc.error(loc.key("modbus_slave", "allow"), "modbus_slave.allow items must be address strings")
+    for a in modbus_raw.get("allow", []):
+        try:
+            ipaddress.ip_network(a, strict=False)
+        except (TypeError, ValueError):
+            raise loc.error(loc.key("modbus_slave", "allow"), f"modbus_slave.allow: {a!r} is not an address or network") from None
 
     return Board(
         path=p,

@@ -73,7 +73,16 @@ class AlfenSlave:
         self.energy = station.energy
         self.clock = station.clock
         self.started_at = self.clock.monotonic()
-        self.server = ModbusTcpServer(self, host, port, idle_timeout_s=idle_timeout_s)
+        conf = getattr(station.board, "modbus_slave", None) or {}  # the board file's [modbus_slave]
+        self.server = ModbusTcpServer(
+            self,
+            str(conf.get("listen", host)),
+            port,
+            idle_timeout_s=idle_timeout_s,
+            write_timeout_s=float(conf.get("write_timeout_s", 5.0)),
+            max_per_peer=int(conf.get("max_connections_per_peer", 2)),
+            allow=conf.get("allow"),
+        )
         self.running = False
 
     # -- life cycle ----------------------------------------------------------------------------------------
