@@ -47,6 +47,7 @@ from controller.ocpp.status import Status, StatusInputs, commanded_offer, derive
 from controller.ocpp.statusq import StatusReporter
 from controller.sdnotify import SystemdNotifier
 from controller.statefile import NUMBER, StateWriteError, private_dir, read_json, write_json
+from controller.supervise import Supervisor
 from controller.transactions.journal import DEFAULT_OUTBOX_CAP_BYTES, Journal
 from controller.transactions.sessions import SessionManager
 from controller.transactions.timers import ConnectorSnapshot, SessionTimers
@@ -577,15 +578,16 @@ class Station:
         await self.control.start()
         self.control.send_config(self._evse_values())
         self._publish_limits()
+        self.supervisor = Supervisor(self.clock)  # issue 11: every long-lived task is supervised
         self._tasks = [
-            asyncio.create_task(self.link.run(), name="ocpp-link"),
-            asyncio.create_task(self.sender.run(), name="journal-sender"),
-            asyncio.create_task(self.status_reporter.run(), name="status-reporter"),
-            asyncio.create_task(self.meters.run(), name="meter-values"),
-            asyncio.create_task(self._housekeeping_loop(), name="housekeeping"),
-            asyncio.create_task(self.smart.run(), name="smart-charging"),
-            asyncio.create_task(self.reservations.run(), name="reservations"),
-            asyncio.create_task(self.energy.run(), name="grid-meter"),
+            self.supervisor.start("ocpp-link", self.link.run),
+            self.supervisor.start("journal-sender", self.sender.run),
+            self.supervisor.start("status-reporter", self.status_reporter.run),
+            self.supervisor.start("meter-values", self.meters.run),
+            self.supervisor.start("housekeeping", self._housekeeping_loop),
+            self.supervisor.start("smart-charging", self.smart.run),
+            self.supervisor.start("reservations", self.reservations.run),
+            self.supervisor.start("grid-meter", self.energy.run),
         ]
         await self.modbus.start()  # only when MbsSlaveTCPIP is On
         self.security.event("StartupOfTheDevice")
@@ -594,6 +596,8 @@ class Station:
     async def stop(self) -> None:
         self.notifier.notify("STOPPING=1")
         await self.modbus.stop()
+        if self._tasks:
+            self.supervisor.stop()
         await self.link.stop()
         for t in self._tasks:
             t.cancel()
