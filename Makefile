@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint typecheck clean keys-doc
+.PHONY: demo test bench fuzz lint typecheck clean keys-doc
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || { \
@@ -31,6 +31,11 @@ test: $(STAMP) $(INTEROP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+SECONDS ?= 60
+# property-based fuzzing (hypothesis) of the parsers facing the outside; a short run is part of `make test`
+fuzz: $(STAMP)
+	$(PY) -m tests.fuzz $(SECONDS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check controller hal board hil tests bench
