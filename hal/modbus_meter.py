@@ -29,9 +29,11 @@ from typing import Any
 from pymodbus import FramerType, ModbusException
 from pymodbus.client import ModbusSerialClient, ModbusTcpClient
 
+from board.schema import Param
 from hal.errors import DeviceError, DeviceOffline
 from hal.interfaces import MeterReading
 from hal.polling import Latest, Poller
+from hal.real_drivers import BuildContext, RealDriver
 
 # --- the SDM630 / SDM72D input register map (addresses are 0-based PDU addresses) ---------------------------
 V_L1, V_L2, V_L3 = 0x0000, 0x0002, 0x0004
@@ -221,6 +223,48 @@ def sdm_rtu(
     )
     reader = SdmReader(client, unit, f"{name} (Modbus RTU {port} unit {unit})", signed_currents)
     return ModbusMeter(reader, poll_interval_s, stale_after_s, now)
+
+
+# --- board-file declarations (the socket meter and the grid meter, over RTU or TCP) -------------------------
+
+_POLLED: dict[str, Param] = {
+    "unit": Param(int, default=1, min=1, max=247, why="Modbus unit (slave) id"),
+    "poll_interval_s": Param((int, float), default=1.0, min=0.01, max=60.0),
+    "stale_after_s": Param((int, float), default=5.0, min=0.1, why="read() raises after this long without a good reading"),
+    "timeout_s": Param((int, float), default=0.5, min=0.01, max=10.0, why="per request"),
+}
+
+
+def _declare(kind: str, rtu: bool) -> RealDriver:
+    signed = kind == "grid_meter"
+
+    def build(p: dict[str, Any], ctx: BuildContext, name: str) -> ModbusMeter:
+        if rtu:
+            return sdm_rtu(**{**p, "port": ctx.serial_port(p["port"])}, signed_currents=signed, now=ctx.now, name=name)
+        return sdm_tcp(**p, signed_currents=signed, now=ctx.now, name=name)
+
+    link: dict[str, Param] = (
+        {
+            "port": Param(str, True, role="serial_port"),
+            "baudrate": Param(int, default=9600),
+            "parity": Param(str, default="N", choices=("N", "E", "O")),
+        }
+        if rtu
+        else {"host": Param(str, True), "tcp_port": Param(int, default=502, min=1, max=65535)}
+    )
+    return RealDriver(
+        kind,
+        "sdm_rtu" if rtu else "sdm_tcp",
+        {**link, **_POLLED},
+        what=f"Eastron SDM630/SDM72D over Modbus {'RTU' if rtu else 'TCP'}",
+        build=build,
+    )
+
+
+SDM_RTU_METER = _declare("meter", rtu=True)
+SDM_TCP_METER = _declare("meter", rtu=False)
+SDM_RTU_GRID = _declare("grid_meter", rtu=True)
+SDM_TCP_GRID = _declare("grid_meter", rtu=False)
 
 
 # --- a real Modbus server that answers like an SDM meter ----------------------------------------------------

@@ -12,8 +12,8 @@ Rules:
 - A bad MBAP header (protocol id not 0, length out of 2..254) closes the connection: the stream has lost sync.
 - At most `max_clients` (2) masters at once; a further connection is closed at once. A connection without a
   request for `idle_timeout_s` (60 s) is closed.
-- Denial of service (issue 11): an answer the master does not read within `write_timeout_s` (5 s) drops the
-  connection (a master that never reads cannot hold a slot past it); at most `max_per_peer` connections per
+- Denial of service (issue 11): each connection's kernel send buffer is small (16 KiB); an answer the master
+  does not read within `write_timeout_s` (5 s) drops the connection (a master that never reads cannot hold a slot past it); at most `max_per_peer` connections per
   address (2); when every slot is taken and a new address connects, the oldest connection of an address
   holding two slots makes room; `allow` (default: any) is the list of master addresses or networks that may
   connect at all. The slave is unauthenticated, like Alfen's: see the README ("Modbus TCP slave").
@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import socket
 import struct
 from collections.abc import Iterable, Sequence
 from typing import Protocol
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 READ_HOLDING, WRITE_SINGLE, WRITE_MULTIPLE = 0x03, 0x06, 0x10
 MAX_READ, MAX_WRITE = 125, 123
+SEND_BUFFER = 16384  # bytes of kernel send buffer per connection
 
 
 class RegisterHandler(Protocol):
@@ -118,7 +120,7 @@ class ModbusTcpServer:
         return len(self._clients)
 
     async def start(self) -> int:
-        self._server = await asyncio.start_server(self._client, self.host, self.port)
+        self._server = await asyncio.start_server(self.handle_connection, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port
 
@@ -164,7 +166,7 @@ class ModbusTcpServer:
                 return True
         return False
 
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def handle_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peername = writer.get_extra_info("peername")
         peer = str(peername[0]) if isinstance(peername, tuple) and peername else "?"
         if not self._allowed(peer):
@@ -177,6 +179,10 @@ class ModbusTcpServer:
             writer.close()
             return
         self._clients[writer] = peer
+        sock = writer.get_extra_info("socket")
+        if sock is not None:  # an answer is at most 260 bytes: a master that does not read holds 16 KiB, not MiBs
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         try:
             while True:
                 try:

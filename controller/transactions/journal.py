@@ -47,11 +47,11 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from controller.statefile import StateWriteError, private_dir, private_file, read_json, write_json
+from controller.timefmt import format_time, parse_time_or_none
 
 log = logging.getLogger(__name__)
 
@@ -126,18 +126,6 @@ _TX_COLUMNS = (
 )
 
 
-def iso(ts: float) -> str:
-    """An OCPP timestamp (UTC, `Z`) for epoch seconds."""
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-
-
-def parse_iso(text: str) -> float | None:
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except (ValueError, AttributeError):
-        return None
-
-
 @dataclass(frozen=True)
 class OutboxItem:
     seq: int
@@ -208,7 +196,7 @@ class Journal:
             self.db = self._connect(":memory:")
             self.in_memory = True
             self._migrate()
-        self._outbox_bytes = self._exact_outbox_bytes()
+        self._outbox_bytes = self.outbox_bytes()
         self._shed_floor = 0
         self._write_marker()
 
@@ -332,7 +320,7 @@ class Journal:
             cur = self.db.execute(
                 "INSERT INTO transactions(connector_id,id_tag,meter_start,start_time,last_meter,last_seen) "
                 "VALUES(?,?,?,?,?,?)",
-                (connector_id, id_tag, meter_start, timestamp, meter_start, parse_iso(timestamp)),
+                (connector_id, id_tag, meter_start, timestamp, meter_start, parse_time_or_none(timestamp)),
             )
             local_id = int(cur.lastrowid or 0)
             self._enqueue("StartTransaction", payload, local_id, connector_id)
@@ -353,7 +341,7 @@ class Journal:
             self.db.execute("BEGIN IMMEDIATE")
             self._enqueue("MeterValues", payload, local_id, connector_id, not_before)
             if energy_wh is not None:
-                stamp = parse_iso(str(meter_value[-1].get("timestamp", ""))) if meter_value else None
+                stamp = parse_time_or_none(str(meter_value[-1].get("timestamp", ""))) if meter_value else None
                 self.db.execute(
                     "UPDATE transactions SET last_meter=MAX(COALESCE(last_meter,0),?), "
                     "last_seen=MAX(COALESCE(last_seen,0),?) WHERE local_id=? AND state='active'",
@@ -430,13 +418,14 @@ class Journal:
             self._shed()
 
     # -- the outbox cap ----------------------------------------------------------------------------------------
-    def _exact_outbox_bytes(self) -> int:
+    def outbox_bytes(self) -> int:
+        """The payload bytes queued in the outbox (what the cap counts)."""
         return int(self.db.execute("SELECT COALESCE(SUM(length(payload)),0) FROM outbox").fetchone()[0])
 
     def _shed(self) -> None:
         """Drop the oldest periodic MeterValues until the outbox is under SHED_TO of the cap (in the caller's
         SQLite transaction)."""
-        self._outbox_bytes = self._exact_outbox_bytes()
+        self._outbox_bytes = self.outbox_bytes()
         excess = self._outbox_bytes - int(self.outbox_cap_bytes * SHED_TO)
         if self._outbox_bytes <= self.outbox_cap_bytes or excess <= 0:
             return
@@ -574,10 +563,10 @@ class Journal:
             return OutageDecision(outage, [t.local_id for t in active], [], "resume within the allowed outage")
         stopped: list[int] = []
         for t in active:
-            start = parse_iso(t.start_time) or 0.0
+            start = parse_time_or_none(t.start_time) or 0.0
             stamp = max(x for x in (t.last_seen, last, start) if x is not None)
             meter = max(t.meter_start, t.last_meter or t.meter_start)
-            self.stop_transaction(t.local_id, meter, iso(stamp), "PowerLoss", t.id_tag)
+            self.stop_transaction(t.local_id, meter, format_time(stamp), "PowerLoss", t.id_tag)
             stopped.append(t.local_id)
         why = "Power Outage Recovery is Idle" if policy.lower() != "resume" else "outage longer than allowed"
         return OutageDecision(outage, [], stopped, why)

@@ -12,6 +12,7 @@ import struct
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,8 @@ from controller import statefile
 from controller.config.registry import ConfigRegistry
 from controller.config.store import ConfigStore
 from controller.modbus.server import ModbusTcpServer
-from controller.modbus.slave import AlfenSlave
 from controller.ocpp.availability import SHAPE as AVAILABILITY_SHAPE
-from controller.ocpp.client import OcppClient
+from controller.ocpp.client import ClientServices, OcppClient, frame_tracer
 from controller.ocpp.firmware import MARKER_SHAPE
 from controller.ocpp.security import EVENTS_SHAPE, INDEX_SHAPE
 from controller.ocpp.smartcharging import SHAPE as PROFILES_SHAPE
@@ -66,7 +66,7 @@ class _Connection:
 
 
 class _NoStation:
-    """Every handler that gets this far fails: the frame must still be answered with a CALLERROR."""
+    """Every service a handler asks fails: the frame must still be answered with a CALLERROR."""
 
     def __getattr__(self, name: str) -> Any:
         raise RuntimeError(f"fuzz: station.{name}")
@@ -91,7 +91,8 @@ ocpp_frames = st.one_of(
 def ocpp_frame(raw: str) -> None:
     """Our client's route_message never raises; a frame that parses as a CALL gets exactly one answer."""
     conn = _Connection()
-    cp = OcppClient("FUZZ", conn, _NoStation())
+    services = ClientServices(*(_NoStation() for _ in fields(ClientServices)))
+    cp = OcppClient("FUZZ", conn, services, frame_tracer(lambda line: None))
     run(cp.route_message(raw))
     for t in asyncio.all_tasks(_loop):  # @after hooks the library scheduled
         t.cancel()
@@ -134,14 +135,13 @@ _modbus: ModbusTcpServer | None = None
 def _modbus_server() -> ModbusTcpServer:
     global _modbus
     if _modbus is None:
-        from tests.energy.test_modbus_slave import CONFIG, FakeStation
+        from tests.energy.test_modbus_slave import CONFIG, FakeStation, slave_for
 
         tmp = Path(tempfile.mkdtemp(prefix="fuzz-modbus-"))
         reg = ConfigRegistry(ConfigStore(tmp / "config.json"))
         for k, v in CONFIG.items():
             reg.set(k, v)
-        slave = AlfenSlave(FakeStation(reg, load_board(builtin_board("sim-double"))), "127.0.0.1", 0,
-                           idle_timeout_s=0.05)
+        slave = slave_for(FakeStation(reg, load_board(builtin_board("sim-double"))), idle_timeout_s=0.05)
         _modbus = slave.server
     return _modbus
 
@@ -162,7 +162,7 @@ def modbus_stream(data: bytes) -> None:
     reader.feed_data(data)
     reader.feed_eof()
     writer = _Writer()
-    run(server._client(reader, writer))  # type: ignore[arg-type]
+    run(server.handle_connection(reader, writer))  # type: ignore[arg-type]
     assert writer.closed and not server.clients
     out = bytes(writer.out)
     while out:
@@ -186,8 +186,7 @@ _p1 = P1Meter("loop://", start=False)
 def p1_stream(data: bytes) -> None:
     """The P1 meter eats any byte stream: counted, never raised; its buffer and parser state stay bounded."""
     _p1.feed(data)
-    assert len(_p1.framer._buf) <= 16384 + len(data)
-    assert all(len(p.value_formats) <= 22 for p in _p1._profile_parsers)
+    assert all(len(p.value_formats) <= 22 for p in _p1.profile_parsers)
 
 
 # -- sim control API lines ------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from controller.station.keys import evse_values
 from tests.conftest import start_rig, stop_rig
 
 FILES = ["security_events.json", "config.json", "tilt-calibration.json", "availability.json",
@@ -30,8 +31,8 @@ async def test_the_station_starts_with_every_state_file_bad(
     with caplog.at_level(logging.WARNING):
         rig = await start_rig(tmp_path)
     try:
-        assert rig.station.security._index() == []
-        rig.station._evse_values()  # reads the tilt calibration
+        assert rig.station.security.installed_ids("CentralSystemRootCertificate") == []
+        assert "_TiltOffset" not in evse_values(rig.station.config, state)  # reads the tilt calibration
         logged = "\n".join(r.getMessage() for r in caplog.records)
         for name in FILES:
             assert str(state / name) in logged, name

@@ -4,7 +4,6 @@ slot, and addresses outside the allow-list must not lock the real master (a pymo
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import socket
 import struct
 import time
@@ -17,7 +16,7 @@ import pytest
 from board.loader import BoardError, builtin_board, load_board
 from controller.config.registry import ConfigRegistry
 from controller.config.store import ConfigStore
-from controller.modbus.slave import AlfenSlave
+from controller.modbus.slave import AlfenSlave, SlaveBoard
 from tests.energy.conftest import Client
 from tests.energy.test_modbus_slave import CONFIG, FakeStation
 
@@ -28,8 +27,11 @@ async def slave_with(tmp_path: Path, idle_s: float = 60.0, **board_conf: Any) ->
     reg = ConfigRegistry(ConfigStore(tmp_path / "config.json"))
     for k, v in CONFIG.items():
         assert reg.set(k, v) in ("Accepted", "RebootRequired")
-    board = dataclasses.replace(load_board(builtin_board("sim-double")), modbus_slave=board_conf)
-    slave = AlfenSlave(FakeStation(reg, board), "127.0.0.1", 0, idle_timeout_s=idle_s)
+    st = FakeStation(reg, load_board(builtin_board("sim-double")))
+    board = SlaveBoard(st.board.name, "EVE-TEST-1", {c.id: c.phases for c in st.board.connectors},
+                       {c.id: c.devices["meter"].driver for c in st.board.connectors}, board_conf)
+    slave = AlfenSlave(st.energy, st.clock, st.config, st.views, st.link, board, st.trace, "127.0.0.1", 0,
+                       idle_timeout_s=idle_s)
     assert await slave.start()
     return slave
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from board.loader import builtin_board, load_board
-from controller.transactions.journal import Journal, iso, parse_iso
+from controller.timefmt import format_time as iso
+from controller.timefmt import parse_time_or_none as parse_iso
+from controller.transactions.journal import Journal
 from tests.conftest import start_rig, stop_rig, until
 
 T0 = parse_iso("2026-01-01T12:00:00Z") or 0.0
@@ -37,7 +39,7 @@ def test_above_the_cap_the_oldest_periodic_meter_values_go_first(
             j.stop_transaction(local, 2000, iso(T0 + 7000), "Local")
     items = j.pending()
     size = sum(len(str(i.payload)) for i in items)
-    assert j._exact_outbox_bytes() <= cap and size > 0
+    assert j.outbox_bytes() <= cap and size > 0
     actions = [i.action for i in items]
     assert actions.count("StartTransaction") == 3 and actions.count("StopTransaction") == 3
     signed = [i for i in items if i.action == "MeterValues" and "SignedData" in str(i.payload)]

@@ -66,4 +66,4 @@ async def test_a_security_event_on_a_full_disk_is_still_sent(rig: Rig) -> None:
         rig.station.security.event("SettingSystemTime", "full disk test")
         await rig.bo.wait_for("SecurityEventNotification", rig.identity,
                               lambda p: p.get("techInfo") == "full disk test", timeout=5)
-    await until(lambda: not rig.station.security._unsent, 5, "queue drained")
+    await until(lambda: not rig.station.security.pending, 5, "queue drained")
