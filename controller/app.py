@@ -25,6 +25,8 @@ from controller.clock import Clock, SystemClock
 from controller.config.registry import ConfigRegistry
 from controller.config.store import ConfigStore
 from controller.energy.manager import EnergyManager
+from controller.energy.meter import modbus_meter_model
+from controller.energy.settings import EnergySettings
 from controller.evse.supervisor import ControlProcess
 from controller.leds import LedController
 from controller.modbus.slave import AlfenSlave, SlaveBoard
@@ -101,7 +103,10 @@ class Station:
         self.sockets = sockets = Sockets(ids, clock.monotonic, keep_energy_up=board.is_simulated)
         self.views = sockets.views
         self.devices: StationDevices = build_station_devices(
-            board, clock.monotonic, lambda: [tuple(v.currents) for v in sockets.views.values()]  # type: ignore[misc]
+            board,
+            clock.monotonic,
+            lambda: [tuple(v.currents) for v in sockets.views.values()],  # type: ignore[misc]
+            meter_model=lambda: modbus_meter_model(EnergySettings.read(config)),
         )
         grid = board.station.get("grid_meter")
         self.energy = EnergyManager(

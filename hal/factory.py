@@ -193,12 +193,15 @@ def build_station_devices(
     socket_currents: Callable[[], list[tuple[float, float, float]]],
     pin_factory: Any = None,
     hardware: BuildContext | None = None,
+    meter_model: Callable[[], str] | None = None,
 ) -> StationDevices:
     """The devices the main process owns (not on the power path). `pin_factory`: gpiozero's, for tests;
-    `hardware`: a whole context (fake /proc for the serial console check)."""
+    `hardware`: a whole context (fake /proc for the serial console check). `meter_model`: the key's grid
+    meter model, followed by a Modbus grid meter whose board entry pins none."""
     st = board.station
     ctx = _context(board, "main", hardware, pin_factory=pin_factory)
     ctx.now = now
+    ctx.meter_model = meter_model
     made: list[Any] = []
 
     def device(kind: str, sim: Callable[[], Any]) -> Any:

@@ -9,7 +9,8 @@ only when a board names them, so a simulated board never imports smbus2, pymodbu
 
 The `BuildContext` carries what tests replace: the gpiozero pin factory, the SMBus opener (one bus object
 per bus number, shared by the chips on it), the sysfs PWM root and file access, the root of /proc, /sys and
-/dev (for the kernel checks: released GPIO outputs, serial consoles), the clock and the sleep function.
+/dev (for the kernel checks: released GPIO outputs, serial consoles), the clock and the sleep function, and
+the meter model the keys name (for a Modbus grid meter whose board entry pins none).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class BuildContext:
     now: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     buses: dict[int, Any] = field(default_factory=dict)
+    meter_model: Callable[[], str] | None = None  # the key's grid meter model, for a grid meter without `model`
 
     def bus(self, number: int) -> Any:
         if number not in self.buses:

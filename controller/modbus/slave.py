@@ -52,7 +52,7 @@ from controller.ports import LinkPort, Settings, SocketsView, Trace
 
 log = logging.getLogger(__name__)
 
-METER_TYPES = {"sdm_rtu": 0, "sdm_tcp": 1, "p1": 3}
+METER_TYPES = {"sdm_rtu": 0, "sdm_tcp": 1, "modbus_rtu": 0, "modbus_tcp": 1, "p1": 3}
 FRESH_SAMPLE_S = 2.5
 MAX_SETPOINT_A = 1000.0
 

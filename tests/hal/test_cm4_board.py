@@ -21,6 +21,7 @@ from hal_fakes import (
     make_pwmchip,
     make_system_root,
 )
+from pn532_emulator import PtyPn532
 
 from board.errors import BoardError
 from board.loader import builtin_board, load_board
@@ -31,8 +32,8 @@ from hal.i2c_devices import Adxl345Tilt, Mcp9808Temperature
 from hal.modbus_meter import MeterValues, ModbusMeter, SdmMeterServer
 from hal.p1_meter import P1Meter
 from hal.pilot_sysfs import SysfsPilot
+from hal.pn532 import Pn532Reader
 from hal.real_drivers import BuildContext
-from hal.serial_rfid import Rdm6300Reader, rdm6300_frame
 
 CM4 = builtin_board("cm4-rev1")
 
@@ -45,7 +46,7 @@ def test_board_file_loads() -> None:
         "pilot": "sysfs_ads1115", "contactor": "gpiozero", "lock": "gpiozero", "meter": "sdm_rtu", "rcd": "gpiozero",
     }  # fmt: skip
     assert {k: d.driver for k, d in board.station.items()} == {
-        "temperature": "mcp9808", "tilt": "adxl345", "rfid": "rdm6300", "leds": "gpiozero", "grid_meter": "p1",
+        "temperature": "mcp9808", "tilt": "adxl345", "rfid": "pn532_hsu", "leds": "gpiozero", "grid_meter": "p1",
         "suspend_input": "gpiozero",
     }  # fmt: skip
     assert board.station["grid_meter"].params["port"] == "/dev/ttyAMA0"
@@ -116,7 +117,7 @@ def test_original_board_builds_and_missing_serial_ports_are_just_offline(tmp_pat
         assert isinstance(power.suspend, GpioSuspendInput)
         assert power.world is None
         assert hw.buses_opened == [1]  # one bus object shared by the ADC, the thermometer and the accelerometer
-        assert isinstance(station.rfid, Rdm6300Reader)
+        assert isinstance(station.rfid, Pn532Reader)
         assert isinstance(station.leds, GpioRgbLeds)
         assert isinstance(station.grid_meter, P1Meter)
         if not os.path.exists("/dev/ttyAMA3"):
@@ -134,12 +135,12 @@ def test_every_device_answers(tmp_path: Path) -> None:
     meter_server = SdmMeterServer(MeterValues(currents=(16.0, 16.0, 16.0), import_kwh=10.0), framer="rtu")
     meter_server.start()
     p1_master, p1_slave = os.openpty()
-    rfid_master, rfid_slave = os.openpty()
+    nfc = PtyPn532()
     text = (
         CM4.read_text()
         .replace("/dev/ttyAMA3", f"socket://127.0.0.1:{meter_server.port}")
         .replace("/dev/ttyAMA0", os.ttyname(p1_slave))
-        .replace("/dev/ttyAMA4", os.ttyname(rfid_slave))
+        .replace("/dev/ttyAMA4", nfc.name)
         .replace("poll_interval_s = 0.5", "poll_interval_s = 0.02")
     )
     path = tmp_path / "cm4-test.toml"
@@ -172,7 +173,6 @@ def test_every_device_answers(tmp_path: Path) -> None:
         assert station.grid_meter is not None and station.rfid is not None
         time.sleep(0.05)
         os.write(p1_master, dsmr5_telegram(currents=(20, 4, 4)))
-        os.write(rfid_master, rdm6300_frame("0A0B0C0D0E"))
         deadline = time.monotonic() + 3.0
         while True:
             try:
@@ -181,15 +181,20 @@ def test_every_device_answers(tmp_path: Path) -> None:
             except DeviceError:
                 assert time.monotonic() < deadline
                 time.sleep(0.02)
-        time.sleep(0.02)
-        assert station.rfid.poll() == "0A0B0C0D0E"
+        nfc.core.card = bytes.fromhex("04A1B2C3D4E5F6")
+        deadline = time.monotonic() + 3.0
+        while (uid := station.rfid.poll()) is None:
+            assert time.monotonic() < deadline, station.rfid.last_error  # type: ignore[attr-defined]
+            time.sleep(0.01)
+        assert uid == "04A1B2C3D4E5F6"
         station.leds.show("green", "solid", 100)
         assert hw.led_pins.pin(19).state == 1.0
     finally:
         power.close()
         station.close()
         meter_server.stop()
-        for fd in (p1_master, p1_slave, rfid_master, rfid_slave):
+        nfc.close()
+        for fd in (p1_master, p1_slave):
             os.close(fd)
 
 
