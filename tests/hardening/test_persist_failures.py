@@ -67,3 +67,16 @@ async def test_a_security_event_on_a_full_disk_is_still_sent(rig: Rig) -> None:
         await rig.bo.wait_for("SecurityEventNotification", rig.identity,
                               lambda p: p.get("techInfo") == "full disk test", timeout=5)
     await until(lambda: not rig.station.security.pending, 5, "queue drained")
+
+
+async def test_a_tilt_calibration_on_a_full_disk_is_said_and_the_old_one_kept(rig: Rig) -> None:
+    from controller.station.control import TILT_FILE
+
+    events = rig.station.control_events
+    events.on_message({"t": "calibration", "tilt_offset_deg": 1.5})
+    path = rig.station.state_dir / TILT_FILE
+    stored = path.read_bytes()
+    with full_disk(room=5):
+        events.on_message({"t": "calibration", "tilt_offset_deg": 2.5})  # raised into the reader before
+    assert path.read_bytes() == stored
+    assert any("tilt calibration not stored" in line and str(path) in line for line in rig.trace)
