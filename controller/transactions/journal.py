@@ -40,6 +40,7 @@ MemoryExhaustion security event).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -295,7 +296,9 @@ class Journal:
         self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
-        self._write_marker()
+        """Record the last sequence in the marker and close (a second close does nothing)."""
+        with contextlib.suppress(sqlite3.ProgrammingError):  # already closed
+            self._write_marker()
         self.db.close()
 
     # -- writes (each one atomic and durable before it returns) ----------------------------------------------

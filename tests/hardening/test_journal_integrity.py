@@ -128,3 +128,9 @@ def test_an_existing_world_readable_journal_is_tightened(tmp_path: Path) -> None
     path.chmod(0o644)
     Journal(path).close()
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_closing_twice_is_harmless(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "journal.sqlite")
+    j.close()
+    j.close()  # a station stopped by a Reset, then by its owner
