@@ -83,9 +83,12 @@ def conforms(value: Any, shape: Any) -> bool:
 
 
 # -- writing ---------------------------------------------------------------------------------------------------
-def private_dir(path: Path) -> None:
-    """Make `path` and its missing parents with mode 0700 (Path.mkdir gives parents the umask's mode)."""
+def private_dir(path: Path, tighten: bool = False) -> None:
+    """Make `path` and its missing parents with mode 0700 (Path.mkdir gives parents the umask's mode);
+    `tighten`: an existing `path` is set to 0700 too (the state directory of an older installation)."""
     if path.is_dir():
+        if tighten:
+            os.chmod(path, DIR_MODE)
         return
     private_dir(path.parent)
     with contextlib.suppress(FileExistsError):

@@ -38,6 +38,13 @@ CERT_DIR = "certs"
 BACKOFF_INITIAL_S = 1.0  # reconnect backoff: doubles per failed attempt (x0.75..1.25 jitter) up to the max
 BACKOFF_MAX_S = 60.0
 SUBPROTOCOLS = {"OCPP1.6": "ocpp1.6"}  # ProtocolVersion -> websocket subprotocol (ProtocolName ocpp/json)
+#: The keys the link applies (read for every connection attempt; the heartbeat ones at once).
+HEARTBEAT_KEYS = ("HeartbeatInterval", "HeartBeatSendAllways")
+KEYS = (
+    *HEARTBEAT_KEYS, "Identity", "Network", "BackOffice-URL-wired", "BackOffice-Path-wired", "BackOffice-Path-wired2",
+    "SecurityProfile", "AuthorizationKey", "ProtocolVersion", "ProxyEnable", "ProxyAddressAndPort", "ProxyUsername",
+    "ProxyPassword", "OCPP-reply timeout", "OCPP-send timeout", "WS timeout", "WebSocketPingInterval",
+)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from controller.timefmt import format_time
 
 ROOT_TYPES = ("CentralSystemRootCertificate", "ManufacturerRootCertificate")
 MAX_EVENTS = 500
+CONFIG_KEYS = ("CertificateSignedMaxChainSize", "CertificateStoreMaxLength", "CpoName")
 EVENTS_SHAPE = [{"type": str, "timestamp": str, "techInfo?": str, "sent?": bool}]
 INDEX_SHAPE = [{"type": str, "file": str, "fingerprint": str, "hash?": MapOf(str)}]
 

@@ -36,6 +36,8 @@ from controller.transactions.sessions import Session
 
 FILE = "charging_profiles.json"
 SHAPE = [{"connectorId": int}]  # each entry is further checked by profile_from_ocpp
+CONFIG_KEYS = ("ChargeProfileMaxStackLevel", "MaxChargingProfilesInstalled", "ChargingScheduleMaxPeriods",
+               "ChargingScheduleAllowedChargingRateUnit")
 
 
 class TransactionRecord(Protocol):

@@ -46,7 +46,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,6 +177,11 @@ class OutageDecision:
     reason: str
 
 
+def outbox_cap(board_journal: Mapping[str, Any]) -> int:
+    """The outbox cap in bytes from the board file's [journal] section."""
+    return int(float(board_journal.get("outbox_cap_mib", DEFAULT_OUTBOX_CAP_BYTES / 2**20)) * 2**20)
+
+
 class Journal:
     def __init__(self, path: Path, outbox_cap_bytes: int = DEFAULT_OUTBOX_CAP_BYTES) -> None:
         self.path = path
@@ -200,6 +205,14 @@ class Journal:
         self._outbox_bytes = self.outbox_bytes()
         self._shed_floor = 0
         self._write_marker()
+
+    def report_to(self, event: Callable[[str, str], None]) -> None:
+        """Hand the start-up problems (JournalDamaged) and, from now on, outbox drops (MemoryExhaustion) to
+        `event(kind, tech_info)` (the station's security events, sent once online)."""
+        for problem in self.problems:
+            event("JournalDamaged", problem)
+        self.on_shed = lambda n, total: event(
+            "MemoryExhaustion", f"outbox full: dropped the {n} oldest periodic MeterValues ({total} in all)")
 
     def _problem(self, text: str, critical: bool = False) -> None:
         (log.critical if critical else log.error)("%s", text)

@@ -87,9 +87,14 @@ def test_standard_spelling_is_canonical_alfen_spelling_is_alias(registry: Config
     assert chain is registry.spec("CertificateSignedMaxChain")
 
 
-def test_names_are_case_sensitive(registry: ConfigRegistry) -> None:
-    assert registry.spec("heartbeatinterval") is None
-    assert registry.spec("HEARTBEATINTERVAL") is None
+def test_names_are_case_insensitive(registry: ConfigRegistry) -> None:
+    """OCPP 1.6 key names are CiString50Type: any case finds the key, GetConfiguration answers as asked."""
+    hb = registry.spec("HeartbeatInterval")
+    assert registry.spec("heartbeatinterval") is hb and registry.spec("HEARTBEATINTERVAL") is hb
+    assert registry.set("heartbeatINTERVAL", "120") == "Accepted"
+    assert registry.get("HeartbeatInterval") == "120"
+    (entry,), unknown = registry.get_configuration(["HEARTBEATINTERVAL"])
+    assert entry == {"key": "HEARTBEATINTERVAL", "readonly": False, "value": "120"} and unknown == []
 
 
 def test_counts() -> None:

@@ -55,7 +55,7 @@ TRIGGERED = [
 
 async def test_trigger_message_conf_goes_before_the_triggered_message(rig: Rig) -> None:
     bo, cp = rig.bo, rig.identity
-    await until(lambda: rig.station.views[1].meter is not None, 5, "a meter sample")
+    await until(lambda: rig.station.sockets[1].meter is not None, 5, "a meter sample")
     for requested, action in TRIGGERED:
         after = len(bo.records)
         res = await bo.call(cp, call.TriggerMessage(requested_message=requested, connector_id=1))
