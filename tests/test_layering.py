@@ -44,6 +44,7 @@ ALLOWED: dict[str, set[str]] = {
     "controller.timefmt": set(),
     "controller.statefile": set(),
     "controller.sdnotify": set(),
+    "controller.supervise": {"controller.clock"},  # issue 11: the supervised-task runner
     "controller.ports": set(),  # and, for type checking only, the types it names
     "controller.config": {"board"},
     "controller.evse": {"board", "hal", "controller.clock", "controller.config", "controller.sdnotify"},
