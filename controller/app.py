@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from controller.modbus.slave import AlfenSlave, SlaveBoard
 from controller.ocpp.aligned import MeterService
 from controller.ocpp.availability import Availability
 from controller.ocpp.client import ClientServices, OcppClient, frame_tracer
-from controller.ocpp.conn_settings import CertPaths, heartbeat_settings, link_settings
+from controller.ocpp.conn_settings import heartbeat_settings, link_settings
 from controller.ocpp.diagnostics import ArchiveSources, Diagnostics
 from controller.ocpp.firmware import Firmware
 from controller.ocpp.link import LinkSettings, OcppLink
@@ -40,6 +41,7 @@ from controller.ocpp.security import Security
 from controller.ocpp.smartcharging import SmartCharging
 from controller.ocpp.statusq import StatusReporter
 from controller.ocpp.trigger import Triggers
+from controller.redact import install_log_redaction, secret_key_names
 from controller.sdnotify import SystemdNotifier
 from controller.statefile import private_dir
 from controller.station import keys as station_keys
@@ -87,6 +89,9 @@ class Station:
         defaults = dict(board.defaults)
         defaults.setdefault("NumberOfConnectors", str(len(ids)))
         self.config = config = ConfigRegistry(ConfigStore(state_dir / "config.json"), board_defaults=defaults)
+        self._secret_keys = secret_key_names(config.all_specs())  # write-only values: never traced or logged
+        for logger in ("ocpp", "controller.ocpp.client"):  # they log whole frames
+            install_log_redaction(logging.getLogger(logger), lambda: self._secret_keys)
         self.journal = journal = Journal(state_dir / "journal.sqlite", outbox_cap(board.journal))
         resumed = recover_after_outage(config, journal, clock, self.trace)  # before the sessions read the journal
         self.changes = changes = Changes()
@@ -105,6 +110,7 @@ class Station:
         self.link = OcppLink(
             self._link_settings, self._make_client, clock, self._on_online, lambda: self.trace("back office connection lost"),
             self._on_boot_interval, self.trace, heartbeat=lambda: heartbeat_settings(config),
+            on_attempt=lambda s, url, error: self.security.link_attempt(s, url, error),
         )
         self.sessions = sessions = SessionManager(
             ids, journal, clock, config, lambda tag: self.auth.authorize(tag), lambda cid: sockets[cid].energy_wh,
@@ -203,7 +209,7 @@ class Station:
             self.config, self.control, self.sockets, self.limits.publish, lambda: rfid.version() if rfid else ""
         )
         station_keys.bind_service_keys(
-            self.config, CertPaths.under(self.state_dir), self.link.heartbeat_changed, self.meters.changed
+            self.config, self.state_dir, self.clock, self.link.heartbeat_changed, self.meters.changed
         )
 
     # -- small adapters between the parts ----------------------------------------------------------------------
@@ -221,7 +227,7 @@ class Station:
             self.requests, self.triggers, self.firmware, self.diagnostics, self.auth, self.reservations, self.smart,
             self.security,
         )
-        return OcppClient(identity, ws, services, trace=frame_tracer(self.trace))
+        return OcppClient(identity, ws, services, trace=frame_tracer(self.trace, self._secret_keys))
 
     async def _on_online(self) -> None:
         self.status.report_all()

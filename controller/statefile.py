@@ -107,12 +107,16 @@ def private_file(path: Path) -> None:
         os.close(fd)
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    """Atomically replace `path` with `data` (mode 0600). Raises StateWriteError; the old file stays."""
+def write_atomic(path: Path, data: bytes) -> None:
+    """Atomically replace `path` with `data`: a new temporary file created with mode 0600 (never wider, whatever
+    a stale one had), written whole, fsync-ed, renamed, and the directory fsync-ed. Raises StateWriteError
+    naming the file; the old file stays."""
     tmp = path.with_name(path.name + ".tmp")
     try:
         private_dir(path.parent)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         try:
             view = memoryview(data)
             while view:
@@ -146,7 +150,7 @@ def _plain(value: Any) -> Any:
 
 def write_json(path: Path, value: Any) -> None:
     """Atomically replace `path` with `value` as JSON. Raises StateWriteError naming the file on failure."""
-    write_bytes(path, json.dumps(value, indent=1, sort_keys=True, default=_plain).encode())
+    write_atomic(path, json.dumps(value, indent=1, sort_keys=True, default=_plain).encode())
 
 
 # -- reading ---------------------------------------------------------------------------------------------------

@@ -10,13 +10,13 @@ from functools import partial
 from pathlib import Path
 
 from controller.auth import authorizer, reservations
+from controller.clock import Clock
 from controller.config.keys import Access
 from controller.config.registry import ConfigRegistry
 from controller.energy import settings as energy_settings
 from controller.evse.settings import EvseConfig
 from controller.ocpp import aligned, outbox, security, smartcharging, statusq
 from controller.ocpp import conn_settings as conn
-from controller.ocpp.conn_settings import CertPaths
 from controller.ports import ControlPort
 from controller.statefile import read_json
 from controller.station import lifecycle
@@ -121,15 +121,15 @@ def bind_owners(config: ConfigRegistry, owners: dict[str, Iterable[str]]) -> Non
 
 def bind_service_keys(
     config: ConfigRegistry,
-    certs: CertPaths,
+    state_dir: Path,
+    clock: Clock,
     heartbeat_changed: Callable[[], None],
     meter_schedule_changed: Callable[[str, str], None],
 ) -> None:
     """Bind every service's keys to it: those it reads where it uses them (its CONFIG_KEYS) and those it must
     hear about at once (the link's heartbeat, the meter value schedule) or validates (SecurityProfile)."""
     config.bind("ocpp.link", conn.HEARTBEAT_KEYS, on_change=lambda *_: heartbeat_changed())
-    config.bind("ocpp.link", ["SecurityProfile"],
-                validator=lambda v: conn.security_prerequisites(int(v), config, certs) if v.isdigit() else None)
+    conn.register_validators(config, state_dir, clock)  # SecurityProfile and BackOffice URL rules
     config.bind("ocpp.meter_values", aligned.SCHEDULE_KEYS, on_change=meter_schedule_changed)
     bind_owners(config, {
         "ocpp.link": conn.KEYS, "ocpp.meter_values": aligned.CONFIG_KEYS, "ocpp.outbox": outbox.CONFIG_KEYS,

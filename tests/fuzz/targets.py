@@ -25,9 +25,10 @@ from controller.config.registry import ConfigRegistry
 from controller.config.store import ConfigStore
 from controller.modbus.server import ModbusTcpServer
 from controller.ocpp.availability import SHAPE as AVAILABILITY_SHAPE
+from controller.ocpp.certstore import INDEX_SHAPE
 from controller.ocpp.client import ClientServices, OcppClient, frame_tracer
 from controller.ocpp.firmware import MARKER_SHAPE
-from controller.ocpp.security import EVENTS_SHAPE, INDEX_SHAPE
+from controller.ocpp.security import EVENTS_SHAPE
 from controller.ocpp.smartcharging import SHAPE as PROFILES_SHAPE
 from controller.simcontrol.server import SimControlServer
 from controller.transactions.journal import MARKER_SHAPE as JOURNAL_MARKER_SHAPE

@@ -212,12 +212,24 @@ def test_inoperative_while_charging_is_scheduled_until_the_transaction_ends(tmp_
 
 
 def test_triggers_refuse_unknown_connectors_and_messages(tmp_path: Path) -> None:
+    class FakeSigning:
+        problem: str | None = None
+
+        def sign_problem(self) -> str | None:
+            return self.problem
+
+        async def sign_certificate(self) -> None:
+            pass
+
+    signing = FakeSigning()
     t = Triggers(Sockets([1], lambda: 0.0), registry(tmp_path), FakeClock(), FakeLink(), sessions(1),  # type: ignore[arg-type]
-                 None, lambda: None, None, None, None)  # type: ignore[arg-type]
+                 None, lambda: None, None, None, signing)  # type: ignore[arg-type]
     assert t.trigger_status("Heartbeat", None) == "Accepted"
     assert t.trigger_status("StatusNotification", 2) == "Rejected"
     assert t.trigger_status("SignChargePointCertificate", None) == "NotImplemented"
     assert t.trigger_status("SignChargePointCertificate", None, extended=True) == "Accepted"
+    signing.problem = "no CpoName"
+    assert t.trigger_status("SignChargePointCertificate", None, extended=True) == "Rejected"
 
 
 @pytest.mark.parametrize(("offline_rule", "expected"), [("true", "Accepted"), ("false", "Invalid")])

@@ -120,6 +120,7 @@ class NoSigning:
         self.events.append(kind)
 
     def signing_certificate_ok(self, pem: str) -> Any:
+        self.event("InvalidFirmwareSigningCertificate", "unknown signer")  # what the security service does
         return None
 
     def firmware_signature_ok(self, cert: Any, signature_b64: str, image: Path) -> bool:
