@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint typecheck clean keys-doc tools
+.PHONY: demo test bench fuzz lint typecheck clean keys-doc tools
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || { \
@@ -41,6 +41,11 @@ test: $(STAMP) $(INTEROP) tools
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+SECONDS ?= 60
+# property-based fuzzing (hypothesis) of the parsers facing the outside; a short run is part of `make test`
+fuzz: $(STAMP)
+	$(PY) -m tests.fuzz $(SECONDS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check controller hal board hil tests bench

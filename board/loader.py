@@ -7,6 +7,7 @@ fail early). Each driver's parameters are those it declares (board.schema collec
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -21,7 +22,9 @@ from board.schema import (
     CONNECTOR_KEYS,
     DEFAULTS_KEYS_TYPE,
     FIRMWARE_KEYS,
+    JOURNAL_KEYS,
     LIMITS_KEYS,
+    MODBUS_SLAVE_KEYS,
     PILOT_BANDS_DEFAULT,
     STATION_DEVICES,
     SYSTEM_KEYS,
@@ -36,7 +39,8 @@ from board.schema import (
 __all__ = ["Board", "BoardError", "ConnectorSpec", "DeviceSpec", "SystemSpec", "builtin_board", "load_board"]
 
 BOARD_DIR = Path(__file__).parent
-TOP_LEVEL = {"board", "connector", "pilot_bands", "limits", "defaults", "firmware", "system", *STATION_DEVICES}
+TOP_LEVEL = {"board", "connector", "pilot_bands", "limits", "defaults", "firmware", "system", "journal",
+             "modbus_slave", *STATION_DEVICES}
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,8 @@ class Board:
     defaults: dict[str, str] = field(default_factory=dict)
     firmware: dict[str, Any] = field(default_factory=dict)
     system: SystemSpec | None = None
+    journal: dict[str, Any] = field(default_factory=dict)
+    modbus_slave: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_simulated(self) -> bool:
@@ -350,6 +356,15 @@ def load_board(path: str | Path) -> Board:
     command = firmware_raw.get("install_command")
     if isinstance(command, list) and not all(isinstance(a, str) for a in command):
         raise loc.error(loc.key("firmware", "install_command"), "firmware.install_command items must be strings")
+    journal_raw = data.get("journal", {})
+    _check_table(loc, journal_raw, JOURNAL_KEYS, "journal", "journal")
+    modbus_raw = data.get("modbus_slave", {})
+    _check_table(loc, modbus_raw, MODBUS_SLAVE_KEYS, "modbus_slave", "modbus_slave")
+    for a in modbus_raw.get("allow", []):
+        try:
+            ipaddress.ip_network(a, strict=False)
+        except (TypeError, ValueError):
+            raise loc.error(loc.key("modbus_slave", "allow"), f"modbus_slave.allow: {a!r} is not an address or network") from None
 
     return Board(
         path=p,
@@ -363,4 +378,6 @@ def load_board(path: str | Path) -> Board:
         defaults=defaults,
         firmware=dict(firmware_raw),
         system=_system(loc, data, uses),
+        journal=dict(journal_raw),
+        modbus_slave=dict(modbus_raw),
     )

@@ -177,3 +177,18 @@ SYSTEM_KEYS: dict[str, Param] = {
     "coil_watchdog": Param(str, True),
     "notes": Param(str),
 }
+
+# [journal]: the transaction journal (controller/transactions/journal.py). Above `outbox_cap_mib` of queued
+# messages (default 64) the oldest periodic MeterValues are dropped; Start/Stop and signed values are kept.
+JOURNAL_KEYS: dict[str, Param] = {"outbox_cap_mib": Param(NUMBER, default=64, min=0.001)}
+
+# [modbus_slave]: the Modbus TCP slave (controller/modbus/server.py; unauthenticated, like Alfen's). `listen`:
+# the address to bind (default: the --modbus-host option); `allow`: master addresses that may connect (default:
+# any); `max_connections_per_peer` (default 2); `write_timeout_s`: a master that does not read its answers
+# within this is dropped (default 5).
+MODBUS_SLAVE_KEYS: dict[str, Param] = {
+    "listen": Param(str),
+    "allow": Param(list),
+    "max_connections_per_peer": Param(int, default=2, min=1),
+    "write_timeout_s": Param(NUMBER, default=5, min=0.01),
+}

@@ -43,6 +43,7 @@ from controller.ocpp.statusq import StatusReporter
 from controller.ocpp.trigger import Triggers
 from controller.redact import install_log_redaction, secret_key_names
 from controller.sdnotify import SystemdNotifier
+from controller.statefile import private_dir
 from controller.station import keys as station_keys
 from controller.station.changes import Changes
 from controller.station.control import ControlEvents
@@ -53,7 +54,8 @@ from controller.station.requests import CoreRequests
 from controller.station.sockets import Sockets
 from controller.station.status import StationStatus, snapshot
 from controller.station.trace import TraceLog
-from controller.transactions.journal import Journal
+from controller.supervise import Supervisor
+from controller.transactions.journal import Journal, outbox_cap
 from controller.transactions.sessions import SessionManager
 from hal.factory import StationDevices, build_station_devices
 
@@ -80,7 +82,7 @@ class Station:
         trace: Callable[[str], None] | None = None,
     ) -> None:
         self.board, self.state_dir, self.options = board, state_dir, options
-        state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(state_dir, tighten=True)  # issue 11: 0700 (RFID UIDs, keys)
         self.clock = clock = clock or SystemClock()
         self.trace = self.trace_log = TraceLog(clock, trace)
         ids = [c.id for c in board.connectors]
@@ -90,7 +92,7 @@ class Station:
         self._secret_keys = secret_key_names(config.all_specs())  # write-only values: never traced or logged
         for logger in ("ocpp", "controller.ocpp.client"):  # they log whole frames
             install_log_redaction(logging.getLogger(logger), lambda: self._secret_keys)
-        self.journal = journal = Journal(state_dir / "journal.sqlite")
+        self.journal = journal = Journal(state_dir / "journal.sqlite", outbox_cap(board.journal))
         resumed = recover_after_outage(config, journal, clock, self.trace)  # before the sessions read the journal
         self.changes = changes = Changes()
         self.sockets = sockets = Sockets(ids, clock.monotonic, keep_energy_up=board.is_simulated)
@@ -137,6 +139,7 @@ class Station:
         # OCPP feature profiles beyond Core (their state lives under the state directory)
         self.auth = Authorizer(state_dir, config, clock, self.link, sessions, sockets, self.sender.notify, changes, self.trace)
         self.security = Security(state_dir, config, clock, self.link, self._identity, self.trace)
+        journal.report_to(self.security.event)  # issue 11: a damaged journal, outbox drops: security events
         self.availability = Availability(state_dir, ids, sockets, sessions, changes, self.trace)
         self.availability.apply()
         self.reservations = Reservations(
@@ -178,12 +181,14 @@ class Station:
         self.modbus = AlfenSlave(
             self.energy, clock, config, sockets, self.link,
             SlaveBoard(board.name, options.identity, {c.id: c.phases for c in board.connectors},
-                       {c.id: c.devices["meter"].driver for c in board.connectors if "meter" in c.devices}),
+                       {c.id: c.devices["meter"].driver for c in board.connectors if "meter" in c.devices},
+                       board.modbus_slave),
             self.trace, options.modbus_host, options.modbus_port, options.modbus_idle_s,
         )
         self.reset_done = self.lifecycle.reset_done  # set when a Reset/firmware reboot has stopped the station
         self._wire()
         self._tasks: list[asyncio.Task[Any]] = []
+        self.supervisor = Supervisor(clock)  # issue 11: every long-lived task is supervised
 
     def _wire(self) -> None:
         """Connect what follows what: the change bus, the session hooks, the keys the station owns."""
@@ -271,12 +276,12 @@ class Station:
         self.control.send_config(self._evse_values())
         self.limits.publish()
         self._tasks = [
-            asyncio.create_task(coro, name=name)
-            for name, coro in (
-                ("ocpp-link", self.link.run()), ("journal-sender", self.sender.run()),
-                ("status-reporter", self.status_reporter.run()), ("meter-values", self.meters.run()),
-                ("housekeeping", self.housekeeping.run()), ("smart-charging", self.smart.run()),
-                ("reservations", self.reservations.run()), ("grid-meter", self.energy.run()),
+            self.supervisor.start(name, run)
+            for name, run in (
+                ("ocpp-link", self.link.run), ("journal-sender", self.sender.run),
+                ("status-reporter", self.status_reporter.run), ("meter-values", self.meters.run),
+                ("housekeeping", self.housekeeping.run), ("smart-charging", self.smart.run),
+                ("reservations", self.reservations.run), ("grid-meter", self.energy.run),
             )
         ]
         await self.modbus.start()  # only when MbsSlaveTCPIP is On
@@ -286,6 +291,7 @@ class Station:
     async def stop(self) -> None:
         self.notifier.notify("STOPPING=1")
         await self.modbus.stop()
+        self.supervisor.stop()
         await self.link.stop()
         for t in self._tasks:
             t.cancel()

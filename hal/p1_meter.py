@@ -19,6 +19,7 @@ larger (finer than the 1 A resolution).
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 import time
@@ -29,7 +30,8 @@ from typing import Any
 import serial
 from dsmr_parser import telegram_specifications
 from dsmr_parser.exceptions import InvalidChecksumError, ParseError
-from dsmr_parser.parsers import TelegramParser
+from dsmr_parser.parsers import ProfileGenericParser, TelegramParser
+from dsmr_parser.profile_generic_specifications import PG_HEAD_PARSERS
 
 from board.schema import Param
 from hal.errors import DeviceError, DeviceOffline
@@ -96,6 +98,26 @@ def reading_from_telegram(telegram: Any) -> MeterReading:
     )
 
 
+# -- workaround: the dsmr-parser 1.11.2 ProfileGenericParser leak (issue 11) --------------------------------------
+# ProfileGenericParser._parse_values extends `value_formats` (the parsers of the power failure log, 1-0:99.97.0)
+# on every parse and never trims it; the parsers live in the module-level telegram specifications, so the list
+# grows by a few entries per telegram for ever (about 3 MiB a day at one telegram a second). Each P1Meter parses
+# with its own copy of the specification and trims the list back to its head before every parse. Keep the
+# pinned version; drop this when a release fixes it (tests/hal/test_p1_leak.py shows whether it is needed).
+def private_specification(spec: dict[str, Any]) -> tuple[dict[str, Any], list[ProfileGenericParser]]:
+    """A copy of a telegram specification, and its ProfileGenericParsers (to trim before each parse)."""
+    own = copy.deepcopy(spec)
+    profile = [o["value_parser"] for o in own["objects"] if isinstance(o.get("value_parser"), ProfileGenericParser)]
+    trim_profile_parsers(profile)
+    return own, profile
+
+
+def trim_profile_parsers(parsers: list[ProfileGenericParser]) -> None:
+    for p in parsers:
+        del p.value_formats[len(PG_HEAD_PARSERS) :]
+# -- end of the workaround ----------------------------------------------------------------------------------------
+
+
 class TelegramFramer:
     """Cuts a byte stream into telegram strings; counts what lies outside telegrams."""
 
@@ -147,7 +169,8 @@ class P1Meter:
         self.baudrate = baudrate
         self.reopen_s = reopen_s
         self._open_serial = open_serial
-        self.parser = TelegramParser(SPECS[spec])
+        own_spec, self.profile_parsers = private_specification(SPECS[spec])  # the dsmr-parser leak workaround
+        self.parser = TelegramParser(own_spec)
         self.framer = TelegramFramer()
         if stale_after_s is None:
             stale_after_s = STALE_AFTER_S[spec]
@@ -173,6 +196,7 @@ class P1Meter:
         """Frames, checks and parses `data` (called by the reader thread; tests may call it directly)."""
         for text in self.framer.feed(data):
             try:
+                trim_profile_parsers(self.profile_parsers)  # the dsmr-parser leak workaround
                 telegram = self.parser.parse(text)
                 reading = reading_from_telegram(telegram)
             except InvalidChecksumError:

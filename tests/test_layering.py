@@ -45,6 +45,7 @@ ALLOWED: dict[str, set[str]] = {
     "controller.statefile": set(),
     "controller.redact": set(),  # the one redaction helper (secrets never in any output)
     "controller.sdnotify": set(),
+    "controller.supervise": {"controller.clock"},  # issue 11: the supervised-task runner
     "controller.ports": set(),  # and, for type checking only, the types it names
     "controller.config": {"board"},
     "controller.evse": {"board", "hal", "controller.clock", "controller.config", "controller.sdnotify"},

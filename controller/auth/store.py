@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from controller.auth.decision import IdTagInfo
+from controller.statefile import private_file
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS local_list(id_tag TEXT PRIMARY KEY, status TEXT NOT NULL, expiry REAL, parent TEXT);
@@ -29,13 +30,14 @@ CACHE_MAX = 1000
 
 class AuthStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        private_file(path)  # 0600 from creation: RFID UIDs are credentials
         try:
             self.db = self._open(path)
         except sqlite3.DatabaseError:
             # a corrupt file: set it aside, start empty (the other state files are not touched)
             path.replace(path.with_name(path.name + ".corrupt"))
+            private_file(path)
             self.db = self._open(path)
 
     @staticmethod

@@ -57,6 +57,8 @@ class ConfigStore:
             doc = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ValueError(f"not valid JSON: {exc}") from exc
+        except RecursionError as exc:  # 100 000 nested "[" (issue 11)
+            raise ValueError("not valid JSON: nested too deep") from exc
         if not isinstance(doc, dict) or not isinstance(doc.get("values"), dict):
             raise ValueError("expected an object with a 'values' object")
         if doc.get("format") != FORMAT:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from controller.clock import Clock
@@ -77,6 +77,7 @@ class SlaveBoard:
     identity: str | None  # the --identity option, else the Identity key
     phases: Mapping[int, int]
     meter_drivers: Mapping[int, str]
+    listener: Mapping[str, Any] = field(default_factory=dict)  # the board file's [modbus_slave] (issue 11)
 
 
 class AlfenSlave:
@@ -103,7 +104,16 @@ class AlfenSlave:
         self._board = board
         self._trace = trace
         self.started_at = self.clock.monotonic()
-        self.server = ModbusTcpServer(self, host, port, idle_timeout_s=idle_timeout_s)
+        conf = board.listener
+        self.server = ModbusTcpServer(
+            self,
+            str(conf.get("listen", host)),
+            port,
+            idle_timeout_s=idle_timeout_s,
+            write_timeout_s=float(conf.get("write_timeout_s", 5.0)),
+            max_per_peer=int(conf.get("max_connections_per_peer", 2)),
+            allow=conf.get("allow"),
+        )
         self.running = False
 
     # -- life cycle ----------------------------------------------------------------------------------------

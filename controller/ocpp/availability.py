@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from controller.ports import ChangeBus, Trace
-from controller.statefile import read_json, write_json
+from controller.statefile import MapOf, StateWriteError, read_json, write_json
 from controller.transactions.sessions import Session
 
 FILE = "availability.json"
+SHAPE = {"station": str, "connectors": MapOf(str)}
 
 
 class UnavailableSockets(Protocol):
@@ -48,12 +49,10 @@ class Availability:
         self._sessions = sessions
         self._changes = changes
         self._trace = trace
-        raw = read_json(self.path, {})
-        raw = raw if isinstance(raw, dict) else {}
-        self.station_wanted = raw.get("station") == "Inoperative"  # what was asked (and answered)
+        raw = read_json(self.path, {"station": "Operative", "connectors": {}}, SHAPE)
+        self.station_wanted = raw["station"] == "Inoperative"  # what was asked (and answered)
         self.station_inoperative = False  # what applies: set by apply() once no transaction runs
-        wanted_raw = raw.get("connectors")
-        wanted: dict[str, Any] = wanted_raw if isinstance(wanted_raw, dict) else {}
+        wanted: dict[str, Any] = raw["connectors"]
         self.wanted: dict[int, str] = {}
         for cid in connectors:
             value = wanted.get(str(cid), "Operative")
@@ -98,13 +97,19 @@ class Availability:
             return "Rejected"
         if connector_id != 0 and connector_id not in self.wanted:
             return "Rejected"
+        before = (self.station_wanted, dict(self.wanted))
         if connector_id == 0:
             self.station_wanted = kind == "Inoperative"
             if kind == "Operative":
                 self.wanted = dict.fromkeys(self.wanted, "Operative")
         else:
             self.wanted[connector_id] = kind
-        self._save()
+        try:
+            self._save()
+        except StateWriteError as exc:  # not stored, so not applied: it would not survive a restart
+            self.station_wanted, self.wanted = before
+            self._trace(f"ChangeAvailability rejected: {exc}")
+            return "Rejected"
         pending = self.apply()
         self._changes.limits_changed()
         targets = list(self.wanted) if connector_id == 0 else [connector_id]

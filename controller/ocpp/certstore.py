@@ -33,6 +33,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from controller.ocpp.certcheck import CS_ROOT, issued_by, valid_at
 from controller.statefile import read_json, write_atomic, write_json
 
+INDEX_SHAPE = [{"type": str, "file": str}]  # each entry also has "fingerprint"
+
 CERT_DIR = "certs"
 REFUSALS_BEFORE_FALLBACK = 2
 _LEGACY = "."  # the pair at cp/cert.pem + cp/key.pem
@@ -83,8 +85,8 @@ class CertStore:
 
     # -- roots ------------------------------------------------------------------------------------------------
     def index(self) -> list[dict[str, Any]]:
-        raw = read_json(self.index_path, [])
-        return [e for e in raw if isinstance(e, dict) and e.get("file")] if isinstance(raw, list) else []
+        raw = read_json(self.index_path, [], INDEX_SHAPE)  # issue 11: a bad index is set aside and named
+        return [e for e in raw if e.get("file")]
 
     def _load(self, entry: dict[str, Any]) -> x509.Certificate | None:
         try:
@@ -153,7 +155,7 @@ class CertStore:
 
     # -- key pairs --------------------------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
-        raw = read_json(self.pairs_path, {})
+        raw = read_json(self.pairs_path, {}, dict)
         return raw if isinstance(raw, dict) else {}
 
     def _pair_files(self, pair_id: str) -> tuple[Path, Path]:

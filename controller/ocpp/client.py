@@ -170,7 +170,7 @@ class OcppClient(
                 self._trace("in", raw_msg)
         try:
             msg = json.loads(raw_msg)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):  # RecursionError: "[" * 100 000 (found by fuzzing)
             log.warning("dropping a frame that is not JSON: %.200r", raw_msg)
             return
         if (

@@ -37,11 +37,12 @@ from ocpp.v16.enums import Action, UpdateFirmwareStatus
 from controller.clock import Clock
 from controller.ocpp.diagnostics import download, send_when_online, with_retries
 from controller.ports import LinkPort, Trace
-from controller.statefile import read_json, remove, write_json
+from controller.statefile import StateWriteError, read_json, remove, write_json
 from controller.timefmt import TimeFormatError, parse_time
 from controller.transactions.sessions import Session
 
 MARKER = "result.json"
+MARKER_SHAPE = {"status": str, "request_id?": (int, type(None)), "image?": str}
 DEFAULT_INSTALL_TIMEOUT_S = 300.0
 
 
@@ -134,7 +135,7 @@ class Firmware:
         """After a (re)boot: report the result of an installation that rebooted the station."""
         if self._reported_marker:
             return
-        marker = read_json(self.dir / MARKER, None)
+        marker = read_json(self.dir / MARKER, None, MARKER_SHAPE)
         self._reported_marker = True
         if not isinstance(marker, dict):
             return
@@ -225,7 +226,10 @@ class Firmware:
             await self._notify("InstallationFailed", request_id)
             self._idle(request_id)
             return
-        write_json(self.dir / MARKER, {"status": "Installed", "request_id": request_id, "image": image.name})
+        try:
+            write_json(self.dir / MARKER, {"status": "Installed", "request_id": request_id, "image": image.name})
+        except StateWriteError as exc:  # installed all the same; only the report after the reboot is lost
+            self._trace(f"firmware result marker not stored: {exc}")
         if request_id is not None:
             await self._notify("InstallRebooting", request_id)
         self._trace("firmware installed; rebooting")

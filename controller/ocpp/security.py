@@ -60,6 +60,7 @@ from controller.timefmt import format_time
 
 MAX_EVENTS = 500
 CONFIG_KEYS = ("CertificateSignedMaxChainSize", "CertificateStoreMaxLength", "CpoName")
+EVENTS_SHAPE = [{"type": str, "timestamp": str, "techInfo?": str, "sent?": bool}]
 SCHEMA_MAX_CHAIN = 10000  # CertificateSigned.req certificateChain string[0..10000]
 PROBE_TIMEOUT_S = 10.0
 INVALID_CP_CERTIFICATE = "InvalidChargePointCertificate"
@@ -109,8 +110,7 @@ class Security:
         self.store.ensure_dirs()
         self.dir = self.store.dir
         self.events_path = state_dir / "security_events.json"
-        raw = read_json(self.events_path, [])
-        self.events: list[dict[str, Any]] = [e for e in raw if isinstance(e, dict)] if isinstance(raw, list) else []
+        self.events: list[dict[str, Any]] = read_json(self.events_path, [], EVENTS_SHAPE)  # issue 11: shape
         self._unsent: list[dict[str, Any]] = [e for e in self.events if not e.get("sent")]
         self._flushing = False
         self._tls_reported: set[str] = set()  # TLS event kinds raised since the last successful connection

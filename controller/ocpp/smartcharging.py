@@ -30,11 +30,12 @@ from ocpp.v16.enums import (
 from controller.clock import Clock
 from controller.energy import schedules as sch
 from controller.ports import ChangeBus, Settings, Trace
-from controller.statefile import read_json, write_json
+from controller.statefile import StateWriteError, read_json, write_json
 from controller.timefmt import parse_time_or_none
 from controller.transactions.sessions import Session
 
 FILE = "charging_profiles.json"
+SHAPE = [{"connectorId": int}]  # each entry is further checked by profile_from_ocpp
 CONFIG_KEYS = ("ChargeProfileMaxStackLevel", "MaxChargingProfilesInstalled", "ChargingScheduleMaxPeriods",
                "ChargingScheduleAllowedChargingRateUnit")
 
@@ -88,9 +89,9 @@ class SmartCharging:
 
     # -- persistence -------------------------------------------------------------------------------------------
     def _load(self) -> None:
-        raw = read_json(self.path, [])
+        raw = read_json(self.path, [], SHAPE)
         good: list[dict[str, Any]] = []
-        for entry in raw if isinstance(raw, list) else []:
+        for entry in raw:
             try:
                 self.profiles.append(sch.profile_from_ocpp(entry, int(entry["connectorId"])))
                 good.append(entry)
@@ -101,11 +102,21 @@ class SmartCharging:
         self._drop_stale_tx_profiles()
 
     def _replace_all(self, pairs: list[tuple[dict[str, Any], sch.Profile]]) -> None:
+        """Persist, then apply. Raises StateWriteError (nothing changed) when the file cannot be written."""
         raw = [r for r, _ in pairs]
-        write_json(self.path, raw)  # persisted first: a failed write changes nothing in memory either
+        write_json(self.path, raw)
         self._raw = raw
         self.profiles = [p for _, p in pairs]
         self._wake.set()
+
+    def _drop(self, pairs: list[tuple[dict[str, Any], sch.Profile]]) -> None:
+        """Forget profiles that are void anyway (TxProfiles of ended transactions; dropped again at load)."""
+        try:
+            self._replace_all(pairs)
+        except StateWriteError:
+            self._raw = [r for r, _ in pairs]
+            self.profiles = [p for _, p in pairs]
+            self._wake.set()
 
     def _pairs(self) -> list[tuple[dict[str, Any], sch.Profile]]:
         return list(zip(self._raw, self.profiles, strict=True))
@@ -119,7 +130,7 @@ class SmartCharging:
             and sessions.sessions[p.connector_id].in_transaction
         ]
         if len(keep) != len(self._raw):
-            self._replace_all(keep)
+            self._drop(keep)
 
     # -- the context of a connector ----------------------------------------------------------------------------
     def now(self) -> float:
@@ -179,7 +190,11 @@ class SmartCharging:
         raw = dict(snake_to_camel_case(dict(wire)))
         raw["connectorId"] = connector_id
         keep.append((raw, p))
-        self._replace_all(keep)
+        try:
+            self._replace_all(keep)
+        except StateWriteError as exc:
+            self._trace(f"SetChargingProfile {p.id} rejected: {exc}")
+            return "Rejected"
         self._trace(f"charging profile {p.id} installed ({p.purpose}, level {p.stack_level}, connector {connector_id})")
         self._changes.limits_changed()
         return "Accepted"
@@ -213,14 +228,18 @@ class SmartCharging:
         keep = [(r, p) for r, p in self._pairs() if not matches(p)]
         if len(keep) == len(self._raw):
             return "Unknown"
-        self._replace_all(keep)
+        try:
+            self._replace_all(keep)
+        except StateWriteError as exc:  # nothing cleared; Unknown is the only refusal ClearChargingProfile has
+            self._trace(f"ClearChargingProfile not applied: {exc}")
+            return "Unknown"
         self._changes.limits_changed()
         return "Accepted"
 
     def on_transaction_end(self, connector_id: int) -> None:
         keep = [(r, p) for r, p in self._pairs() if not (p.purpose == sch.TX and p.connector_id == connector_id)]
         if len(keep) != len(self._raw):
-            self._replace_all(keep)
+            self._drop(keep)
 
     # -- GetCompositeSchedule ----------------------------------------------------------------------------------
     def hardware_cap(self, cid: int) -> float:

@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from controller.ports import ChangeBus, ControlPort, Trace
-from controller.statefile import write_json
+from controller.statefile import NUMBER, StateWriteError, write_json
 from controller.station.sockets import Sockets
 from controller.transactions.journal import Journal
 from controller.transactions.sessions import SessionManager
 
 TILT_FILE = "tilt-calibration.json"
+TILT_SHAPE = {"tilt_offset_deg": NUMBER}
 
 
 class Notifier(Protocol):
@@ -74,8 +75,11 @@ class ControlEvents:
                 self._changes.status_changed()
         elif t == "calibration":
             if isinstance(msg.get("tilt_offset_deg"), int | float) and not msg.get("error"):
-                write_json(self._state_dir / TILT_FILE, {"tilt_offset_deg": msg["tilt_offset_deg"]})
-                self._trace(f"tilt sensor calibrated (offset {msg['tilt_offset_deg']:.2f} deg)")
+                try:
+                    write_json(self._state_dir / TILT_FILE, {"tilt_offset_deg": msg["tilt_offset_deg"]})
+                    self._trace(f"tilt sensor calibrated (offset {msg['tilt_offset_deg']:.2f} deg)")
+                except StateWriteError as exc:  # issue 11: a full disk is said, not raised into the reader
+                    self._trace(f"tilt calibration not stored (in use until the next restart): {exc}")
             else:
                 self._trace(f"tilt calibration failed: {msg.get('error')}")
         elif t == "log":

@@ -20,7 +20,7 @@ from controller.ocpp import conn_settings as conn
 from controller.ports import ControlPort
 from controller.statefile import read_json
 from controller.station import lifecycle
-from controller.station.control import TILT_FILE
+from controller.station.control import TILT_FILE, TILT_SHAPE
 from controller.station.sockets import ConnectorView, Sockets
 from controller.transactions import sessions, timers
 
@@ -62,7 +62,7 @@ def evse_values(config: ConfigRegistry, state_dir: Path) -> dict[str, str]:
         spec = config.spec(name)
         if spec is not None and spec.access != "W":
             out[name] = config.get(name)
-    tilt = read_json(state_dir / TILT_FILE, {})
+    tilt = read_json(state_dir / TILT_FILE, {}, TILT_SHAPE)
     if isinstance(tilt, dict) and isinstance(tilt.get("tilt_offset_deg"), int | float):
         out["_TiltOffset"] = str(tilt["tilt_offset_deg"])
     return out

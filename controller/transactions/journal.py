@@ -21,21 +21,46 @@ Also kept here, because they must survive the same power cut:
   stop with reason PowerLoss at the last alive time and the last known meter reading);
 - the StatusNotification queue of StatusNotificationMode=Queued (`status_queue`);
 - the transactionData collected for StopTxnSampledData / StopTxnAlignedData (`tx_data`).
+
+Integrity: a marker file beside the journal (`journal.sqlite.marker.json`) records that a journal exists and
+the last outbox sequence it reached. At start-up a journal that is missing or empty while the marker says one
+existed, whose last sequence is below the marker's, that SQLite cannot read or that fails `quick_check` is
+never silently replaced: it is moved aside as `journal.sqlite.damaged-<n>` (with its -wal), a log line names
+it, `problems` says what happened (the station reports it to the back office as a security event once online)
+and a fresh journal starts. If no journal file can be opened at all (read-only or broken state directory) the
+station runs on a journal in memory, says so the same way, and does not crash into a boot loop.
+The file is 0600 from creation (RFID UIDs are credentials).
+
+The outbox is capped (`outbox_cap_bytes`, the board file's `[journal] outbox_cap_mib`, default 64 MiB of
+payload): above it the oldest periodic MeterValues (never a StartTransaction, a StopTransaction or a MeterValues
+carrying a signed value) are dropped until it is back under 90 % of the cap; the number dropped is counted
+durably (`outbox_dropped_meter_values` in kv), logged and handed to `on_shed` (the station raises a
+MemoryExhaustion security event).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from controller.statefile import StateWriteError, private_dir, private_file, read_json, write_json
 from controller.timefmt import format_time, parse_time_or_none
 
+log = logging.getLogger(__name__)
+
 SCHEMA_VERSION = 2
+MARKER_SHAPE = {"last_seq": int}
+DEFAULT_OUTBOX_CAP_BYTES = 64 * 1024 * 1024
+SHED_TO = 0.9  # after shedding the outbox holds at most this fraction of the cap
+MARKER_INTERVAL_S = 3600.0  # the marker's sequence is refreshed at most this often (flash wear)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS transactions(
@@ -152,15 +177,128 @@ class OutageDecision:
     reason: str
 
 
+def outbox_cap(board_journal: Mapping[str, Any]) -> int:
+    """The outbox cap in bytes from the board file's [journal] section."""
+    return int(float(board_journal.get("outbox_cap_mib", DEFAULT_OUTBOX_CAP_BYTES / 2**20)) * 2**20)
+
+
 class Journal:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, outbox_cap_bytes: int = DEFAULT_OUTBOX_CAP_BYTES) -> None:
         self.path = path
-        self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(SCHEMA)
-        self._migrate()
+        self.outbox_cap_bytes = outbox_cap_bytes
+        self.on_shed: Callable[[int, int], None] | None = None  # (dropped now, dropped in all)
+        self.marker = path.with_name(path.name + ".marker.json")
+        self.problems: list[str] = []  # what went wrong at start-up, for the back office
+        self._marked_seq = -1
+        self._marked_at = 0.0
+        self.in_memory = False
+        expected = read_json(self.marker, None, MARKER_SHAPE)
+        try:
+            private_dir(path.parent)
+            self.db = self._open_checked(expected)
+        except (OSError, sqlite3.Error) as exc:
+            self._problem(f"cannot open the transaction journal {path} ({exc}); running on a journal in memory, "
+                          "transactions will not survive a restart", critical=True)
+            self.db = self._connect(":memory:")
+            self.in_memory = True
+            self._migrate()
+        self._outbox_bytes = self.outbox_bytes()
+        self._shed_floor = 0
+        self._write_marker()
+
+    def report_to(self, event: Callable[[str, str], None]) -> None:
+        """Hand the start-up problems (JournalDamaged) and, from now on, outbox drops (MemoryExhaustion) to
+        `event(kind, tech_info)` (the station's security events, sent once online)."""
+        for problem in self.problems:
+            event("JournalDamaged", problem)
+        self.on_shed = lambda n, total: event(
+            "MemoryExhaustion", f"outbox full: dropped the {n} oldest periodic MeterValues ({total} in all)")
+
+    def _problem(self, text: str, critical: bool = False) -> None:
+        (log.critical if critical else log.error)("%s", text)
+        self.problems.append(text)
+
+    @staticmethod
+    def _connect(where: str) -> sqlite3.Connection:
+        db = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.executescript(SCHEMA)
+        except sqlite3.Error:
+            db.close()
+            raise
+        return db
+
+    def _open_checked(self, expected: dict[str, Any] | None) -> sqlite3.Connection:
+        """Open the journal file, setting aside a damaged one (see the module doc)."""
+        path = self.path
+        reason: str | None = None
+        size = path.stat().st_size if path.is_file() else None
+        if expected is not None and size is None and not path.exists():
+            self._problem(f"the transaction journal {path} is missing (it had reached sequence "
+                          f"{expected['last_seq']}); starting a new one")
+        elif expected is not None and size == 0:
+            reason = "empty"
+        elif size:
+            reason = self._damage(expected)
+        if reason is not None:
+            aside = self._set_aside()
+            self._problem(f"the transaction journal {path} is {reason}; kept as {aside.name}, starting a new one")
+        private_file(path)
+        db = self._connect(str(path))
+        self.db = db
+        try:
+            self._migrate()
+        except sqlite3.Error:
+            db.close()
+            raise
+        return db
+
+    def _damage(self, expected: dict[str, Any] | None) -> str | None:
+        """Why the existing journal file cannot be trusted (None: it can)."""
+        try:
+            db = sqlite3.connect(f"file:{self.path}?mode=rw", uri=True, isolation_level=None)
+        except sqlite3.Error as exc:
+            return f"unreadable ({exc})"
+        try:
+            check = db.execute("PRAGMA quick_check").fetchone()
+            if not check or check[0] != "ok":
+                return f"corrupt (quick_check: {check[0] if check else 'nothing'})"
+            have = db.execute("SELECT name FROM sqlite_master WHERE name='sqlite_sequence'").fetchone()
+            row = db.execute("SELECT seq FROM sqlite_sequence WHERE name='outbox'").fetchone() if have else None
+            seq = int(row[0]) if row else 0
+            if expected is not None and seq < expected["last_seq"]:
+                return f"not the journal it was (last sequence {seq}, it had reached {expected['last_seq']})"
+        except sqlite3.Error as exc:
+            return f"corrupt ({exc})"
+        finally:
+            db.close()
+        return None
+
+    def _set_aside(self) -> Path:
+        n = 1
+        while self.path.with_name(f"{self.path.name}.damaged-{n}").exists():
+            n += 1
+        aside = self.path.with_name(f"{self.path.name}.damaged-{n}")
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(f"{self.path}{suffix}")
+            if src.exists():
+                os.replace(src, Path(f"{aside}{suffix}"))
+        return aside
+
+    def _write_marker(self) -> None:
+        """Record that a journal exists and its last sequence (only when it changed; not per message)."""
+        if self.in_memory:
+            return  # keep the marker of the journal on disk
+        seq = self.last_seq()
+        if seq == self._marked_seq:
+            return
+        try:
+            write_json(self.marker, {"last_seq": seq})
+            self._marked_seq = seq
+        except StateWriteError:
+            pass  # logged; checked again at the next touch_alive
 
     def _migrate(self) -> None:
         for table, columns in _ADDED_COLUMNS.items():
@@ -171,6 +309,9 @@ class Journal:
         self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
+        """Record the last sequence in the marker and close (a second close does nothing)."""
+        with contextlib.suppress(sqlite3.ProgrammingError):  # already closed
+            self._write_marker()
         self.db.close()
 
     # -- writes (each one atomic and durable before it returns) ----------------------------------------------
@@ -283,16 +424,62 @@ class Journal:
     def _enqueue(
         self, action: str, payload: dict[str, Any], local_tx: int | None, connector_id: int | None, not_before: float = 0.0
     ) -> None:
+        text = json.dumps(payload, separators=(",", ":"))
         self.db.execute(
             "INSERT INTO outbox(action,payload,local_tx,created,connector_id,not_before) VALUES(?,?,?,?,?,?)",
-            (action, json.dumps(payload, separators=(",", ":")), local_tx, time.time(), connector_id, not_before),
+            (action, text, local_tx, time.time(), connector_id, not_before),
         )
+        self._outbox_bytes += len(text)
+        if self._outbox_bytes > max(self.outbox_cap_bytes, self._shed_floor):
+            self._shed()
+
+    # -- the outbox cap ----------------------------------------------------------------------------------------
+    def outbox_bytes(self) -> int:
+        """The payload bytes queued in the outbox (what the cap counts)."""
+        return int(self.db.execute("SELECT COALESCE(SUM(length(payload)),0) FROM outbox").fetchone()[0])
+
+    def _shed(self) -> None:
+        """Drop the oldest periodic MeterValues until the outbox is under SHED_TO of the cap (in the caller's
+        SQLite transaction)."""
+        self._outbox_bytes = self.outbox_bytes()
+        excess = self._outbox_bytes - int(self.outbox_cap_bytes * SHED_TO)
+        if self._outbox_bytes <= self.outbox_cap_bytes or excess <= 0:
+            return
+        freed = dropped = last = 0
+        for seq, size in self.db.execute(
+            "SELECT seq,length(payload) FROM outbox WHERE action='MeterValues' AND payload NOT LIKE '%SignedData%' "
+            "ORDER BY seq"
+        ):
+            freed += int(size)
+            dropped += 1
+            last = int(seq)
+            if freed >= excess:
+                break
+        if not dropped:  # only messages that are kept: say so again after another tenth of the cap
+            self._shed_floor = self._outbox_bytes + self.outbox_cap_bytes // 10
+            log.warning("the outbox holds %d bytes (cap %d) and nothing it may drop", self._outbox_bytes,
+                        self.outbox_cap_bytes)
+            return
+        self.db.execute(
+            "DELETE FROM outbox WHERE action='MeterValues' AND payload NOT LIKE '%SignedData%' AND seq<=?", (last,)
+        )
+        self._outbox_bytes -= freed
+        total = int(self.get("outbox_dropped_meter_values", 0)) + dropped
+        self.db.execute("INSERT OR REPLACE INTO kv(key,value) VALUES('outbox_dropped_meter_values',?)", (str(total),))
+        log.warning("outbox above its cap of %d bytes: dropped the %d oldest periodic MeterValues (%d in all)",
+                    self.outbox_cap_bytes, dropped, total)
+        if self.on_shed is not None:
+            self.on_shed(dropped, total)
+
+    def dropped_meter_values(self) -> int:
+        """Periodic MeterValues dropped by the outbox cap since this journal was created."""
+        return int(self.get("outbox_dropped_meter_values", 0))
 
     def ack(self, item: OutboxItem, result: dict[str, Any] | None) -> None:
         """The back office confirmed `item`: remove it; a StartTransaction.conf maps the real transactionId."""
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute("DELETE FROM outbox WHERE seq=?", (item.seq,))
+            self._remove(item.seq)
             if item.action == "StartTransaction" and item.local_tx is not None and result is not None:
                 status = (result.get("idTagInfo") or {}).get("status")
                 self.db.execute(
@@ -302,6 +489,12 @@ class Journal:
             if item.action == "StopTransaction" and item.local_tx is not None:
                 self.db.execute("UPDATE transactions SET state='done' WHERE local_id=?", (item.local_tx,))
                 self._prune()
+
+    def _remove(self, seq: int) -> None:
+        row = self.db.execute("SELECT length(payload) FROM outbox WHERE seq=?", (seq,)).fetchone()
+        if row is not None:
+            self.db.execute("DELETE FROM outbox WHERE seq=?", (seq,))
+            self._outbox_bytes -= int(row[0])
 
     def _prune(self) -> None:
         row = self.db.execute(
@@ -323,7 +516,7 @@ class Journal:
         sent and are dropped as they come up (`resolve` returns None for them)."""
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute("DELETE FROM outbox WHERE seq=?", (item.seq,))
+            self._remove(item.seq)
             if item.local_tx is not None:
                 if item.action == "StartTransaction":
                     self.db.execute("UPDATE transactions SET start_dropped=1 WHERE local_id=?", (item.local_tx,))
@@ -333,15 +526,25 @@ class Journal:
     # -- liveness and Power Outage Recovery -------------------------------------------------------------------
     def touch_alive(self, now: float, meters: dict[int, float] | None = None) -> None:
         """Record that the station is alive at `now` (epoch s) and the meter of each active transaction."""
-        with self.db:
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute("INSERT OR REPLACE INTO kv(key,value) VALUES('last_alive',?)", (json.dumps(now),))
-            for local_id, wh in (meters or {}).items():
-                self.db.execute(
-                    "UPDATE transactions SET last_meter=MAX(COALESCE(last_meter,0),?), last_seen=? "
-                    "WHERE local_id=? AND state='active'",
-                    (int(round(wh)), now, local_id),
-                )
+        if abs(now - self._marked_at) >= MARKER_INTERVAL_S:
+            self._marked_at = now
+            self._write_marker()
+        # Not fsynced (flash wear): a best-effort hint for Power Outage Recovery. WAL keeps commits in order, so
+        # the next durable commit (any transaction message) makes this one durable too, and a power cut loses
+        # at most the hints since then, never a journalled message.
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with self.db:
+                self.db.execute("BEGIN IMMEDIATE")
+                self.db.execute("INSERT OR REPLACE INTO kv(key,value) VALUES('last_alive',?)", (json.dumps(now),))
+                for local_id, wh in (meters or {}).items():
+                    self.db.execute(
+                        "UPDATE transactions SET last_meter=MAX(COALESCE(last_meter,0),?), last_seen=? "
+                        "WHERE local_id=? AND state='active'",
+                        (int(round(wh)), now, local_id),
+                    )
+        finally:
+            self.db.execute("PRAGMA synchronous=FULL")
 
     def highest_meter(self, connector_id: int) -> int:
         """The highest meter reading (Wh) this journal knows for a connector (0 if none)."""
