@@ -393,6 +393,7 @@ class Station:
                         wh = v.energy_wh
                         v.meter["energy_wh"] = wh
                     v.energy_wh = wh
+                self.energy.note_samples()  # the station's own current as of now (grid meter readings)
                 self._changed(limits=False)
         elif t == "calibration":
             if isinstance(msg.get("tilt_offset_deg"), int | float) and not msg.get("error"):
@@ -433,12 +434,18 @@ class Station:
 
     def _publish_limits(self) -> None:
         active = {cid for cid, s in self.sessions.sessions.items() if s.in_transaction}
+        held = {  # the station holds these cars: their share goes to the others
+            cid for cid in active
+            if self.sessions.sessions[cid].suspended or not self.sessions.authorized(cid) or self.views[cid].unavailable
+        }
         station_cap, socket_caps = self.smart.caps()  # smart charging limits in force now
-        # load balancing: Station-MaxCurrent, grid meter headroom / safe current, Modbus setpoints, hysteresis
+        # load balancing: Station-MaxCurrent, grid meter headroom / safe current, Modbus setpoints, hysteresis,
+        # the external suspend signal and the pace of every raise
         offers = self.energy.offers(
             {cid: min(self._socket_max(cid), socket_caps.get(cid, math.inf)) for cid in self.views},
             active,
             station_cap=station_cap,
+            held=held,
         )
         external_suspend = self.energy.external_suspend  # DirectExternalSuspendSignal
         limits: dict[int, dict[str, Any]] = {}

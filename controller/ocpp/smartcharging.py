@@ -89,14 +89,12 @@ class SmartCharging:
         return float(self.station.clock.now().timestamp())
 
     def _phases(self, cid: int) -> int:
-        for c in self.station.board.connectors:
-            if c.id == cid:
-                return int(c.phases)
-        return sch.DEFAULT_PHASES
+        """The phases a limit in W is spread over: those the car really draws on (0: the station's)."""
+        return int(self.station.energy.charging_phases(cid))
 
     def context(self, cid: int) -> sch.TxContext:
         if cid == 0:
-            return sch.TxContext(0)
+            return sch.TxContext(0, phases=self._phases(0))
         s = self.station.sessions.sessions.get(cid)
         if s is None or not s.in_transaction:
             return sch.TxContext(cid, phases=self._phases(cid))
@@ -210,7 +208,7 @@ class SmartCharging:
     def caps(self) -> tuple[float, dict[int, float]]:
         """(station cap, per-connector cap) in A now; math.inf where no profile limits."""
         now = self.now()
-        st = sch.station_limit(self.profiles, now)
+        st = sch.station_limit(self.profiles, now, phases=self._phases(0))
         per: dict[int, float] = {}
         for cid in self.station.views:
             got = sch.connector_limit(self.profiles, now, self.context(cid))

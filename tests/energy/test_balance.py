@@ -75,28 +75,29 @@ def test_board_meter_matches_the_selected_kind(
 )
 def test_grid_watch_room(includes: bool, measured: tuple[float, ...], own: tuple[float, ...], room: tuple[float, ...]) -> None:
     w = GridWatch(validity_s=10)
-    assert w.update(0.0, measured, own, includes)
+    w.note_own(0.0, own)
+    assert w.update(0.0, measured, includes)
     assert w.room(0.0, 25.0) == pytest.approx(room)
 
 
 def test_grid_watch_rises_at_once_and_falls_after_the_release_window() -> None:
     w = GridWatch(validity_s=10, release_s=3)
-    w.update(0.0, (5, 5, 5), (0, 0, 0), True)
-    w.update(1.0, (15, 5, 5), (0, 0, 0), True)
+    w.update(0.0, (5, 5, 5), True)
+    w.update(1.0, (15, 5, 5), True)
     assert w.house(1.0) == (15, 5, 5)  # a rise counts at once
-    w.update(2.0, (5, 5, 5), (0, 0, 0), True)
+    w.update(2.0, (5, 5, 5), True)
     assert w.house(2.0) == (15, 5, 5)  # a fall only after 3 s
-    w.update(3.0, (5, 5, 5), (0, 0, 0), True)
-    w.update(4.5, (5, 5, 5), (0, 0, 0), True)
+    w.update(3.0, (5, 5, 5), True)
+    w.update(4.5, (5, 5, 5), True)
     assert w.house(4.5) == (5, 5, 5)
 
 
 def test_grid_watch_lost_before_the_first_reading_and_after_the_validity_time() -> None:
     w = GridWatch(validity_s=10)
     assert w.lost(0.0) and w.room(0.0, 25) is None
-    w.update(1.0, (1, 1, 1), (0, 0, 0), True)
+    w.update(1.0, (1, 1, 1), True)
     for t, reading in ((2.0, None), (5.0, (1.0, float("nan"), 1.0)), (8.0, (1.0, 2.0))):
-        assert not w.update(t, reading, (0, 0, 0), True)  # offline, NaN, broken: not valid
+        assert not w.update(t, reading, True)  # offline, NaN, broken: not valid
     assert not w.lost(11.0) and w.room(11.0, 25) == (24, 24, 24)  # the last valid reading still counts
     assert w.lost(11.01) and w.room(11.01, 25) is None
     assert w.errors == 3
