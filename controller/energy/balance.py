@@ -6,11 +6,12 @@
 - Higher while the grid meter is what limits (`meter_bound`): only by at least `step_a`, so the offer does
   not creep after every flicker of the house load (the meter's release window already delays rises).
   A higher limit that is not the meter's (a Modbus setpoint, a key change) applies at once.
-- Resume after a pause the meter caused: only when the target is at least 6 A + `resume_margin_a`, has been
-  for `resume_delay_s`, and the pause has lasted `min_pause_s`, whatever limits the target by then (the
-  house load may have fallen so far that the meter no longer limits at all: a pulsing hob would otherwise
-  start and stop the car with every pulse, wear its contactor and trip ContactorProtect, > 10 start/stops a
-  minute). A pause that was not the meter's (Modbus 0, a lower key) ends as soon as the target is 6 A again.
+- Resume after a pause the meter caused: only when the target is at least 6 A (+ `resume_margin_a` while the
+  meter is what limits it), has been for `resume_delay_s`, and the pause has lasted `min_pause_s`, whatever
+  limits the target by then (the house load may have fallen so far that the meter no longer limits at all:
+  a pulsing hob would otherwise start and stop the car with every pulse, wear its contactor and trip
+  ContactorProtect, > 10 start/stops a minute). A pause that was not the meter's (Modbus 0, a lower key)
+  ends as soon as the target is 6 A again.
 - Once the meter is lost, the station runs on Safe-MaxCurrent and the meter's pause has no reading to wait
   for: the car resumes at the safe current as soon as the pause has lasted `min_pause_s` (no margin, no
   resume delay: Safe-MaxCurrent is 6 A by default, and 6 A + 1 A would never come).
@@ -80,7 +81,8 @@ class OfferSmoother:
                 if paused_long_enough:
                     return self._resume(target)
                 return 0.0
-            if target >= self.min_a + self.h.resume_margin_a - _EPS:
+            margin = self.h.resume_margin_a if meter_bound else 0.0  # no swing of the house can reach it then
+            if target >= self.min_a + margin - _EPS:
                 if self._resume_since is None:
                     self._resume_since = now
                 if now - self._resume_since >= self.h.resume_delay_s - _EPS and paused_long_enough:

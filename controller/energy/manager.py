@@ -62,7 +62,7 @@ from controller.energy.phases import (
     to_grid,
 )
 from controller.energy.setpoints import Setpoints
-from controller.energy.settings import KEYS, EnergySettings
+from controller.energy.settings import KEYS, EnergySettings, read_field
 from controller.energy.suspend import external_suspend
 from controller.evse.limits import OfferHistory
 
@@ -212,7 +212,7 @@ class EnergyManager:
 
     @property
     def external_suspend(self) -> bool:
-        return external_suspend(self.settings().suspend_mode, self.suspend_input)
+        return external_suspend(read_field(self.config, "suspend_mode"), self.suspend_input)
 
     def write_socket_setpoint(self, cid: int, value: float) -> None:
         self.setpoints.write_socket(cid, value, self.clock.monotonic())
@@ -226,10 +226,11 @@ class EnergyManager:
     def charging_phases(self, cid: int) -> int:
         """How many phases a limit in W is spread over: for a socket the phases its car will really draw on
         (as seen in this session, else every phase the socket has); for 0 the station's connected phases."""
-        s = self.settings()
+        connected = read_field(self.config, "connected")
         if cid == 0 or cid not in self.connectors:
-            return len(s.connected)
-        return self.cars[cid].count(socket_phases(s.connected, self.connectors[cid], s.max_allowed_phases))
+            return len(connected)
+        phases = socket_phases(connected, self.connectors[cid], read_field(self.config, "max_allowed_phases"))
+        return self.cars[cid].count(phases)
 
     def meter_room(self, s: EnergySettings, now: float) -> tuple[float, float, float] | None:
         """The fuse headroom per grid phase; None when load balancing has no valid reading (safe current)."""

@@ -133,3 +133,22 @@ async def test_external_suspend_signal_suspends_charging(tmp_path: Path) -> None
         await rig.wait_status("Charging", timeout=10)
     finally:
         await stop_rig(rig)
+
+
+async def test_a_second_car_waiting_for_its_share_is_suspended_evse(tmp_path: Path) -> None:
+    """Issue 16, item 9: while the station holds a joining car (the first one has 5 s to follow its lowered
+    offer), the connector reports SuspendedEVSE and the applied limit (Modbus 1206) is 0."""
+    rig = await start_energy_rig(tmp_path, board="sim-double", config={"Station-MaxCurrent": "32"})
+    try:
+        await charge(rig, 1)
+        await until(lambda: rig.conn(1)["currents"][0] > 31.5, 8, "car 1 at 32 A")
+        await rig.cmd("plug", connector=2, ev={"max_current": 32, "phases": 3})
+        await rig.wait_status("Preparing", 2)
+        await rig.cmd("tag", uid="CARD2")
+        await rig.wait_status("SuspendedEVSE", 2, timeout=5)
+        assert rig.station.energy.last_offers[2] == 0.0 and rig.station.energy.last_offers[1] == 16.0
+        assert rig.station.modbus.socket_values(2)["applied_max_a"] == 0.0
+        await rig.wait_status("Charging", 2, timeout=15)
+        assert rig.station.energy.last_offers[2] == 16.0
+    finally:
+        await stop_rig(rig)
