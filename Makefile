@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint typecheck clean keys-doc
+.PHONY: demo test bench lint typecheck clean keys-doc fuzz-energy
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || { \
@@ -28,6 +28,13 @@ test: $(STAMP) $(INTEROP)
 	$(PY) -m pytest
 	$(VENV)/bin/ruff check controller hal board hil tests bench
 	$(VENV)/bin/mypy controller hal board hil bench
+
+# the end-to-end energy property test, long and random (a failure is kept in .hypothesis/ and replayed first)
+ENERGY_FUZZ_EXAMPLES ?= 400
+ENERGY_FUZZ_SECONDS ?= 600
+fuzz-energy: $(STAMP)
+	ENERGY_FUZZ_EXAMPLES=$(ENERGY_FUZZ_EXAMPLES) ENERGY_FUZZ_SECONDS=$(ENERGY_FUZZ_SECONDS) \
+		$(PY) -m pytest tests/energy/test_energy_property.py --timeout=0 -q
 
 bench: $(STAMP)
 	$(PY) -m bench

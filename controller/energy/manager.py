@@ -14,8 +14,9 @@ Per socket the offer is the max-min fair allocation (`controller.energy.allocato
 under, per grid phase the station is connected to, the least of Station-MaxCurrent, the smart charging
 station limit, the Modbus SCN setpoint (mode SCN), and with Active-LoadBalancing the fuse headroom
 SmartMeter-MaxCurrent - house load (`GridWatch`) or, with no valid reading for the meter validity time,
-Safe-MaxCurrent; then MaxImbalanceCurrent (a car whose phases the socket meter has not seen yet counts as a
-single-phase car); then the 6 A rule and the hysteresis of `OfferSmoother`. Then the rule for every change:
+Safe-MaxCurrent; then MaxImbalanceCurrent (a car whose phases the socket meter has not seen in this session
+counts as a single-phase car; the samples of a session's first 2.5 s may still show the previous car and do
+not count); then the 6 A rule and the hysteresis of `OfferSmoother`. Then the rule for every change:
 - a lower offer applies at once; the car has `reaction_s` (5 s, IEC 61851, plus 1 s for the message to reach
   the loop) to follow it, and until then it may still draw its highest offer of that window;
 - a higher offer, or a new car, gets only what the others' may-draw leaves under every limit
@@ -45,6 +46,7 @@ from controller.energy.allocator import Background, SocketAsk, allocate_sockets,
 from controller.energy.balance import DemandTracker, Hysteresis, OfferSmoother
 from controller.energy.meter import (
     METER_VALIDITY_S,
+    OWN_SAMPLE_SKEW_S,
     Arrival,
     GridWatch,
     MeterSource,
@@ -108,10 +110,12 @@ class EnergyManager:
         self.timing = meter_timing or timing_of(self.grid_driver)
         self.watch = GridWatch(meter_validity_s, skew_s=self.timing.own_skew_s)
         self.setpoints = Setpoints(tuple(sorted(self.connectors)))
-        self.smoothers = {cid: OfferSmoother(hysteresis) for cid in self.connectors}
+        self.hysteresis = hysteresis or Hysteresis()
+        self.smoothers = {cid: OfferSmoother(self.hysteresis) for cid in self.connectors}
         self.demands = {cid: DemandTracker() for cid in self.connectors}
+        self.reaction_s = reaction_s
         self.may_draw = {cid: OfferHistory(reaction_s) for cid in self.connectors}
-        self.cars = {cid: CarPhases() for cid in self.connectors}
+        self.cars = {cid: CarPhases(OWN_SAMPLE_SKEW_S) for cid in self.connectors}
         self.suspend_input: bool | None = None
         # MbsSlaveTCPIP as it was when the station started (the key needs a reboot): set by the Modbus slave.
         # While true, Modbus setpoints (or Safe-MaxCurrent once they expire) limit per MbsSlaveTCPIPMode.
@@ -275,9 +279,9 @@ class EnergyManager:
                     cap = min(cap, lim)
             phases = socket_phases(s.connected, self.connectors.get(cid, 3), s.max_allowed_phases)
             cur = currents.get(cid)
-            car = self.cars.setdefault(cid, CarPhases())
+            car = self.cars.setdefault(cid, CarPhases(OWN_SAMPLE_SKEW_S))
             if cid in active:
-                car.see(drawn_phases(cur, s.connected))
+                car.see(now, drawn_phases(cur, s.connected))
             else:
                 car.reset()
             demand = self.demands.setdefault(cid, DemandTracker())
@@ -318,7 +322,7 @@ class EnergyManager:
         suspended = self.external_suspend
         desired: dict[int, float] = {}
         for cid in socket_max:
-            sm = self.smoothers.setdefault(cid, OfferSmoother())
+            sm = self.smoothers.setdefault(cid, OfferSmoother(self.hysteresis))
             if cid in running:
                 offer = sm.step(now, target[cid], unconstrained[cid], meter_lost)
                 desired[cid] = 0.0 if suspended else offer
@@ -326,7 +330,7 @@ class EnergyManager:
                 if cid not in active:
                     sm.reset()
                 desired[cid] = 0.0
-        history = {cid: self.may_draw.setdefault(cid, OfferHistory()) for cid in socket_max}
+        history = {cid: self.may_draw.setdefault(cid, OfferHistory(self.reaction_s)) for cid in socket_max}
         may = {cid: h.reference(now) for cid, h in history.items()}
         out = sequence_raises(desired, may, asks, full, imbalance)
         if s.active_lb and not meter_lost and self.watch.uncertain:
@@ -335,7 +339,7 @@ class EnergyManager:
         for cid, h in history.items():
             h.update(now, out[cid])
         previews = {
-            cid: self._offer_if_started(cid, asks, running, out, may, full, imbalance)
+            cid: 0.0 if suspended else self._offer_if_started(cid, asks, running, out, may, full, imbalance)
             for cid in socket_max
             if cid not in active
         }

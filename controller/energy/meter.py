@@ -57,7 +57,7 @@ RELEASE_S = 3.0
 # How old a socket meter's sample may be when it arrives: the socket meter is polled every second and the
 # control loop sends its samples every second, plus half a second of slack.
 OWN_SAMPLE_SKEW_S = 2.5
-STEADY_TOL_A = 0.5  # the station's current "held still" while a reading was measured
+STEADY_TOL_A = 1.0  # the station's current "held still" while a reading was measured (cars draw a little unevenly)
 P1, MODBUS_TCP = "DSMR P1", "Modbus TCP/IP"
 DRIVER_KINDS: dict[str, tuple[str, ...]] = {
     "sim": (P1, MODBUS_TCP),

@@ -80,18 +80,26 @@ def drawn_phases(
 
 
 class CarPhases:
-    """What one socket's car has shown of its phases in the running session (reset when it ends)."""
+    """What one socket's car has shown of its phases in the running session (reset when it ends). The socket
+    meter's samples of the first `grace_s` of a session are not the car's: they may still show the previous
+    car (a sample is up to two seconds old when it arrives)."""
 
-    def __init__(self) -> None:
+    def __init__(self, grace_s: float = 0.0) -> None:
+        self.grace_s = grace_s
+        self.started_at: float | None = None
         self.last_flow: tuple[int, ...] | None = None  # the grid phases it drew on when last seen drawing
         self.most = 0  # the most phases seen at once
 
     def reset(self) -> None:
+        self.started_at = None
         self.last_flow = None
         self.most = 0
 
-    def see(self, drawn: tuple[int, ...] | None) -> None:
-        if drawn:
+    def see(self, now: float, drawn: tuple[int, ...] | None) -> None:
+        """A sample of its socket meter during the session (`drawn`: the grid phases carrying current)."""
+        if self.started_at is None:
+            self.started_at = now
+        if drawn and now >= self.started_at + self.grace_s:
             self.last_flow = drawn
             self.most = max(self.most, len(drawn))
 

@@ -199,7 +199,6 @@ class LoopModel:
 class Telegram:
     measured_at: float
     house: tuple[float, float, float]
-    steady: bool | None = None  # the station's current held still around it (None: not known yet)
 
 
 @dataclass
@@ -247,10 +246,11 @@ class Checker:
       know of the drop (a poll for the meter's and the setpoints' expiry; for the fuse, the reading also has to
       be matched with the socket samples, `OWN_SAMPLE_SKEW_S`). Over the instantaneous limit inside that
       window is counted, and each stretch is bounded by the window.
-    - For the fuse the limit is SmartMeter-MaxCurrent minus the house load the meter last reported, from when
-      the station could know it: the telegram's arrival, or, when the station's own current changed while it
-      was measured (the meter cannot tell a car's step from the house's), the next telegram taken while the
-      station's current held still. A house step between telegrams is the meter's interval, not the station.
+    - For the fuse the limit is SmartMeter-MaxCurrent minus the house load the meter last reported, from the
+      telegram's arrival. When the station's own current moved while it was measured (the meter cannot tell a
+      car's step from a step of the house), the station may count on as little as that house load less the
+      move, until a telegram taken while its current held still. A house step between telegrams is the
+      meter's interval, not the station's doing.
     - No socket is paused (PWM off while its car is in session and wants current) for longer than the
       documented delays while its share of every limit (the same allocator, fed with the true limits) is
       6 A or more (7 A while the meter is what limits it: the resume margin).
@@ -298,7 +298,7 @@ class Checker:
             self._over_since.pop(name, None)
 
     def note_telegram(self, t: float, house: tuple[float, float, float]) -> None:
-        self.telegrams.append(Telegram(t, house, None if self.sc.includes_charger else True))
+        self.telegrams.append(Telegram(t, house))
 
     def note_station(self, t: float, station: tuple[float, float, float]) -> None:
         if not self._station_moves or self._station_moves[-1][1] != station:
@@ -306,30 +306,46 @@ class Checker:
         while len(self._station_moves) > 2 and self._station_moves[1][0] < t - 30:
             self._station_moves.popleft()
 
-    def _moved_between(self, a: float, b: float) -> bool:
-        """Whether the station's real current changed (by more than 0.05 A on a phase) within [a, b]."""
+    def _moves_between(self, a: float, b: float) -> list[float]:
+        """Per grid phase, how far the station's real current moved within [a, b]."""
         before: tuple[float, float, float] | None = None
+        low: list[float] | None = None
+        high: list[float] | None = None
         for t, cur in self._station_moves:
             if t <= a:
                 before = cur
-            elif t <= b:
-                if before is None or max(abs(cur[p] - before[p]) for p in range(3)) > 0.05:
-                    return True
-                before = cur
-        return False
+                continue
+            if t > b:
+                break
+            if low is None or high is None:
+                start = before if before is not None else cur
+                low, high = list(start), list(start)
+            for p in range(3):
+                low[p], high[p] = min(low[p], cur[p]), max(high[p], cur[p])
+        if low is None or high is None:
+            return [0.0, 0.0, 0.0]
+        return [high[p] - low[p] for p in range(3)]
 
     def _update_house_known(self, t: float) -> None:
+        """The house load the station can know: a telegram's, from its arrival, when the station's current held
+        still around it. One measured while the station's current moved cannot be told apart from the house:
+        until the next steady one the station may count on as little as its house load less that move."""
         # the controller looks at the station's samples from a poll (1 s) and a sample (2 s) before a reading
         # to OWN_SAMPLE_SKEW_S after the poll that saw it: a superset of that window
         lead, lag = POLL_S + 2.0 + 2 * TICK_S, POLL_S + OWN_SAMPLE_SKEW_S + 2 * TICK_S
-        for tg in self.telegrams:
-            if tg.steady is None and t >= tg.measured_at + lag:
-                tg.steady = not self._moved_between(tg.measured_at - lead, tg.measured_at + lag)
-        while self.telegrams and self.telegrams[0].steady is not None:
-            tg = self.telegrams[0]
-            if tg.steady:
-                self.house_known = tg.house  # it (and every uncertain one before it) is usable now
-            self.telegrams.popleft()
+        while self.telegrams and t >= self.telegrams[0].measured_at + lag:
+            tg = self.telegrams.popleft()
+            if not self.sc.includes_charger:
+                self.house_known = tg.house
+                continue
+            moved = self._moves_between(tg.measured_at - lead, tg.measured_at + lag)
+            if max(moved) <= 0.05:
+                self.house_known = tg.house
+            else:
+                least = [tg.house[p] - moved[p] for p in range(3)]
+                if self.house_known is not None:
+                    least = [min(least[p], self.house_known[p]) for p in range(3)]
+                self.house_known = (least[0], least[1], least[2])
 
     # -- every tick ------------------------------------------------------------------------------------------
     def tick(self, t: float, t_run: float) -> None:

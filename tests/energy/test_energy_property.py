@@ -1,15 +1,19 @@
 """The end-to-end energy property: random installations, house loads, cars, profiles, Modbus setpoints and
 suspends, and every limit holds on the cars' real currents at every tick (see `energy_sim.Checker`).
 
-`make test` runs a CI-sized, derandomized profile; `make fuzz-energy` a long random one
-(ENERGY_FUZZ_EXAMPLES examples of ENERGY_FUZZ_SECONDS simulated seconds each).
+`make test` runs a CI-sized profile with a fixed seed (the same 80 scenarios of 180 simulated seconds every
+time); `make fuzz-energy` a long random one (ENERGY_FUZZ_EXAMPLES examples of ENERGY_FUZZ_SECONDS simulated
+seconds each, 400 x 600 s by default); a failure is shrunk and kept in hypothesis' example database
+(.hypothesis/), so the next run replays it first.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from controller.energy import schedules as sch
@@ -19,9 +23,11 @@ FUZZ = int(os.environ.get("ENERGY_FUZZ_EXAMPLES", "0"))
 DURATION_S = float(os.environ.get("ENERGY_FUZZ_SECONDS", "600" if FUZZ else "180"))
 
 settings.register_profile(
-    "energy-ci", max_examples=40, deadline=None, derandomize=True, database=None,
+    "energy-ci", max_examples=80, deadline=None, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+T = TypeVar("T", bound=Callable[..., Any])
+CI_SEED = 16  # the issue's number; any fixed seed keeps `make test` deterministic
 settings.register_profile(
     "energy-fuzz", max_examples=max(FUZZ, 1), deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -111,6 +117,11 @@ def scenarios(draw: st.DrawFn, duration: float = DURATION_S) -> Scenario:
     )
 
 
+def _ci_seed(test: T) -> T:
+    return test if FUZZ else seed(CI_SEED)(test)
+
+
+@_ci_seed
 @PROFILE
 @given(scenarios())
 def test_every_limit_holds_on_the_real_currents_at_every_tick(sc: Scenario) -> None:
