@@ -2,7 +2,7 @@
 case of issue 16 (items 9 and 10, the Modbus registers, are in test_modbus_slave.py; the W conversion of item
 3 also in tests/profiles/test_schedules_table.py).
 
-Two kinds of bench: `Bench` drives the EnergyManager by hand on the fake clock (the meter is read when polled);
+Two kinds of bench: `Bench` (test_manager.py) drives the EnergyManager by hand on the fake clock (the meter is read when polled);
 `energy_sim.Simulation` adds the plant (a grid meter with its real interval, socket samples once a second,
 cars that follow after their reaction time, the loop's own station share) and checks the invariants on the
 cars' real currents at every tick.
@@ -14,46 +14,21 @@ from pathlib import Path
 
 import pytest
 
-from controller.clock import FakeClock
-from controller.config.registry import ConfigRegistry
-from controller.config.store import ConfigStore
 from controller.energy import schedules as sch
 from controller.energy.balance import Hysteresis, OfferSmoother
-from controller.energy.manager import EnergyManager
 from tests.energy.energy_sim import CarSpec, ProfileSpec, Scenario, simulate
-from tests.energy.test_manager import P1_ON, FakeGridMeter
+from tests.energy.test_manager import P1_ON, Bench
 
 H = Hysteresis(step_a=1.0, resume_margin_a=1.0, resume_delay_s=5.0, min_pause_s=15.0)
 
 
-class Bench:
-    def __init__(self, tmp_path: Path, config: dict[str, str], connectors: dict[int, int] | None = None) -> None:
-        self.clock = FakeClock()
-        self.config = ConfigRegistry(ConfigStore(tmp_path / "config.json"))
-        for k, v in config.items():
-            assert self.config.set(k, v) in ("Accepted", "RebootRequired"), (k, v)
-        conns = connectors or {1: 3, 2: 3}
-        self.currents: dict[int, list[float] | None] = {cid: [0.0, 0.0, 0.0] for cid in conns}
-        self.meter = FakeGridMeter(self.currents)
-        self.em = EnergyManager(
-            self.config, self.clock, conns, self.meter, lambda: self.currents, grid_driver="sim",
-            meter_validity_s=10.0, hysteresis=H,
-        )
-
-    def offers(self, active: list[int], socket_max: float = 32.0) -> dict[int, float]:
-        return self.em.offers({cid: socket_max for cid in self.currents}, set(active))
-
-    def run(self, seconds: float, active: list[int], socket_max: float = 32.0) -> list[dict[int, float]]:
-        """Poll the meter and re-allocate once a second for `seconds`."""
-        out = []
-        for _ in range(int(seconds)):
-            self.clock._t += 1.0
-            self.em.poll_once()
-            out.append(self.offers(active, socket_max))
-        return out
-
-    def draw(self, cid: int, amps: float, phases: int = 3) -> None:
-        self.currents[cid] = [amps if i < phases else 0.0 for i in range(3)]
+def run(b: Bench, seconds: float, active: list[int], socket_max: float = 32.0) -> list[dict[int, float]]:
+    """Poll the meter and re-allocate once a second for `seconds`."""
+    out = []
+    for _ in range(int(seconds)):
+        b.poll(1.0)
+        out.append(b.offers(active, socket_max))
+    return out
 
 
 def scenario(**kw: object) -> Scenario:
@@ -96,7 +71,7 @@ def test_2_a_second_car_waits_until_the_first_followed_under_the_fuse() -> None:
 
 def test_2_the_join_is_sequenced_for_every_limit_in_the_manager(tmp_path: Path) -> None:
     b = Bench(tmp_path, {**P1_ON, "Station-MaxCurrent": "40"})
-    b.run(2, [1])
+    run(b, 2, [1])
     assert b.offers([1]) == {1: 25.0, 2: 0.0}
     assert b.offers([1, 2]) == {1: 12.5, 2: 0.0}  # car 1 lowered at once, car 2 held
     b.clock._t += 5.9
@@ -187,7 +162,7 @@ def test_6_the_headroom_counts_only_on_the_phases_the_station_is_connected_to(tm
     b = Bench(tmp_path, {**P1_ON, "Phase-Connected": "L2"}, connectors={1: 3})
     b.meter.connected = (1,)
     b.meter.house = [30.0, 4.0, 0.0]  # L1 is over the fuse; the station is on L2
-    b.run(2, [1])
+    run(b, 2, [1])
     assert b.offers([1]) == {1: 21.0}
     assert b.em.last_room == [None, 21.0, None]
 
@@ -198,24 +173,24 @@ def test_7_a_car_that_takes_nothing_leaves_its_share_to_the_other(tmp_path: Path
     b.clock._t += 10
     assert b.offers([1, 2]) == {1: 16.0, 2: 16.0}
     b.draw(2, 16)  # car 2 charges; car 1 is in state B (nothing drawn)
-    offers = b.run(11, [1, 2])
+    offers = run(b, 11, [1, 2])
     assert offers[-2] == {1: 16.0, 2: 16.0} and offers[-1] == {1: 6.0, 2: 16.0}  # after 10 s: 6 A kept for car 1
-    offers = b.run(6, [1, 2])
+    offers = run(b, 6, [1, 2])
     assert offers[-1] == {1: 6.0, 2: 26.0}  # car 2 rises once car 1 has had its window to follow
     b.draw(1, 6)  # car 1 starts taking what it is offered: its share comes back, car 2 first lowered
     assert b.offers([1, 2]) == {1: 6.0, 2: 16.0}
-    offers = b.run(6, [1, 2])
+    offers = run(b, 6, [1, 2])
     assert offers[-1] == {1: 16.0, 2: 16.0}
 
 
 # -- 8. a meter lost during a meter pause: the car resumes at Safe-MaxCurrent --------------------------------
 def test_8_the_safe_current_ends_a_meter_pause(tmp_path: Path) -> None:
     b = Bench(tmp_path, P1_ON)  # Safe-MaxCurrent 6 A (the default)
-    b.run(2, [1])
+    run(b, 2, [1])
     b.meter.house = [22.0, 0.0, 0.0]
-    assert b.run(1, [1])[-1][1] == 0.0  # 3 A left: a meter pause
+    assert run(b, 1, [1])[-1][1] == 0.0  # 3 A left: a meter pause
     b.meter.offline = True
-    offers = b.run(30, [1])
+    offers = run(b, 30, [1])
     assert offers[9][1] == 0.0  # the last reading still counts for 10 s
     assert offers[-1][1] == 6.0  # then Safe-MaxCurrent: the car charges on it
     assert min(i for i, o in enumerate(offers) if o[1] == 6.0) >= 13  # and not before the 15 s pause
