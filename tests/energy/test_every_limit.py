@@ -74,9 +74,9 @@ def test_2_the_join_is_sequenced_for_every_limit_in_the_manager(tmp_path: Path) 
     run(b, 2, [1])
     assert b.offers([1]) == {1: 25.0, 2: 0.0}
     assert b.offers([1, 2]) == {1: 12.5, 2: 0.0}  # car 1 lowered at once, car 2 held
-    b.clock._t += 5.9
+    b.clock.jump(5.9)
     assert b.offers([1, 2]) == {1: 12.5, 2: 0.0}
-    b.clock._t += 0.2  # car 1 has had its 5 s (and a second for the limits to reach the loop)
+    b.clock.jump(0.2)  # car 1 has had its 5 s (and a second for the limits to reach the loop)
     assert b.offers([1, 2]) == {1: 12.5, 2: 12.5}
 
 
@@ -100,7 +100,7 @@ def test_3_charging_phases_as_the_socket_meter_saw_them(tmp_path: Path) -> None:
     b.draw(1, 16, phases=1)
     b.offers([1])  # the session starts: the first samples may still show the previous car
     assert b.em.charging_phases(1) == 3
-    b.clock._t += 2.5
+    b.clock.jump(2.5)
     b.offers([1])
     assert b.em.charging_phases(1) == 1  # a single-phase car: 3 680 W is 16 A for it
     b.draw(1, 0)
@@ -120,7 +120,7 @@ def test_4_an_unseen_car_counts_as_single_phase_for_the_imbalance_limit(tmp_path
     b = Bench(tmp_path, {"MaxImbalanceCurrent": "16"})
     b.draw(1, 16, phases=3)  # what the socket meter showed of the previous car
     assert b.offers([1])[1] == 16.0  # it may be a single-phase car: no more than 16 A on one phase
-    b.clock._t += 2.5
+    b.clock.jump(2.5)
     assert b.offers([1])[1] == 32.0  # seen on three phases in this session: balanced
     b.draw(1, 0)
     assert b.offers([1])[1] == 32.0  # a pause does not make it another car
@@ -170,7 +170,7 @@ def test_6_the_headroom_counts_only_on_the_phases_the_station_is_connected_to(tm
 # -- 7. Static-LoadBalancing: an idle car's share goes to the other one --------------------------------------
 def test_7_a_car_that_takes_nothing_leaves_its_share_to_the_other(tmp_path: Path) -> None:
     b = Bench(tmp_path, {"Static-LoadBalancing": "On", "Station-MaxCurrent": "32"})
-    b.clock._t += 10
+    b.clock.jump(10)
     assert b.offers([1, 2]) == {1: 16.0, 2: 16.0}
     b.draw(2, 16)  # car 2 charges; car 1 is in state B (nothing drawn)
     offers = run(b, 11, [1, 2])
