@@ -106,7 +106,8 @@ async def test_modbus_master_sets_the_offer_and_it_falls_back_to_safe_current(tm
         assert codec.decode_float32(regs[0:2]) == 6.0 and codec.decode_uint(regs[2:4]) == 0 and regs[8] == 0
 
         await client.write(1, 1210, codec.float32(0.0))  # 0 pauses: PWM off, SuspendedEVSE
-        await rig.wait_status("SuspendedEVSE", timeout=5)
+        await rig.wait_status("SuspendedEVSE", timeout=5)  # from the limits published, before the loop acts
+        await until(lambda: rig.conn()["pwm_duty"] is None, 2, "PWM off")
         assert codec.decode_string(await client.regs(1, 1201, 5)) == "C1"
     finally:
         client.close()
