@@ -57,8 +57,9 @@ def apply_update(
             return ListUpdate("Failed", reason="a Full update needs idTagInfo for every entry")
         new = {tag: info for tag, info in parsed if info is not None}
     elif update_type == "Differential":
-        if version <= current_version:
-            return ListUpdate("VersionMismatch", reason=f"version {version} is not above {current_version}")
+        reported = reported_version(len(current), current_version)  # what GetLocalListVersion says
+        if version <= reported:
+            return ListUpdate("VersionMismatch", reason=f"version {version} is not above {reported}")
         new = dict(current)
         for tag, info in parsed:
             if info is None:

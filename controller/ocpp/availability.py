@@ -3,7 +3,8 @@
 
 A connector with a running transaction is not taken out of service at once: the answer is Scheduled and the
 change applies when that transaction ends (also after a restart, because the wanted state is stored
-first). An Inoperative connector reports Unavailable and is offered no current; Operative brings it back.
+first). The same for the station (connector 0): Inoperative while transactions run is Scheduled, and the
+station reports Unavailable only when the last of them has ended. An Inoperative connector reports Unavailable and is offered no current; Operative brings it back.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ class Availability:
         self._trace = trace
         raw = read_json(self.path, {})
         raw = raw if isinstance(raw, dict) else {}
-        self.station_inoperative = raw.get("station") == "Inoperative"
+        self.station_wanted = raw.get("station") == "Inoperative"  # what was asked (and answered)
+        self.station_inoperative = False  # what applies: set by apply() once no transaction runs
         wanted_raw = raw.get("connectors")
         wanted: dict[str, Any] = wanted_raw if isinstance(wanted_raw, dict) else {}
         self.wanted: dict[int, str] = {}
@@ -61,14 +63,14 @@ class Availability:
         write_json(
             self.path,
             {
-                "station": "Inoperative" if self.station_inoperative else "Operative",
+                "station": "Inoperative" if self.station_wanted else "Operative",
                 "connectors": {str(c): v for c, v in self.wanted.items()},
             },
         )
 
     def _target(self, cid: int) -> bool:
         """Whether connector `cid` should be unavailable."""
-        return self.station_inoperative or self.wanted.get(cid) == "Inoperative"
+        return self.station_wanted or self.wanted.get(cid) == "Inoperative"
 
     def apply(self) -> list[int]:
         """Apply the wanted state to every connector without a transaction; returns the ones still pending."""
@@ -82,7 +84,14 @@ class Availability:
                 continue
             self._sockets.set_unavailable(cid, target)
             self._trace(f"connector {cid}: {'Inoperative' if target else 'Operative'}")
+        self._settle_station(pending)
         return pending
+
+    def _settle_station(self, pending: list[int]) -> None:
+        inoperative = self.station_wanted and not pending
+        if inoperative != self.station_inoperative:
+            self.station_inoperative = inoperative
+            self._trace(f"station: {'Inoperative' if inoperative else 'Operative'}")
 
     def change(self, connector_id: int, kind: str) -> str:
         if kind not in ("Operative", "Inoperative"):
@@ -90,7 +99,7 @@ class Availability:
         if connector_id != 0 and connector_id not in self.wanted:
             return "Rejected"
         if connector_id == 0:
-            self.station_inoperative = kind == "Inoperative"
+            self.station_wanted = kind == "Inoperative"
             if kind == "Operative":
                 self.wanted = dict.fromkeys(self.wanted, "Operative")
         else:
@@ -105,6 +114,7 @@ class Availability:
         if self._target(cid) and not self._sockets.is_unavailable(cid):
             self._sockets.set_unavailable(cid, True)
             self._trace(f"connector {cid}: scheduled Inoperative applied after the transaction")
+        self._settle_station([c for c in self.wanted if self._target(c) and not self._sockets.is_unavailable(c)])
 
     @property
     def station_unavailable(self) -> bool:

@@ -3,19 +3,45 @@
 Each feature profile's handlers live in their own module as a mixin; this class only combines them and
 hardens message routing: a frame that is not valid OCPP-J gets a CALLERROR when it has a unique id we can
 answer to, and is logged otherwise. It never kills the connection.
+
+It also owns the boundary between the wire and the services (`_handle_call`, replacing the library's):
+- numbers are normalised: the library parses SetChargingProfile/RemoteStartTransaction with `Decimal` (for
+  its multipleOf check); no `Decimal` ever reaches a handler (integral values become `int`, others `float`);
+- schema violations get the OCPP-J 1.6 §4.2.3 code: a missing field ProtocolError, a wrong type
+  TypeConstraintViolation, a value outside an enum/minimum/maximum/pattern PropertyConstraintViolation,
+  anything else FormationViolation;
+- an action OCPP 1.6 does not know gets NotImplemented, a known one we do not support NotSupported (the
+  library swaps them);
+- while the back office has Rejected our registration its calls are not answered (OCPP 1.6 §4.2.1).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import decimal
+import inspect
 import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ocpp.messages import MessageType
+from ocpp.charge_point import camel_to_snake_case, remove_nones, serialize_as_dict, snake_to_camel_case
+from ocpp.exceptions import (
+    FormationViolationError,
+    NotSupportedError,
+    OCPPError,
+    PropertyConstraintViolationError,
+    ProtocolError,
+    TypeConstraintViolationError,
+)
+from ocpp.exceptions import (
+    NotImplementedError as OcppNotImplementedError,
+)
+from ocpp.messages import Call, MessageType, get_validator, validate_payload
 from ocpp.v16 import ChargePoint as _LibChargePoint
+from ocpp.v16.enums import Action, RegistrationStatus
 
 from controller.ocpp.core import CoreApi, CoreHandlers, TriggerApi
 from controller.ocpp.diagnostics import DiagnosticsApi, DiagnosticsHandlers
@@ -29,6 +55,48 @@ from controller.ports import Trace
 from controller.redact import redact_payload, redact_text
 
 log = logging.getLogger(__name__)
+
+KNOWN_ACTIONS = frozenset(a.value for a in Action)  # OCPP 1.6 (with the security whitepaper's additions)
+DECIMAL_ACTIONS = frozenset({"SetChargingProfile", "RemoteStartTransaction"})  # schemas with multipleOf 0.1
+_PROPERTY_VALIDATORS = frozenset({"enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "pattern",
+                                  "multipleOf", "minLength", "minItems", "maxItems", "uniqueItems", "format"})
+
+
+def normalise_numbers(value: Any) -> Any:
+    """`Decimal` (and integral floats) to `int`, other `Decimal` to `float`, through dicts and lists."""
+    if isinstance(value, dict):
+        return {k: normalise_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [normalise_numbers(v) for v in value]
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def schema_error(e: Any) -> OCPPError:
+    """The OCPP-J 1.6 §4.2.3 error for a schema violation (a jsonschema ValidationError)."""
+    cause = {"cause": e.message[:200]}
+    if e.validator == "required":
+        return ProtocolError(details=cause)
+    if e.validator == "type":
+        return TypeConstraintViolationError(details=cause)
+    if e.validator == "maxLength":
+        return TypeConstraintViolationError(details=cause)  # CiStringNN: the type is "string of at most NN"
+    if e.validator in _PROPERTY_VALIDATORS:
+        return PropertyConstraintViolationError(details=cause)
+    return FormationViolationError(details=cause)
+
+
+def validate_call(action: str, payload: dict[str, Any]) -> None:
+    """Validate a CALL's payload against the OCPP 1.6 schema; raises the OCPPError to answer with."""
+    if action in DECIMAL_ACTIONS:
+        validator = get_validator(MessageType.Call, action, "1.6", parse_float=decimal.Decimal)
+        payload = json.loads(json.dumps(payload), parse_float=decimal.Decimal)
+    else:
+        validator = get_validator(MessageType.Call, action, "1.6")
+    errors = sorted(validator.iter_errors(payload), key=lambda e: e.path)
+    if errors:
+        raise schema_error(errors[0])
 
 
 @dataclass(frozen=True)
@@ -93,6 +161,8 @@ class OcppClient(
         self.smart_api = services.smart
         self.certificates_api = services.certificates
         self._trace = trace
+        # the link replaces this with its own state; until then (a client on its own, in tests) Accepted
+        self.registration_status: Callable[[], str | None] = lambda: RegistrationStatus.accepted
 
     async def route_message(self, raw_msg: str) -> None:
         if self._trace:
@@ -125,6 +195,50 @@ class OcppClient(
             if msg[0] == MessageType.Call and self._answered != msg[1]:
                 await self._send(json.dumps([4, msg[1], "InternalError", f"{exc.__class__.__name__}", {}]))
 
+    def _rejected(self) -> bool:
+        return self.registration_status() == RegistrationStatus.rejected
+
+    async def _handle_call(self, msg: Call) -> Any:
+        """The library's `_handle_call` with our boundary rules (see the module docstring). Our answers are
+        still validated against the schema before they go out."""
+        if self._rejected():
+            log.info("registration Rejected: not answering %s (OCPP 1.6 §4.2.1)", msg.action)
+            self._answered = msg.unique_id
+            return None
+        handlers = self.route_map.get(msg.action)
+        if handlers is None or "_on_action" not in handlers:
+            if msg.action in KNOWN_ACTIONS:
+                raise NotSupportedError(details={"cause": f"{msg.action} is not supported"})
+            raise OcppNotImplementedError(details={"cause": f"{msg.action} is not an OCPP 1.6 action"})
+        if not isinstance(msg.payload, dict):
+            raise FormationViolationError(details={"cause": "payload is not an object"})
+        if not handlers.get("_skip_schema_validation", False):
+            validate_call(msg.action, msg.payload)
+        payload = normalise_numbers(camel_to_snake_case(msg.payload))
+        handler = handlers["_on_action"]
+        try:
+            response = handler(**payload)
+            if inspect.isawaitable(response):
+                response = await response
+        except OCPPError as exc:
+            await self._send(msg.create_call_error(exc).to_json())
+            return None
+        except TypeError as exc:  # a field the schema allows but the handler does not take
+            log.warning("%s handler refused its arguments: %s", msg.action, exc)
+            await self._send(msg.create_call_error(FormationViolationError(details={"cause": str(exc)[:200]})).to_json())
+            return None
+        result = msg.create_call_result(snake_to_camel_case(remove_nones(serialize_as_dict(response))))
+        if not handlers.get("_skip_schema_validation", False):
+            await validate_payload(result, self._ocpp_version)
+        await self._send(result.to_json())
+        after = handlers.get("_after_action")
+        if after is not None:
+            done = after(**payload)
+            if inspect.isawaitable(done):
+                task = asyncio.ensure_future(done)  # after the answer has gone out; may call the back office
+                task.add_done_callback(_log_after_failure)
+        return response
+
     async def _send(self, message: str) -> None:
         if self._trace:
             with contextlib.suppress(Exception):
@@ -141,3 +255,8 @@ class OcppClient(
                     frame[4] = {}
                     message = json.dumps(frame, separators=(",", ":"))
         await super()._send(message)
+
+
+def _log_after_failure(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("after-handler failed", exc_info=task.exception())

@@ -7,8 +7,10 @@ Handlers never touch devices: they ask the services the composition root hands t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
+from ocpp.exceptions import OccurenceConstraintViolationError
 from ocpp.routing import after, on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import (
@@ -17,6 +19,7 @@ from ocpp.v16.enums import (
     ClearCacheStatus,
     ConfigurationStatus,
     DataTransferStatus,
+    RegistrationStatus,
     RemoteStartStopStatus,
     ResetStatus,
     TriggerMessageStatus,
@@ -59,11 +62,16 @@ class TriggerApi(Protocol):
 class CoreHandlers:
     core_api: CoreApi
     trigger_api: TriggerApi
+    registration_status: Callable[[], str | None]  # "Accepted", "Pending", "Rejected" or None (set by the link)
 
     @on(Action.remote_start_transaction)
     async def on_remote_start(
         self, id_tag: str, connector_id: int | None = None, charging_profile: dict[str, Any] | None = None
     ) -> call_result.RemoteStartTransaction:
+        if self.registration_status() != RegistrationStatus.accepted:  # Pending: no transaction yet (OCPP §4.2.1)
+            return call_result.RemoteStartTransaction(status=RemoteStartStopStatus.rejected)
+        if connector_id is not None and connector_id <= 0:  # OCPP 1.6: connectorId SHALL be > 0 when present
+            return call_result.RemoteStartTransaction(status=RemoteStartStopStatus.rejected)
         ok = await self.core_api.remote_start(id_tag, connector_id, charging_profile)
         return call_result.RemoteStartTransaction(
             status=RemoteStartStopStatus.accepted if ok else RemoteStartStopStatus.rejected
@@ -78,6 +86,14 @@ class CoreHandlers:
 
     @on(Action.get_configuration)
     async def on_get_configuration(self, key: list[str] | None = None) -> call_result.GetConfiguration:
+        if key:
+            # more keys than GetConfigurationMaxKeys: the whole request is refused (never silently cut short)
+            limit_entry, _ = self.core_api.get_configuration(["GetConfigurationMaxKeys"])
+            limit = int(limit_entry[0]["value"]) if limit_entry and str(limit_entry[0].get("value", "")).isdigit() else 0
+            if limit and len(key) > limit:
+                raise OccurenceConstraintViolationError(
+                    details={"cause": f"{len(key)} keys requested, GetConfigurationMaxKeys is {limit}"}
+                )
         known, unknown = self.core_api.get_configuration(key or None)
         return call_result.GetConfiguration(configuration_key=known, unknown_key=unknown or None)
 

@@ -20,7 +20,8 @@ within WS timeout = dead link). When the socket drops it reconnects with exponen
 
 Every timer (reply timeout, open timeout, ping, heartbeat, backoff, boot retry) runs on the injected clock,
 so tests drive them with `FakeClock`. Calls go out with `suppress=False` and schema validation on; a CallError
-raises `OCPPError`, no reply within the OCPP-reply timeout raises `TimeoutError`, a lost connection raises
+(whatever its code) or a reply that is not valid raises `OCPPError`, no reply within the OCPP-reply timeout
+raises `TimeoutError`, a lost connection raises
 `NotConnected`.
 """
 
@@ -36,10 +37,12 @@ import ssl
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import websockets
+from ocpp.exceptions import GenericError, OCPPError
 from ocpp.v16 import call
 from ocpp.v16.enums import RegistrationStatus
 from websockets.asyncio.client import ClientConnection, connect
@@ -48,6 +51,7 @@ from controller.clock import Clock
 from controller.ocpp.tls import OcppTlsContext
 from controller.ports import NotConnected
 from controller.redact import redact_url
+from controller.timefmt import parse_time
 
 if TYPE_CHECKING:
     from controller.ocpp.certstore import ClientPair
@@ -61,7 +65,10 @@ _WS_LOG.setLevel(logging.INFO)
 T = TypeVar("T")
 
 FALLBACK_AFTER = 3  # failed attempts on one back office path before trying the other one
-DEFAULT_BOOT_RETRY_S = 60  # Rejected/Pending with interval 0
+DEFAULT_BOOT_RETRY_S = 60  # Rejected/Pending with interval 0, and after a boot that got no usable answer
+BOOT_RETRY_RANGE_S = (10, 3600)  # a Rejected/Pending interval is clamped to this (never ignored)
+HEARTBEAT_RANGE_S = (30, 86400)  # an Accepted interval is clamped to this (HeartbeatInterval's minimum; a day)
+CANCEL_GRACE_S = 5.0  # (real time) a cancelled task that has not finished by then is cancelled again
 BOOT_ON_RECONNECT = False  # BootNotification after start-up only (and until Accepted), not on every reconnect
 CONSUME_WAIT_S = 5.0  # (real time) at most this long the reader waits for a caller to take its result
 NO_LIBRARY_TIMEOUT = 10.0 * 365 * 86400  # the ocpp library's own (real-time) reply timer must never fire first
@@ -145,6 +152,7 @@ class OcppLink:
         self._boot_wake = asyncio.Event()
         self._hb_wake = asyncio.Event()
         self._gen_changed = asyncio.Event()
+        self._call_slot = asyncio.Lock()  # one CALL at a time (held from sending until the reply or timeout)
         self._inflight: dict[str, asyncio.Event] = {}  # unique id -> set when its caller is done with the result
         self._disabled_logged: str | None = None
 
@@ -161,6 +169,10 @@ class OcppLink:
         while self.generation <= generation or not self.online:
             ev = self._gen_changed
             await ev.wait()
+
+    def registration_status(self) -> str | None:
+        """What the back office made of our boot on this connection: Accepted, Pending, Rejected, or None."""
+        return RegistrationStatus.accepted if self.accepted else self.registration
 
     def reconnect_now(self) -> None:
         """Drop the connection (e.g. after a changed security profile or key) and connect again at once."""
@@ -226,8 +238,10 @@ class OcppLink:
         if task in done:
             return task.result()
         task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
+        # not `await task` under suppress(BaseException): that would swallow a cancellation of our caller
+        await asyncio.wait({task})
+        if not task.cancelled():
+            task.exception()  # retrieved; the timeout or the lost connection is what the caller hears
         if lost is not None and lost in done:
             raise NotConnected("connection lost while waiting for the reply")
         raise TimeoutError(f"no reply within {timeout} s")
@@ -263,20 +277,62 @@ class OcppLink:
             raise NotConnected("not connected to the back office")
         limit = timeout if timeout is not None else self._reply_timeout
         uid = unique_id or str(uuid.uuid4())
+        closed = self._closed_event
+        # One CALL at a time: wait for the slot first, so the reply timer counts from when the frame goes out,
+        # not from when the caller queued up behind an unanswered call.
+        await self._acquire_slot(closed)
         done = asyncio.Event()
         self._inflight[uid] = done
         try:
+            if self.cp is not cp:
+                raise NotConnected("connection replaced while waiting to send")
             try:
-                result = await self._race(cp.call(payload, suppress=False, unique_id=uid), limit, self._closed_event)
+                result = await self._race(cp.call(payload, suppress=False, unique_id=uid), limit, closed)
             except websockets.ConnectionClosed as exc:
                 raise NotConnected(f"connection closed: {exc}") from exc
+            except (OCPPError, TimeoutError, NotConnected, asyncio.CancelledError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - a CALLERROR with a code OCPP does not define, a reply the
+                # library cannot build: the back office failed to process the call, like any CALLERROR
+                raise GenericError(description=f"{exc.__class__.__name__}: {exc}"[:300]) from exc
             self.last_exchange = self.clock.monotonic()
+            self.take_time(getattr(result, "current_time", None))  # BootNotification.conf, Heartbeat.conf
             if on_result is not None:
                 on_result(result)
             return result
         finally:
+            self._call_slot.release()
             done.set()
             self._inflight.pop(uid, None)
+
+    async def _acquire_slot(self, closed: asyncio.Event) -> None:
+        """The one-CALL-at-a-time slot, or NotConnected when this connection ends first."""
+        slot = self._call_slot
+        if not slot.locked():
+            await slot.acquire()
+            return
+        acquire = asyncio.ensure_future(slot.acquire())
+        lost = asyncio.ensure_future(closed.wait())
+        try:
+            await asyncio.wait({acquire, lost}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            acquire.cancel()
+            await asyncio.wait({acquire})
+            if not acquire.cancelled():
+                slot.release()
+            raise
+        finally:
+            lost.cancel()
+        if acquire.done() and not acquire.cancelled():
+            if not closed.is_set():
+                return
+            slot.release()
+        else:
+            acquire.cancel()
+            await asyncio.wait({acquire})
+            if not acquire.cancelled():
+                slot.release()
+        raise NotConnected("connection lost while waiting to send")
 
     _reply_timeout: float = 60.0
 
@@ -381,10 +437,14 @@ class OcppLink:
         self._closed_event = asyncio.Event()
         self._log(f"connected to {self.current_url}" + (f" via proxy {redact_url(s.proxy)}" if s.proxy else ""))
         cp = self._make_cp(s.identity, ws)
+        if hasattr(cp, "registration_status"):
+            cp.registration_status = self.registration_status
         self._count_exchanges(cp)
         self.cp = cp
         reader = asyncio.create_task(cp.start(), name="ocpp-reader")
-        helpers: list[asyncio.Task[Any]] = []
+        # a reader stuck in a handler would not see the socket close: watch it separately
+        closed = asyncio.create_task(ws.wait_closed(), name="ocpp-closed")
+        helpers: list[asyncio.Task[Any]] = [closed]
         online = False
         try:
             if self.generation > 0 and not BOOT_ON_RECONNECT:
@@ -394,31 +454,30 @@ class OcppLink:
                 boot = asyncio.create_task(asyncio.sleep(0), name="ocpp-reconnect")
             else:
                 boot = asyncio.create_task(self._boot(s), name="ocpp-boot")
-            done, _ = await asyncio.wait({reader, boot}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({reader, boot, closed}, return_when=asyncio.FIRST_COMPLETED)
             if boot not in done:
-                boot.cancel()
-                with contextlib.suppress(BaseException):
-                    await boot
-                reader.result()  # raises why the socket ended
-                return False
+                await _finish(boot)
+                if reader.done():
+                    reader.result()  # raises why the socket ended
+                raise NotConnected("the socket closed during the boot handshake")
             boot.result()
             online = True
             self.generation += 1
             self._signal_generation()
             self._connected_event.set()
-            helpers = [asyncio.create_task(self._heartbeats(), name="ocpp-heartbeat")]
+            helpers.append(asyncio.create_task(self._heartbeats(), name="ocpp-heartbeat"))
             if s.ping_interval_s:
                 helpers.append(asyncio.create_task(self._keepalive(ws, s), name="ocpp-keepalive"))
             await self._on_online()
-            await reader
+            await asyncio.wait({reader, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if reader.done():
+                reader.result()
             return True
         finally:
             self._closed_event.set()
-            for t in (reader, *helpers):
-                t.cancel()
-            for t in (reader, *helpers):
-                with contextlib.suppress(BaseException):
-                    await t
+            with contextlib.suppress(Exception):
+                ws.transport.abort()  # the reader's recv() ends, whatever else it waits for
+            await _finish(reader, *helpers)
             self.ws = None
             self.cp = None
             self.accepted = False
@@ -448,12 +507,19 @@ class OcppLink:
                 except (ValueError, IndexError, TypeError, KeyError):
                     done = None
                 if done is not None:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(done.wait(), CONSUME_WAIT_S)
+                    # not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as the
+                    # awaited event is set, and the reader then never ends (the cleanup waited for ever)
+                    waiter = asyncio.ensure_future(done.wait())
+                    try:
+                        await asyncio.wait({waiter}, timeout=CONSUME_WAIT_S)
+                    finally:
+                        waiter.cancel()
 
         cp.route_message = routed
 
     async def _boot(self, s: LinkSettings) -> None:
+        """BootNotification until Accepted, on this connection. A CALLERROR, an invalid reply or no reply is
+        tried again after DEFAULT_BOOT_RETRY_S (a TriggerMessage or a reconnect comes sooner)."""
         while True:
             req = call.BootNotification(
                 charge_point_vendor=s.vendor,
@@ -461,19 +527,54 @@ class OcppLink:
                 firmware_version=s.firmware_version,
                 charge_point_serial_number=s.serial,
             )
-            res = await self.call(req, allow_before_accept=True)
+            try:
+                res = await self.call(req, allow_before_accept=True)
+            except NotConnected:
+                raise
+            except Exception as exc:  # noqa: BLE001 - CALLERROR, schema-invalid or no reply: try again later
+                self._log(f"BootNotification failed ({exc.__class__.__name__}: {exc}); "
+                          f"next one in {DEFAULT_BOOT_RETRY_S} s")
+                await self._sleep_or(DEFAULT_BOOT_RETRY_S, self._boot_wake)
+                continue
             self.registration = res.status
-            interval = int(res.interval or 0)
+            self.boot_answered(res)
             if res.status == RegistrationStatus.accepted:
-                self.accepted = True
-                self.last_heartbeat = self.clock.monotonic()
-                if interval > 0:
-                    self._on_heartbeat_interval(interval)
-                self._log(f"boot accepted, heartbeat interval {interval} s")
                 return
-            wait = interval if interval > 0 else DEFAULT_BOOT_RETRY_S
+            wait = boot_retry_s(res.interval)
             self._log(f"boot {res.status}; next BootNotification in {wait} s")
             await self._sleep_or(wait, self._boot_wake)
+
+    def boot_answered(self, res: Any) -> None:
+        """An answer to a BootNotification (ours at start-up, or a triggered one while online): an Accepted
+        one's interval sets HeartbeatInterval (clamped to HEARTBEAT_RANGE_S, never ignored)."""
+        if res.status != RegistrationStatus.accepted:
+            return
+        self.accepted = True
+        self.last_heartbeat = self.clock.monotonic()
+        interval = heartbeat_interval_s(res.interval)
+        if interval is not None:
+            self._on_heartbeat_interval(interval)
+        if interval != res.interval:
+            self._log(f"boot accepted, heartbeat interval {res.interval!r} s taken as {interval} s")
+        else:
+            self._log(f"boot accepted, heartbeat interval {interval} s")
+
+    def take_time(self, current_time: Any) -> None:
+        """A currentTime from the back office (BootNotification.conf, Heartbeat.conf): the clock adopts it when
+        it has no NTP fix and is off by more than a few seconds (controller.clock.ADOPT_THRESHOLD_S)."""
+        adopt = getattr(self.clock, "adopt", None)
+        if adopt is None or not isinstance(current_time, str):
+            return
+        try:
+            epoch = parse_time(current_time)
+            if epoch is None:
+                raise ValueError("no time")
+            delta = adopt(datetime.fromtimestamp(epoch, UTC))
+        except (ValueError, OverflowError, TypeError):
+            self._log(f"back office time {current_time[:40]!r} not understood; keeping ours")
+            return
+        if delta is not None:
+            self._log(f"no NTP fix: adopted the back office's time {current_time[:40]} (ours was off by {delta:+.0f} s)")
 
     async def _heartbeats(self) -> None:
         while True:
@@ -508,6 +609,43 @@ class OcppLink:
                 return
             except websockets.ConnectionClosed:
                 return
+
+
+def _clamped(interval: Any, bounds: tuple[int, int]) -> int | None:
+    """`interval` as whole seconds within `bounds`; None for 0, negative or not a number."""
+    try:
+        value = int(interval)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return max(bounds[0], min(bounds[1], value)) if value > 0 else None
+
+
+def heartbeat_interval_s(interval: Any) -> int | None:
+    """The HeartbeatInterval an Accepted boot's `interval` sets: clamped to HEARTBEAT_RANGE_S; None for 0
+    (OCPP: "0 ... the Charge Point chooses") or a missing value."""
+    return _clamped(interval, HEARTBEAT_RANGE_S)
+
+
+def boot_retry_s(interval: Any) -> int:
+    """Seconds until the next BootNotification after Rejected/Pending: the interval given, clamped to
+    BOOT_RETRY_RANGE_S; DEFAULT_BOOT_RETRY_S for 0 or a missing value."""
+    value = _clamped(interval, BOOT_RETRY_RANGE_S)
+    return DEFAULT_BOOT_RETRY_S if value is None else value
+
+
+async def _finish(*tasks: asyncio.Task[Any]) -> None:
+    """Cancel `tasks` and wait until each has ended, whatever it was waiting for: a task that swallowed the
+    cancellation (asyncio.wait_for on Python 3.11 can) is cancelled again, so this always returns."""
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for t in pending:
+            t.cancel()
+        _, pending = await asyncio.wait(pending, timeout=CANCEL_GRACE_S)
+        if pending:
+            log.error("tasks still running after cancellation: %s", ", ".join(t.get_name() for t in pending))
+    for t in tasks:
+        if not t.cancelled():
+            t.exception()  # retrieved: the caller already knows why the connection ended
 
 
 def connect_plan(url: str, s: LinkSettings) -> tuple[str, ssl.SSLContext | None]:

@@ -23,7 +23,6 @@ from dataclasses import asdict
 from typing import Any
 
 from ocpp.charge_point import camel_to_snake_case, snake_to_camel_case
-from ocpp.exceptions import OCPPError
 from ocpp.v16 import call
 
 from controller.clock import Clock
@@ -144,7 +143,7 @@ class JournalSender:
         except NotConnected:
             await self.link.wait_generation_after(generation)
             return
-        except (OCPPError, TimeoutError) as exc:
+        except Exception as exc:  # noqa: BLE001 - CALLERROR (any code), invalid reply, no reply: one failed try
             self.failed_tries += 1
             attempts = self.journal.record_attempt(item)
             delay = retry_decision(

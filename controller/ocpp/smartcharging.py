@@ -102,13 +102,11 @@ class SmartCharging:
         # TxProfiles of transactions that ended while we were down are void
         self._drop_stale_tx_profiles()
 
-    def _save(self) -> None:
-        write_json(self.path, self._raw)
-
     def _replace_all(self, pairs: list[tuple[dict[str, Any], sch.Profile]]) -> None:
-        self._raw = [r for r, _ in pairs]
+        raw = [r for r, _ in pairs]
+        write_json(self.path, raw)  # persisted first: a failed write changes nothing in memory either
+        self._raw = raw
         self.profiles = [p for _, p in pairs]
-        self._save()
         self._wake.set()
 
     def _pairs(self) -> list[tuple[dict[str, Any], sch.Profile]]:

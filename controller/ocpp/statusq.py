@@ -226,7 +226,9 @@ class StatusReporter:
                     timestamp=timestamp,
                 )
             )
-        except NotConnected:
+        except (NotConnected, TimeoutError) as exc:
+            if isinstance(exc, TimeoutError):  # no answer: not delivered, tried again (MAX_TICK_S)
+                self._log(f"StatusNotification not answered ({exc}); sent again")
             return False
         except Exception as exc:  # noqa: BLE001 - a refused status is not retried (the next change is sent)
             self._log(f"StatusNotification failed: {exc.__class__.__name__}: {exc}")

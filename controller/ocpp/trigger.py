@@ -40,9 +40,11 @@ class BootLink(Protocol):
     @property
     def accepted(self) -> bool: ...
 
-    async def call(self, request: Any) -> Any: ...
+    async def call(self, request: Any, *, allow_before_accept: bool = False) -> Any: ...
 
     def trigger_boot(self) -> None: ...
+
+    def boot_answered(self, res: Any) -> None: ...
 
 
 class BootInfo(Protocol):
@@ -112,7 +114,7 @@ class Triggers:
         link = self._link
         if message == "Heartbeat":
             with contextlib.suppress(Exception):
-                await link.call(call.Heartbeat())
+                await link.call(call.Heartbeat(), allow_before_accept=True)  # also while Pending: it was asked for
         elif message == "StatusNotification":
             for cid in [0, *self._sockets] if connector_id is None else [connector_id]:
                 if cid == 0 or cid in self._sockets:
@@ -124,7 +126,7 @@ class Triggers:
         elif message == "BootNotification":
             s = self._boot_info()
             with contextlib.suppress(Exception):
-                await link.call(
+                res = await link.call(
                     call.BootNotification(
                         charge_point_vendor=s.vendor,
                         charge_point_model=s.model,
@@ -132,6 +134,7 @@ class Triggers:
                         charge_point_serial_number=s.serial,
                     )
                 )
+                link.boot_answered(res)  # its interval (and time) count like a start-up boot's
         elif message == "DiagnosticsStatusNotification":
             await self._diagnostics.trigger_status()
         elif message == "LogStatusNotification":

@@ -379,7 +379,7 @@ class Journal:
             start = parse_time_or_none(t.start_time) or 0.0
             stamp = max(x for x in (t.last_seen, last, start) if x is not None)
             meter = max(t.meter_start, t.last_meter or t.meter_start)
-            self.stop_transaction(t.local_id, meter, format_time(stamp), "PowerLoss", t.id_tag)
+            self.stop_transaction(t.local_id, meter, format_time(stamp), "PowerLoss")  # no tag asked
             stopped.append(t.local_id)
         why = "Power Outage Recovery is Idle" if policy.lower() != "resume" else "outage longer than allowed"
         return OutageDecision(outage, [], stopped, why)

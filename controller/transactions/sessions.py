@@ -108,7 +108,7 @@ class SessionManager:
         """A card was presented. Returns what happened (for the trace)."""
         for s in self.sessions.values():
             if s.in_transaction and s.id_tag is not None and (s.id_tag == id_tag or self.same_group(s.id_tag, id_tag)):
-                self.stop(s.connector_id, "Local")
+                self.stop(s.connector_id, "Local", id_tag)  # the card presented asked for the stop
                 return "stop"
         status = await self._authorize(id_tag)
         if status != "Accepted":
@@ -214,13 +214,16 @@ class SessionManager:
         self.on_started(cid)
         self._on_change()
 
-    def stop(self, cid: int, reason: str | None) -> None:
+    def stop(self, cid: int, reason: str | None, requested_by: str | None = None) -> None:
+        """End the transaction on `cid`. `requested_by`: the identifier that asked for the stop (a card
+        presented locally); the StopTransaction's idTag is that, and absent when no tag asked (Remote,
+        EVDisconnected, PowerLoss, DeAuthorized, ...: OCPP 1.6 StopTransaction.req idTag)."""
         s = self.sessions[cid]
         if s.local_tx is None:
             return
         meter = int(round(self._energy_wh(cid)))
         now = format_time(self.clock.now())
-        self.journal.stop_transaction(s.local_tx, meter, now, reason, s.id_tag)
+        self.journal.stop_transaction(s.local_tx, meter, now, reason, requested_by)
         self._log(f"connector {cid}: transaction stopped ({reason}) at {meter} Wh")
         s.local_tx = None
         s.id_tag = None

@@ -290,8 +290,8 @@ async def test_malformed_frames_get_a_callerror_and_never_kill_the_link(tmp_path
         errors = {r.unique_id: r.error for r in bo.records if r.direction == "result" and r.error}
         assert errors["m1"] == "FormationViolation"
         assert errors["m4"] == "FormationViolation"
-        assert errors["m3"] in ("NotImplemented", "NotSupported")
-        assert errors["m2"] == "FormationViolation"  # 1.6 spelling, not the library's FormatViolation
+        assert errors["m3"] == "NotImplemented"  # OCPP-J §4.2.3: not an OCPP 1.6 action
+        assert errors["m2"] == "PropertyConstraintViolation"  # a value outside the enum (OCPP-J §4.2.3)
         assert errors["m5"] in ("FormationViolation", "TypeConstraintViolation")
         assert rig.station.link.online and rig.station.link.connects == 1
         res = await Script(bo, "CP1").send(call.GetConfiguration(key=["HeartbeatInterval"]))
