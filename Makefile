@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench fuzz lint typecheck clean keys-doc tools
+.PHONY: demo test bench fuzz fuzz-energy lint typecheck clean keys-doc tools
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || { \
@@ -38,6 +38,13 @@ test: $(STAMP) $(INTEROP) tools
 	$(PY) -m pytest
 	$(VENV)/bin/ruff check controller hal board hil tests bench
 	$(VENV)/bin/mypy controller hal board hil bench
+
+# the end-to-end energy property test, long and random (a failure is kept in .hypothesis/ and replayed first)
+ENERGY_FUZZ_EXAMPLES ?= 400
+ENERGY_FUZZ_SECONDS ?= 600
+fuzz-energy: $(STAMP)
+	ENERGY_FUZZ_EXAMPLES=$(ENERGY_FUZZ_EXAMPLES) ENERGY_FUZZ_SECONDS=$(ENERGY_FUZZ_SECONDS) \
+		$(PY) -m pytest tests/energy/test_energy_property.py --timeout=0 -q
 
 bench: $(STAMP)
 	$(PY) -m bench

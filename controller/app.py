@@ -152,7 +152,7 @@ class Station:
         )
         self.smart = SmartCharging(
             state_dir, config, clock, {c.id: c.phases for c in board.connectors}, sessions, journal,
-            self.limits.socket_max, changes, self.trace,
+            self.limits.socket_max, changes, self.trace, power_phases=self.energy.charging_phases,
         )
         self.diagnostics = Diagnostics(clock, self.link, self._identity, ArchiveSources(
             state_dir, self.trace_log.recent, lambda: config.get_configuration(None)[0], journal,

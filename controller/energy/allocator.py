@@ -1,6 +1,6 @@
 """Allocation of current to the sockets (pure): the offer of each socket from the station's limits.
 
-Two entry points:
+Entry points:
 
 - `allocate(station_max, socket_max, active)`: the simple split. Each socket gets at most its own maximum
   (ConnectorN-MaxCurrent, the board's rating and any smart charging limit); sockets that charge share
@@ -14,6 +14,15 @@ Two entry points:
   the station's own draw. A share below 6 A cannot charge (IEC 61851: no PWM below 6 A): the smallest such
   share is paused (0 A) and the others are filled again, so two cars on 10 A get 10 + 0 rather than 5 + 5
   (the lower connector id wins a tie, as in the control loop's own second line, `controller.evse.share`).
+  A phase no socket draws on never limits anything: a house load above the fuse on L1 does not pause a
+  socket that only uses L2.
+- `sequence_raises(desired, may_draw, asks, room, max_imbalance)`: the rule for every change of the offers.
+  A lowered offer applies at once, but the car has 5 s to follow it, so until then it may still draw its
+  highest offer of that window (`may_draw`). An offer is raised (or a socket starts) only into what every
+  other socket's `may_draw` leaves under every limit; the rest of the raise waits for the others' window.
+  This is the same rule the control loop applies to Station-MaxCurrent (`controller.evse.share`), here for
+  every limit the allocation knows (fuse headroom, safe current, SCN, imbalance, the station's profile).
+  `Background` carries such fixed draws into `allocate_sockets`.
 
 Nothing here knows time, configuration keys or devices; `controller.energy.manager` feeds it.
 """
@@ -21,7 +30,7 @@ Nothing here knows time, configuration keys or devices; `controller.energy.manag
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 MIN_CURRENT_A = 6.0  # IEC 61851-1: the least current a PWM may offer
 _EPS = 1e-6
@@ -74,25 +83,59 @@ def phase_loads(x: Mapping[int, float], asks: Mapping[int, SocketAsk], flow: boo
     return load
 
 
-def feasible(x: Mapping[int, float], asks: Mapping[int, SocketAsk], room: Room, max_imbalance: float | None) -> bool:
-    load = phase_loads(x, asks)
+def imbalance_of(flow: Sequence[float]) -> float:
+    return max(flow) - min(flow)
+
+
+@dataclass(frozen=True)
+class Background:
+    """Draws the allocation does not set but must leave room for (per grid phase): `load` counts against the
+    room, `flow` against the imbalance limit."""
+
+    load: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    flow: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    @staticmethod
+    def of(x: Mapping[int, float], asks: Mapping[int, SocketAsk]) -> Background:
+        load, flow = phase_loads(x, asks), phase_loads(x, asks, flow=True)
+        return Background((load[0], load[1], load[2]), (flow[0], flow[1], flow[2]))
+
+
+NOTHING = Background()
+
+
+def feasible(
+    x: Mapping[int, float],
+    asks: Mapping[int, SocketAsk],
+    room: Room,
+    max_imbalance: float | None,
+    background: Background = NOTHING,
+) -> bool:
+    """Whether `x` (on top of `background`) fits. A phase only counts where `x` draws on it (so a phase that is
+    over its limit without us, or that no socket uses, blocks nobody else); the imbalance may not grow beyond
+    the larger of the limit and what the background alone causes."""
+    own = phase_loads(x, asks)
     for p in range(3):
         r = room[p]
-        if r is not None and load[p] > r + _EPS:
+        if r is not None and own[p] > _EPS and own[p] + background.load[p] > r + _EPS:
             return False
     if max_imbalance is not None and max_imbalance > 0:
         flow = phase_loads(x, asks, flow=True)
-        if max(flow) - min(flow) > max_imbalance + _EPS:
+        total = [flow[p] + background.flow[p] for p in range(3)]
+        if imbalance_of(total) > max(max_imbalance, imbalance_of(background.flow)) + _EPS:
             return False
     return True
 
 
-def fill(asks: Mapping[int, SocketAsk], room: Room, max_imbalance: float | None = None) -> dict[int, float]:
+def fill(
+    asks: Mapping[int, SocketAsk],
+    room: Room,
+    max_imbalance: float | None = None,
+    background: Background = NOTHING,
+) -> dict[int, float]:
     """Max-min fair progressive filling of `asks` under the per-phase `room` and the imbalance limit."""
     x = {cid: 0.0 for cid in asks}
     frozen = {cid for cid, a in asks.items() if a.cap_a <= _EPS}
-    if not feasible(x, asks, room, max_imbalance):
-        return x  # not even nothing fits (negative room): everybody gets 0
     level = 0.0
     while len(frozen) < len(asks):
         free = [cid for cid in asks if cid not in frozen]
@@ -100,21 +143,31 @@ def fill(asks: Mapping[int, SocketAsk], room: Room, max_imbalance: float | None 
         def at(t: float, base: dict[int, float] = x, free: list[int] = free) -> dict[int, float]:
             return {**base, **{cid: min(t, asks[cid].cap_a) for cid in free}}
 
+        def ok(t: float) -> bool:
+            return feasible(at(t), asks, room, max_imbalance, background)
+
         top = max(asks[cid].cap_a for cid in free)
-        # scan upwards to the first infeasible level, then bisect (the feasible set need not be convex in t)
         lo, hi = level, None
-        t = level
-        while t < top:
-            t = min(top, t + _SCAN_STEP_A)
-            if feasible(at(t), asks, room, max_imbalance):
-                lo = t
-            else:
-                hi = t
-                break
-        if hi is not None:
+        if max_imbalance is None or max_imbalance <= 0:
+            # the room alone: the draw only grows with t, so the feasible levels are an interval: bisect it
+            if not ok(top):
+                hi = top
+        else:
+            # with the imbalance limit the feasible set need not be an interval in t: scan, then bisect
+            t = level
+            while t < top:
+                t = min(top, t + _SCAN_STEP_A)
+                if ok(t):
+                    lo = t
+                else:
+                    hi = t
+                    break
+        if hi is None:
+            lo = top
+        else:
             while hi - lo > _RESOLUTION_A:
                 mid = (lo + hi) / 2
-                if feasible(at(mid), asks, room, max_imbalance):
+                if ok(mid):
                     lo = mid
                 else:
                     hi = mid
@@ -126,7 +179,7 @@ def fill(asks: Mapping[int, SocketAsk], room: Room, max_imbalance: float | None 
                 continue
             bumped = dict(x)
             bumped[cid] = x[cid] + 2 * _RESOLUTION_A
-            if not feasible(bumped, asks, room, max_imbalance):
+            if not feasible(bumped, asks, room, max_imbalance, background):
                 newly.add(cid)
         frozen |= newly or set(free)
     return x
@@ -137,12 +190,13 @@ def allocate_sockets(
     room: Room,
     max_imbalance: float | None = None,
     min_a: float = MIN_CURRENT_A,
+    background: Background = NOTHING,
 ) -> dict[int, float]:
     """Offer (A) per socket: the fair fill, with shares below `min_a` paused (0) and their current given to
     the others. Offers are rounded down to 0.01 A (within 0.00001 A of a step counts as the step)."""
     live = {cid: a for cid, a in asks.items() if a.cap_a >= min_a}
     while True:
-        x = fill(live, room, max_imbalance)
+        x = fill(live, room, max_imbalance, background)
         small = [cid for cid in live if x[cid] < min_a - _EPS]
         if not small:
             break
@@ -151,6 +205,35 @@ def allocate_sockets(
     out = {cid: 0.0 for cid in asks}
     for cid, amps in x.items():
         out[cid] = max(0.0, int(amps * 100 + 1e-3) / 100)  # 10.6999998 (a float32 10.7) is 10.7
+    return out
+
+
+def sequence_raises(
+    desired: Mapping[int, float],
+    may_draw: Mapping[int, float],
+    asks: Mapping[int, SocketAsk],
+    room: Room,
+    max_imbalance: float | None = None,
+    min_a: float = MIN_CURRENT_A,
+) -> dict[int, float]:
+    """The offers to publish now, from the `desired` ones (every limit applied) and what each socket's car may
+    still draw (`may_draw`: its highest offer of the reaction window). Lower or equal: at once. Higher: only
+    as far as the others' `may_draw` leave room under every limit (shared fairly between the sockets that
+    rise), and never less than the socket's own `may_draw` (holding that adds nothing to what may flow)."""
+    rising = [c for c in desired if desired[c] > may_draw.get(c, 0.0) + _EPS]
+    out = dict(desired)
+    if not rising:
+        return out
+    held = {c: may_draw.get(c, 0.0) for c in desired if c not in rising}
+    fit = allocate_sockets(
+        {c: replace(asks[c], cap_a=desired[c]) for c in rising},
+        room,
+        max_imbalance,
+        min_a,
+        Background.of(held, asks),
+    )
+    for c in rising:
+        out[c] = max(fit[c], may_draw.get(c, 0.0))
     return out
 
 

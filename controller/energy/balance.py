@@ -6,14 +6,21 @@
 - Higher while the grid meter is what limits (`meter_bound`): only by at least `step_a`, so the offer does
   not creep after every flicker of the house load (the meter's release window already delays rises).
   A higher limit that is not the meter's (a Modbus setpoint, a key change) applies at once.
-- Resume after a pause the meter caused: only when the target is at least 6 A + `resume_margin_a`, has been
-  for `resume_delay_s`, and the pause has lasted `min_pause_s`. A car that starts and stops with every
-  swing of the house load would wear its contactor and trip ContactorProtect (> 10 start/stops a minute).
-  A pause that was not the meter's (Modbus 0, a lower key) ends as soon as the target is 6 A again.
+- Resume after a pause the meter caused: only when the target is at least 6 A (+ `resume_margin_a` while the
+  meter is what limits it), has been for `resume_delay_s`, and the pause has lasted `min_pause_s`, whatever
+  limits the target by then (the house load may have fallen so far that the meter no longer limits at all:
+  a pulsing hob would otherwise start and stop the car with every pulse, wear its contactor and trip
+  ContactorProtect, > 10 start/stops a minute). A pause that was not the meter's (Modbus 0, a lower key)
+  ends as soon as the target is 6 A again.
+- Once the meter is lost, the station runs on Safe-MaxCurrent and the meter's pause has no reading to wait
+  for: the car resumes at the safe current as soon as the pause has lasted `min_pause_s` (no margin, no
+  resume delay: Safe-MaxCurrent is 6 A by default, and 6 A + 1 A would never come).
 
-`DemandTracker` (one per socket, used with Static-LoadBalancing On): a charging car that takes clearly less
-than its offer for `release_after_s` is asked for what it takes plus `margin_a`, so the other socket gets the
-rest; as soon as it takes (nearly) all it is offered it asks for its full cap again.
+`DemandTracker` (one per socket, used with Static-LoadBalancing On): a car that takes clearly less than its
+offer for `release_after_s` (also one that takes nothing at all: state B, or less than 1 A) is asked for what
+it takes plus `margin_a`, at least 6 A, so the other socket gets the rest; as soon as it takes (nearly) all
+it is offered it asks for its full cap again (and gets it as the other car's lowered offer leaves room, see
+`allocator.sequence_raises`).
 """
 
 from __future__ import annotations
@@ -51,8 +58,9 @@ class OfferSmoother:
     def paused_by_meter(self) -> bool:
         return self.meter_paused_at is not None
 
-    def step(self, now: float, target: float, unconstrained: float) -> float:
-        """`target`: the allocation with every limit; `unconstrained`: the same without the grid meter's."""
+    def step(self, now: float, target: float, unconstrained: float, meter_lost: bool = False) -> float:
+        """`target`: the allocation with every limit; `unconstrained`: the same without the grid meter's (nor the
+        safe current that stands in for it); `meter_lost`: the meter is lost, the safe current applies."""
         meter_bound = target < unconstrained - 0.05
         if target < self.min_a:
             if self.offer >= self.min_a or (self.meter_paused_at is None and unconstrained >= self.min_a):
@@ -64,27 +72,33 @@ class OfferSmoother:
             self._resume_since = None
             return 0.0
         if self.offer < self.min_a:
-            if self.meter_paused_at is None or not meter_bound:
-                self.meter_paused_at = None
+            if self.meter_paused_at is None:
                 self.offer = target
                 return target
-            if target >= self.min_a + self.h.resume_margin_a - _EPS:
+            paused_long_enough = now - self.meter_paused_at >= self.h.min_pause_s - _EPS
+            if meter_lost:
+                self._resume_since = None
+                if paused_long_enough:
+                    return self._resume(target)
+                return 0.0
+            margin = self.h.resume_margin_a if meter_bound else 0.0  # no swing of the house can reach it then
+            if target >= self.min_a + margin - _EPS:
                 if self._resume_since is None:
                     self._resume_since = now
-                if (
-                    now - self._resume_since >= self.h.resume_delay_s - _EPS
-                    and now - self.meter_paused_at >= self.h.min_pause_s - _EPS
-                ):
-                    self.meter_paused_at = None
-                    self._resume_since = None
-                    self.offer = target
-                    return target
+                if now - self._resume_since >= self.h.resume_delay_s - _EPS and paused_long_enough:
+                    return self._resume(target)
             else:
                 self._resume_since = None
             return 0.0
         if target <= self.offer or not meter_bound or target >= self.offer + self.h.step_a - _EPS:
             self.offer = target
         return self.offer
+
+    def _resume(self, target: float) -> float:
+        self.meter_paused_at = None
+        self._resume_since = None
+        self.offer = target
+        return target
 
 
 class DemandTracker:

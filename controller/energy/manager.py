@@ -1,19 +1,35 @@
 """Energy management in the main process: the thin stateful part around the pure allocation.
 
 `EnergyManager` owns the grid meter poll (a task that sleeps on the injectable clock), the Modbus setpoints,
-the external suspend state and the per-socket hysteresis, and answers one question for the composition root:
-`offers(socket_max, active)` -> the current (A) to offer each socket now. The control loop still decides
-(it applies its own Station-MaxCurrent share and every safety limit); this only asks.
+the external suspend state, the per-socket hysteresis and what each socket's car may still draw, and answers
+one question for the composition root: `offers(socket_max, active, station_cap, held)` -> the current (A) to
+offer each socket now. The control loop still decides (it applies its own Station-MaxCurrent share and every
+safety limit); this only asks.
 
 Per socket the offer is the max-min fair allocation (`controller.energy.allocator`) of
-- the socket's own limits (`socket_max`: ConnectorN-MaxCurrent, the board's rating, smart charging),
+- the socket's own limits (`socket_max`: ConnectorN-MaxCurrent, the board's rating, smart charging, a limit
+  in W already divided by the phases the car really uses, see `charging_phases`),
 - its Modbus setpoint (MbsSlaveTCPIPMode Socket) or Safe-MaxCurrent once that expired,
-- with Static-LoadBalancing, what its car really takes (`DemandTracker`),
-under, per grid phase, the least of Station-MaxCurrent, the Modbus SCN setpoint (mode SCN), and with
-Active-LoadBalancing the fuse headroom SmartMeter-MaxCurrent - house load (`GridWatch`) or, with no valid
-reading for the meter validity time, Safe-MaxCurrent; then MaxImbalanceCurrent; then the 6 A rule and the
-hysteresis of `OfferSmoother`. Timing: the meter is read every `poll_s` (1 s) and the offers are republished
-after every read, so a rising house load lowers the PWM within about a second; the car has 5 s to follow.
+- with Static-LoadBalancing, what its car really takes (`DemandTracker`; a car that takes nothing keeps 6 A),
+under, per grid phase the station is connected to, the least of Station-MaxCurrent, the smart charging
+station limit, the Modbus SCN setpoint (mode SCN), and with Active-LoadBalancing the fuse headroom
+SmartMeter-MaxCurrent - house load (`GridWatch`) or, with no valid reading for the meter validity time,
+Safe-MaxCurrent; then MaxImbalanceCurrent (a car whose phases the socket meter has not seen in this session
+counts as a single-phase car; the samples of a session's first 2.5 s may still show the previous car and do
+not count); then the 6 A rule and the hysteresis of `OfferSmoother`. Then the rule for every change:
+- a lower offer applies at once; the car has `reaction_s` (5 s, IEC 61851, plus 1 s for the message to reach
+  the loop) to follow it, and until then it may still draw its highest offer of that window;
+- a higher offer, or a new car, gets only what the others' may-draw leaves under every limit
+  (`allocator.sequence_raises`): a second car starts when the first has had its window to follow;
+- the external suspend signal, a suspended session or one that is stopping (`held`) offers 0, and its share
+  goes to the others;
+- while the latest grid reading is uncertain (the station's own current changed while it was measured, see
+  `controller.energy.meter`) no offer is raised.
+What `offers` returns is what the station applies (Modbus 1206, the OCPP status: below 6 A SuspendedEVSE).
+An idle socket is offered what it would get if its car started now.
+
+Timing: the meter is read every `poll_s` (1 s) and the offers are republished after every read, so a rising
+house load lowers the PWM within about a second of the reading being usable.
 """
 
 from __future__ import annotations
@@ -22,20 +38,40 @@ import contextlib
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from controller.clock import Clock
-from controller.energy.allocator import SocketAsk, allocate_sockets, offer_if_joined
+from controller.energy.allocator import Background, SocketAsk, allocate_sockets, sequence_raises
 from controller.energy.balance import DemandTracker, Hysteresis, OfferSmoother
-from controller.energy.meter import METER_VALIDITY_S, GridWatch, MeterSource, board_serves, select_source
-from controller.energy.phases import PHASE_SWITCH_RELAY, drawn_phases, format_phases, socket_phases, to_grid
+from controller.energy.meter import (
+    METER_VALIDITY_S,
+    OWN_SAMPLE_SKEW_S,
+    Arrival,
+    GridWatch,
+    MeterSource,
+    MeterTiming,
+    board_serves,
+    select_source,
+    timing_of,
+)
+from controller.energy.phases import (
+    PHASE_SWITCH_RELAY,
+    CarPhases,
+    drawn_phases,
+    format_phases,
+    socket_phases,
+    to_grid,
+)
 from controller.energy.setpoints import Setpoints
-from controller.energy.settings import KEYS, EnergySettings
+from controller.energy.settings import KEYS, EnergySettings, read_field
 from controller.energy.suspend import external_suspend
+from controller.evse.limits import OfferHistory
 
 log = logging.getLogger(__name__)
 
 POLL_S = 1.0
+REACTION_S = 6.0  # IEC 61851: 5 s for the car to follow a lowered PWM; 1 s for the limits to reach the loop
 
 SocketCurrents = Callable[[], Mapping[int, Sequence[float] | None]]
 
@@ -56,8 +92,11 @@ class EnergyManager:
         poll_s: float = POLL_S,
         meter_validity_s: float = METER_VALIDITY_S,
         hysteresis: Hysteresis | None = None,
+        reaction_s: float = REACTION_S,
+        meter_timing: MeterTiming | None = None,
     ) -> None:
-        """`connectors`: socket id -> number of phases it is wired for (board file)."""
+        """`connectors`: socket id -> number of phases it is wired for (board file). `meter_timing`: how the
+        grid meter's readings relate in time to the socket samples (default: from `grid_driver`)."""
         self.config = config
         self.clock = clock
         self.connectors = dict(connectors)
@@ -68,10 +107,15 @@ class EnergyManager:
         self.grid_driver = grid_driver if grid_meter is not None else None
         self.grid_params = dict(grid_params or {})
         self.poll_s = poll_s
-        self.watch = GridWatch(meter_validity_s)
+        self.timing = meter_timing or timing_of(self.grid_driver)
+        self.watch = GridWatch(meter_validity_s, skew_s=self.timing.own_skew_s)
         self.setpoints = Setpoints(tuple(sorted(self.connectors)))
-        self.smoothers = {cid: OfferSmoother(hysteresis) for cid in self.connectors}
+        self.hysteresis = hysteresis or Hysteresis()
+        self.smoothers = {cid: OfferSmoother(self.hysteresis) for cid in self.connectors}
         self.demands = {cid: DemandTracker() for cid in self.connectors}
+        self.reaction_s = reaction_s
+        self.may_draw = {cid: OfferHistory(reaction_s) for cid in self.connectors}
+        self.cars = {cid: CarPhases(OWN_SAMPLE_SKEW_S) for cid in self.connectors}
         self.suspend_input: bool | None = None
         # MbsSlaveTCPIP as it was when the station started (the key needs a reboot): set by the Modbus slave.
         # While true, Modbus setpoints (or Safe-MaxCurrent once they expire) limit per MbsSlaveTCPIPMode.
@@ -81,6 +125,8 @@ class EnergyManager:
         self.meter_note: str | None = None
         self._meter_state: str | None = None
         self._suspended = False
+        self._last_reading: object | None = None  # the reading object the meter served last (same = not new)
+        self._last_poll: float | None = None
         self.reads = 0
         for key in KEYS:
             with contextlib.suppress(KeyError):
@@ -114,20 +160,36 @@ class EnergyManager:
                     total[p] += a
         return total
 
+    def note_samples(self, s: EnergySettings | None = None, now: float | None = None) -> None:
+        """The socket meters' samples changed (the composition root calls this when the loop sends them):
+        remember the station's own current with the time it became known."""
+        s = s or self.settings()
+        self.watch.note_own(self.clock.monotonic() if now is None else now, self.own_grid_currents(s))
+
     def poll_once(self) -> None:
         """Read the grid meter once (when load balancing uses it) and re-run the allocation."""
         s = self.settings()
         _, usable = self.source(s)
         now = self.clock.monotonic()
+        self.note_samples(s, now)
         if usable and self.grid_meter is not None:
-            reading: Sequence[float] | None
             try:
-                reading = tuple(self.grid_meter.read().currents_a)
+                reading = self.grid_meter.read()
+                currents: Sequence[float] | None = tuple(reading.currents_a)
             except Exception as exc:  # noqa: BLE001 - DeviceError or a driver bug: the reading is missing
                 log.debug("grid meter read failed: %s", exc)
-                reading = None
+                reading, currents = None, None
             self.reads += 1
-            self.watch.update(now, reading, self.own_grid_currents(s), s.includes_charger)
+            if currents is None:
+                self.watch.update(now, None, s.includes_charger)
+            elif reading is not self._last_reading or self.timing.measured_when_read:
+                self._last_reading = reading
+                if self.timing.measured_when_read:
+                    at = Arrival(now, now)
+                else:  # it arrived after the previous poll
+                    at = Arrival(now - self.poll_s if self._last_poll is None else self._last_poll, now)
+                self.watch.update(now, currents, s.includes_charger, at)
+            self._last_poll = now
         state = None
         if s.active_lb:
             state = "ok" if usable and not self.watch.lost(now) else "lost"
@@ -154,7 +216,7 @@ class EnergyManager:
 
     @property
     def external_suspend(self) -> bool:
-        return external_suspend(self.settings().suspend_mode, self.suspend_input)
+        return external_suspend(read_field(self.config, "suspend_mode"), self.suspend_input)
 
     def write_socket_setpoint(self, cid: int, value: float) -> None:
         self.setpoints.write_socket(cid, value, self.clock.monotonic())
@@ -165,41 +227,49 @@ class EnergyManager:
         self.on_change()
 
     # -- the allocation ------------------------------------------------------------------------------------
+    def charging_phases(self, cid: int) -> int:
+        """How many phases a limit in W is spread over: for a socket the phases its car will really draw on
+        (as seen in this session, else every phase the socket has); for 0 the station's connected phases."""
+        connected = read_field(self.config, "connected")
+        if cid == 0 or cid not in self.connectors:
+            return len(connected)
+        phases = socket_phases(connected, self.connectors[cid], read_field(self.config, "max_allowed_phases"))
+        return self.cars[cid].count(phases)
+
+    def meter_room(self, s: EnergySettings, now: float) -> tuple[float, float, float] | None:
+        """The fuse headroom per grid phase; None when load balancing has no valid reading (safe current)."""
+        _, usable = self.source(s)
+        return self.watch.room(now, s.fuse_a) if usable else None
+
     def rooms(
         self, s: EnergySettings, now: float, station_cap: float | None = None
     ) -> tuple[list[float | None], list[float | None]]:
-        """(static room, full room) per grid phase: without and with the grid meter's limit.
+        """(static room, full room) per grid phase: without and with the grid meter's limit (or the safe
+        current standing in for it). Only the grid phases the station is connected to have a room.
         `station_cap`: a further station-wide limit (the smart charging ChargePointMaxProfile)."""
         static: list[float | None] = [None, None, None]
         station = s.station_max_a if station_cap is None else min(s.station_max_a, station_cap)
+        scn = (
+            self.setpoints.phase_limits(now, s.mbs_mode, s.mbs_validity_s, s.safe_a)
+            if self.modbus_enabled
+            else [None, None, None]
+        )
         for p in s.connected:
-            static[p] = station
-        if self.modbus_enabled:
-            for p, lim in enumerate(self.setpoints.phase_limits(now, s.mbs_mode, s.mbs_validity_s, s.safe_a)):
-                if lim is not None:
-                    cur = static[p]
-                    static[p] = lim if cur is None else min(cur, lim)
+            lim = scn[p]
+            static[p] = station if lim is None else min(station, lim)
         full = list(static)
         if s.active_lb:
-            _, usable = self.source(s)
-            meter = self.watch.room(now, s.fuse_a) if usable else None
-            for p in range(3):
+            meter = self.meter_room(s, now)
+            for p in s.connected:
                 lim = meter[p] if meter is not None else s.safe_a
                 cur = full[p]
                 full[p] = lim if cur is None else min(cur, lim)
         return static, full
 
-    def offers(
-        self, socket_max: Mapping[int, float], active: set[int], station_cap: float | None = None
-    ) -> dict[int, float]:
-        """The current (A) to offer each socket now (see the module docstring). `socket_max`: each socket's
-        own limits; `station_cap`: a station-wide limit besides Station-MaxCurrent (None or inf: none)."""
-        if station_cap is not None and not math.isfinite(station_cap):
-            station_cap = None
-        s = self.settings()
-        now = self.clock.monotonic()
+    def _asks(
+        self, s: EnergySettings, now: float, socket_max: Mapping[int, float], active: set[int], running: set[int]
+    ) -> dict[int, SocketAsk]:
         currents = self.socket_currents()
-        imbalance = s.imbalance_limit
         asks: dict[int, SocketAsk] = {}
         for cid, own_max in socket_max.items():
             cap = max(0.0, float(own_max))
@@ -209,28 +279,94 @@ class EnergyManager:
                     cap = min(cap, lim)
             phases = socket_phases(s.connected, self.connectors.get(cid, 3), s.max_allowed_phases)
             cur = currents.get(cid)
-            drawn = drawn_phases(cur, s.connected) if cid in active else None
-            flow = tuple(p for p in drawn if p in phases) if drawn else None
-            if s.static_lb and cid in active and len(active) > 1:
-                peak = max((abs(a) for a in cur), default=0.0) if cur else None
-                cap = self.demands[cid].step(now, cap, self.smoothers[cid].offer, peak if drawn else None)
+            car = self.cars.setdefault(cid, CarPhases(OWN_SAMPLE_SKEW_S))
+            if cid in active:
+                car.see(now, drawn_phases(cur, s.connected))
             else:
-                self.demands[cid].reset()
-            asks[cid] = SocketAsk(cap, phases, flow or None)
+                car.reset()
+            demand = self.demands.setdefault(cid, DemandTracker())
+            if s.static_lb and cid in running and len(running) > 1:
+                # what its car takes: 0 when the socket meter sees nothing drawn (state B, or under 1 A)
+                peak = max((abs(a) for a in cur), default=0.0) if cur is not None else None
+                cap = demand.step(now, cap, self.smoothers[cid].offer, peak)
+            else:
+                demand.reset()
+            asks[cid] = SocketAsk(cap, phases, car.flow(phases))
+        return asks
+
+    def offers(
+        self,
+        socket_max: Mapping[int, float],
+        active: set[int],
+        station_cap: float | None = None,
+        held: set[int] | frozenset[int] = frozenset(),
+    ) -> dict[int, float]:
+        """The current (A) to offer each socket now (see the module docstring). `socket_max`: each socket's
+        own limits; `active`: sockets with a transaction; `held`: those of them the station holds (suspended
+        session, stop requested, unavailable); `station_cap`: a station-wide limit besides
+        Station-MaxCurrent (None or inf: none)."""
+        if station_cap is not None and not math.isfinite(station_cap):
+            station_cap = None
+        s = self.settings()
+        now = self.clock.monotonic()
+        self.note_samples(s, now)
+        imbalance = s.imbalance_limit
+        running = {cid for cid in active if cid in socket_max and cid not in held}
+        asks = self._asks(s, now, socket_max, active, running)
         static, full = self.rooms(s, now, station_cap)
         self.last_room = full
-        running = {cid: a for cid, a in asks.items() if cid in active}
-        target = allocate_sockets(running, full, imbalance)
-        unconstrained = allocate_sockets(running, static, imbalance)
-        out: dict[int, float] = {}
+        meter_lost = s.active_lb and self.meter_room(s, now) is None
+        wanted = {cid: asks[cid] for cid in running}
+        target = allocate_sockets(wanted, full, imbalance)
+        unconstrained = allocate_sockets(wanted, static, imbalance)
+        suspended = self.external_suspend
+        desired: dict[int, float] = {}
         for cid in socket_max:
-            if cid in active:
-                out[cid] = self.smoothers[cid].step(now, target[cid], unconstrained[cid])
+            sm = self.smoothers.setdefault(cid, OfferSmoother(self.hysteresis))
+            if cid in running:
+                offer = sm.step(now, target[cid], unconstrained[cid], meter_lost)
+                desired[cid] = 0.0 if suspended else offer
             else:
-                self.smoothers[cid].reset()
-                out[cid] = offer_if_joined(asks, active, cid, full, imbalance)
+                if cid not in active:
+                    sm.reset()
+                desired[cid] = 0.0
+        history = {cid: self.may_draw.setdefault(cid, OfferHistory(self.reaction_s)) for cid in socket_max}
+        may = {cid: h.reference(now) for cid, h in history.items()}
+        out = sequence_raises(desired, may, asks, full, imbalance)
+        if s.active_lb and not meter_lost and self.watch.uncertain:
+            # the latest reading cannot tell the house from the station: raise nothing until one can
+            out = {cid: min(amps, history[cid].offer) for cid, amps in out.items()}
+        for cid, h in history.items():
+            h.update(now, out[cid])
+        previews = {
+            cid: 0.0 if suspended else self._offer_if_started(cid, asks, running, out, may, full, imbalance)
+            for cid in socket_max
+            if cid not in active
+        }
+        out.update(previews)
         self.last_offers = out
         return out
+
+    def _offer_if_started(
+        self,
+        cid: int,
+        asks: Mapping[int, SocketAsk],
+        running: set[int],
+        out: Mapping[int, float],
+        may: Mapping[int, float],
+        room: list[float | None],
+        imbalance: float | None,
+    ) -> float:
+        """What an idle socket would be offered if its car started now: its share with the running ones,
+        as far as what they may still draw leaves room for it."""
+        joined = {c: asks[c] for c in running | {cid}}
+        share = allocate_sockets(joined, room, imbalance)[cid]
+        if share <= 0.0:
+            return 0.0
+        others = {c: max(out[c], may[c]) for c in asks if c != cid}
+        return allocate_sockets(
+            {cid: replace(asks[cid], cap_a=share)}, room, imbalance, background=Background.of(others, asks)
+        )[cid]
 
     # -- the periodic task ---------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -255,6 +391,7 @@ class EnergyManager:
             meter["measured"] = list(self.watch.last_measured) if self.watch.last_measured else None
             house = self.watch.house(now)
             meter["house"] = [round(h, 2) for h in house] if house else None
+            meter["uncertain"] = self.watch.uncertain
         return {
             "active_lb": s.active_lb,
             "static_lb": s.static_lb,
@@ -267,4 +404,3 @@ class EnergyManager:
                                  "suspended": self.external_suspend},
             "modbus": {"enabled": self.modbus_enabled, "key": s.mbs_enabled, "mode": s.mbs_mode},
         }
-

@@ -10,7 +10,13 @@
   phase, so for the fuse headroom the car is still assumed to draw on every connected phase (the safe side);
   the key is kept and reported, and the allocation maths takes it into account where a relay exists.
 - For the imbalance limit what counts is where the current really flows: a single-phase car on a
-  three-phase socket loads one phase; `drawn_phases()` finds those phases from the socket meter.
+  three-phase socket loads one phase; `drawn_phases()` finds those phases from the socket meter. Until the
+  socket meter has seen the car draw, the worst case counts: a single-phase car on the socket's first phase
+  (`CarPhases.flow`), so the first second of a single-phase car cannot break MaxImbalanceCurrent.
+- For a power limit (W) what counts is how many phases the car will really draw on (`CarPhases.count`): the
+  most the socket meter has seen it use in this session, and before that every phase the socket has (a
+  station without a phase-switch relay cannot hold a car to fewer). Never fewer: a profile's numberPhases=1
+  does not make a three-phase car draw on one.
 """
 
 from __future__ import annotations
@@ -71,3 +77,37 @@ def drawn_phases(
     grid = to_grid(station_currents, connected)
     used = tuple(p for p in range(3) if abs(grid[p]) >= threshold)
     return used or None
+
+
+class CarPhases:
+    """What one socket's car has shown of its phases in the running session (reset when it ends). The socket
+    meter's samples of the first `grace_s` of a session are not the car's: they may still show the previous
+    car (a sample is up to two seconds old when it arrives)."""
+
+    def __init__(self, grace_s: float = 0.0) -> None:
+        self.grace_s = grace_s
+        self.started_at: float | None = None
+        self.last_flow: tuple[int, ...] | None = None  # the grid phases it drew on when last seen drawing
+        self.most = 0  # the most phases seen at once
+
+    def reset(self) -> None:
+        self.started_at = None
+        self.last_flow = None
+        self.most = 0
+
+    def see(self, now: float, drawn: tuple[int, ...] | None) -> None:
+        """A sample of its socket meter during the session (`drawn`: the grid phases carrying current)."""
+        if self.started_at is None:
+            self.started_at = now
+        if drawn and now >= self.started_at + self.grace_s:
+            self.last_flow = drawn
+            self.most = max(self.most, len(drawn))
+
+    def flow(self, phases: tuple[int, ...]) -> tuple[int, ...]:
+        """The grid phases its current flows on, for the imbalance limit: as last seen, else the worst case."""
+        seen = tuple(p for p in self.last_flow if p in phases) if self.last_flow else ()
+        return seen or phases[:1]
+
+    def count(self, phases: tuple[int, ...]) -> int:
+        """How many phases it will draw on, for a power limit: as many as seen, else every phase of the socket."""
+        return min(len(phases), self.most) if self.most else len(phases)

@@ -10,7 +10,11 @@ does not count, so a lower level takes over. The composite is, per instant, the 
 
 Kinds: Absolute (starts at startSchedule), Recurring Daily/Weekly (repeats every day/week from
 startSchedule), Relative (starts when the transaction starts; without a transaction, at the start of the
-requested composite). Limits in W are converted to A per phase with 230 V x numberPhases (3 if absent).
+requested composite). Limits in W are converted to A per phase with 230 V x the number of phases the car
+will really draw on (`TxContext.phases`: as the socket meter has seen it, else every phase of the socket; for
+connector 0 the station's phases). A period's numberPhases is kept and reported, but only a station that can
+hold a car to fewer phases (a phase-switch relay) may divide by it, and then never by more than the car
+uses: a three-phase car under "3 680 W, numberPhases 1" gets 5.3 A per phase (3 680 W), not 16 A (11 kW).
 
 Everything here works on epoch seconds (floats, UTC) and plain data; no clock, no I/O.
 """
@@ -22,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from controller.energy.phases import PHASE_SWITCH_RELAY
 from controller.timefmt import format_time, parse_time
 
 VOLTAGE = 230.0
@@ -72,7 +77,7 @@ class TxContext:
     tx_active: bool = False
     tx_id: int | None = None
     tx_start: float | None = None  # epoch seconds
-    phases: int = DEFAULT_PHASES
+    phases: int = DEFAULT_PHASES  # the phases the car will really draw on (see the module docstring)
 
 
 @dataclass(frozen=True)
@@ -177,16 +182,24 @@ def validate(p: Profile, *, max_stack_level: int, max_periods: int, allowed_unit
 
 
 # -- evaluation ------------------------------------------------------------------------------------------------
-def to_amps(limit: float, unit: str, phases: int | None, default_phases: int = DEFAULT_PHASES) -> float:
+def power_phases(period_phases: int | None, car_phases: int, relay: bool = PHASE_SWITCH_RELAY) -> int:
+    """The phases a limit in W is spread over: those the car will draw on (`car_phases`). A period's
+    numberPhases counts only where a relay can hold the car to it, and never above `car_phases`."""
+    if relay and period_phases:
+        return max(1, min(period_phases, car_phases))
+    return max(1, car_phases)
+
+
+def to_amps(limit: float, unit: str, phases: int | None, car_phases: int = DEFAULT_PHASES) -> float:
     if unit == "A":
         return limit
-    return limit / (VOLTAGE * (phases or default_phases))
+    return limit / (VOLTAGE * power_phases(phases, car_phases))
 
 
-def from_amps(amps: float, unit: str, phases: int | None, default_phases: int = DEFAULT_PHASES) -> float:
+def from_amps(amps: float, unit: str, phases: int | None, car_phases: int = DEFAULT_PHASES) -> float:
     if unit == "A":
         return amps
-    return amps * VOLTAGE * (phases or default_phases)
+    return amps * VOLTAGE * power_phases(phases, car_phases)
 
 
 def _schedule_start(p: Profile, t: float, ctx: TxContext, origin: float) -> float | None:
@@ -266,9 +279,11 @@ def purpose_limit(
     return None if best is None else (best[2], best[3])
 
 
-def station_limit(profiles: Iterable[Profile], t: float, origin: float | None = None) -> float | None:
-    """ChargePointMax at t in A per phase (None: no station profile running)."""
-    got = purpose_limit(profiles, CP_MAX, t, TxContext(0), t if origin is None else origin)
+def station_limit(
+    profiles: Iterable[Profile], t: float, origin: float | None = None, phases: int = DEFAULT_PHASES
+) -> float | None:
+    """ChargePointMax at t in A per phase (None: no station profile running); `phases`: the station's."""
+    got = purpose_limit(profiles, CP_MAX, t, TxContext(0, phases=phases), t if origin is None else origin)
     return None if got is None else got[0]
 
 

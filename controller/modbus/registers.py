@@ -9,6 +9,14 @@ Unit 200 is the station, units 1 and 2 the sockets (reference/alfen-modbus-slave
   field touched is written completely, in one request. A partial write of a 32/64-bit value, or a write that
   touches a read-only register, is exception 02 and changes nothing.
 - Values are checked by the slave (exception 03, illegal data value).
+
+What some registers mean where the value is not simply a stored one (`station_max_current`,
+`phase_max_currents`): 1100 "station active max current" is the least room of the grid phases the station is
+connected to (Phase-Connected): a phase it does not draw on limits nothing, however loaded it is; 1411..1415
+"actual max current L1/L2/L3" is that room per grid phase, 0 on a phase the station is not connected to.
+Neither is negative (a house load above the fuse leaves the station nothing, not less).
+1206 "actual applied max current" is what energy management applies to the socket, the minimum of every
+limit (see `controller.energy.manager`).
 """
 
 from __future__ import annotations
@@ -184,6 +192,21 @@ class RegisterMap:
             out.append((f, list(regs[r - addr : f.end - addr])))
             r = f.end
         return out
+
+
+def phase_max_currents(room: Sequence[float | None], connected: Sequence[int], station_max: float) -> list[float]:
+    """1411/1413/1415: the room per grid phase; 0 where the station is not connected, never below 0."""
+    out = [0.0, 0.0, 0.0]
+    for p in connected:
+        r = room[p]
+        out[p] = max(0.0, station_max if r is None else r)
+    return out
+
+
+def station_max_current(room: Sequence[float | None], connected: Sequence[int], station_max: float) -> float:
+    """1100: the least room of the grid phases the station is connected to."""
+    per_phase = phase_max_currents(room, connected, station_max)
+    return min(per_phase[p] for p in connected) if connected else 0.0
 
 
 STATION_MAP = RegisterMap(STATION_FIELDS)

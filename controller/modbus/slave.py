@@ -9,16 +9,17 @@ Socket/SCN), as they would with a master that stopped writing.
 
 What the registers show (units 1/2 = sockets, 200 = station):
 - 1206 "actual applied max current": the offer energy management computed for the socket (the least of every
-  limit); 1210 reads back exactly what was written (0.0 before any write), 1208 the whole seconds left of its
+  limit, 0 while the station holds the car: external suspend, a second car waiting for the first to follow); 1210 reads back exactly what was written (0.0 before any write), 1208 the whole seconds left of its
   validity, 1214 whether it is used (MbsSlaveTCPIPMode Socket and still valid), 1212 Safe-MaxCurrent.
 - 1215 (phases): the number of phases the socket charges on. A write needs EnablePhaseSwitching, and since
   this board has no phase-switch relay only the present number is accepted; anything else is exception 03.
 - 300.. socket meter: voltages, currents and their sum, total power, delivered energy; what the socket meter
   does not measure (N current, line voltages, power factor, per-phase power and energy, apparent and reactive
   values, frequency) reads 0xFFFF (NaN).
-- 1100 station active max current: the least room of the station's phases (Station-MaxCurrent, the grid
-  headroom or the safe current); 1405.. the station's draw and 1411.. its room per grid phase; 1417..1421 the
-  SCN setpoints (used in MbsSlaveTCPIPMode SCN), 1423.. their seconds left, 1429 Safe-MaxCurrent.
+- 1100 station active max current: the least room of the grid phases the station is connected to
+  (Station-MaxCurrent, the grid headroom or the safe current); 1405.. the station's draw and 1411.. its room
+  per grid phase (see `registers.station_max_current`); 1417..1421 the SCN setpoints (used in
+  MbsSlaveTCPIPMode SCN), 1423.. their seconds left, 1429 Safe-MaxCurrent.
 - Identification: name = Identity, manufacturer and firmware as in BootNotification, serial = DeviceIdentity
   (else Identity), platform = the board's name.
   Date and time are UTC (time zone offset 0).
@@ -45,6 +46,8 @@ from controller.modbus.registers import (
     STATION_UNIT,
     U16,
     Field,
+    phase_max_currents,
+    station_max_current,
 )
 from controller.modbus.server import WRITE_SINGLE, ModbusTcpServer
 from controller.ocpp.link import LinkSettings
@@ -196,7 +199,7 @@ class AlfenSlave:
         identity = self._board.identity or self._config("Identity", "") or "CP"
         link = LinkSettings(url="", identity=identity)  # vendor and firmware as BootNotification reports them
         wall = self.clock.now()
-        rooms = [r for r in self.energy.last_room if r is not None]
+        phase_max = phase_max_currents(self.energy.last_room, s.connected, s.station_max_a)
         draw = [0.0, 0.0, 0.0]
         for cid in self._sockets:
             v = self._sockets[cid]
@@ -218,7 +221,7 @@ class AlfenSlave:
             "second": wall.second,
             "uptime_ms": int((now - self.started_at) * 1000),
             "tz_offset_min": 0,
-            "station_max_a": min(rooms) if rooms else s.station_max_a,
+            "station_max_a": station_max_current(self.energy.last_room, s.connected, s.station_max_a),
             "temperature_c": self._sockets.temperature_c,
             "ocpp_connected": 1 if self._link.online else 0,
             "sockets": len(self._sockets),
@@ -230,7 +233,7 @@ class AlfenSlave:
         for p in range(3):
             sp = self.energy.setpoints.phases[p]
             vals[f"scn_total_l{p + 1}"] = round(draw[p], 3)
-            vals[f"scn_max_l{p + 1}"] = self.energy.last_room[p]
+            vals[f"scn_max_l{p + 1}"] = phase_max[p]
             vals[f"scn_setpoint_l{p + 1}"] = sp.value
             vals[f"scn_valid_l{p + 1}"] = _secs(sp.remaining(now, s.mbs_validity_s))
         return vals

@@ -72,8 +72,10 @@ class SmartCharging:
         socket_max: Callable[[int], float],
         changes: ChangeBus,
         trace: Trace,
+        power_phases: Callable[[int], int] | None = None,
     ) -> None:
         self._settings = settings
+        self._power_phases = power_phases
         self._clock = clock
         self._phases_of = dict(phases)
         self._sessions = sessions
@@ -137,11 +139,15 @@ class SmartCharging:
         return float(self._clock.now().timestamp())
 
     def _phases(self, cid: int) -> int:
+        """The phases a limit in W is spread over (`power_phases`: those the car really draws on; 0: the
+        station's), else the socket's wiring."""
+        if self._power_phases is not None:
+            return int(self._power_phases(cid))
         return int(self._phases_of.get(cid, sch.DEFAULT_PHASES))
 
     def context(self, cid: int) -> sch.TxContext:
         if cid == 0:
-            return sch.TxContext(0)
+            return sch.TxContext(0, phases=self._phases(0))
         s = self._sessions.sessions.get(cid)
         if s is None or s.local_tx is None:
             return sch.TxContext(cid, phases=self._phases(cid))
@@ -262,7 +268,7 @@ class SmartCharging:
     def caps(self) -> tuple[float, dict[int, float]]:
         """(station cap, per-connector cap) in A now; math.inf where no profile limits."""
         now = self.now()
-        st = sch.station_limit(self.profiles, now)
+        st = sch.station_limit(self.profiles, now, phases=self._phases(0))
         per: dict[int, float] = {}
         for cid in self._phases_of:
             got = sch.connector_limit(self.profiles, now, self.context(cid))

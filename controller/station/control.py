@@ -25,8 +25,14 @@ class Notifier(Protocol):
     def control_restarted(self) -> None: ...
 
 
-class SuspendInput(Protocol):
+class EnergyInputs(Protocol):
+    """Energy management, as the loop's samples feed it."""
+
     def note_suspend_input(self, closed: Any) -> None: ...
+
+    def note_samples(self) -> None:
+        """The socket samples changed: the station's own current as of now (matched with grid readings)."""
+        ...
 
 
 class ControlEvents:
@@ -35,7 +41,7 @@ class ControlEvents:
         sockets: Sockets,
         sessions: SessionManager,
         control: Callable[[], ControlPort],
-        energy: SuspendInput,
+        energy: EnergyInputs,
         journal: Journal,
         notifier: Notifier,
         state_dir: Path,
@@ -72,6 +78,7 @@ class ControlEvents:
             if int(msg["connector"]) == 0 and "suspend_input" in msg:
                 self._energy.note_suspend_input(msg["suspend_input"])  # the RJ11 contact (DirectExternalSuspendSignal)
             if self._sockets.on_sample(msg) is not None:
+                self._energy.note_samples()
                 self._changes.status_changed()
         elif t == "calibration":
             if isinstance(msg.get("tilt_offset_deg"), int | float) and not msg.get("error"):

@@ -29,7 +29,11 @@ class Allocation(Protocol):
     def external_suspend(self) -> bool: ...
 
     def offers(
-        self, socket_max: Mapping[int, float], active: set[int], station_cap: float | None = None
+        self,
+        socket_max: Mapping[int, float],
+        active: set[int],
+        station_cap: float | None = None,
+        held: set[int] | frozenset[int] = frozenset(),
     ) -> dict[int, float]: ...
 
 
@@ -69,11 +73,17 @@ class LimitArbiter:
 
     def compute(self) -> dict[int, dict[str, Any]]:
         active = {cid for cid, s in self._sessions.sessions.items() if s.in_transaction}
+        held = {  # the station holds these cars (suspended, stopping, unavailable): their share goes to the others
+            cid for cid in active
+            if self._sessions.sessions[cid].suspended or not self._sessions.authorized(cid)
+            or self._sockets[cid].unavailable
+        }
         station_cap, socket_caps = self._schedules().caps()
         offers = self._allocation.offers(
             {cid: min(self.socket_max(cid), socket_caps.get(cid, math.inf)) for cid in self._sockets},
             active,
             station_cap=station_cap,
+            held=held,
         )
         external_suspend = self._allocation.external_suspend  # DirectExternalSuspendSignal
         return {

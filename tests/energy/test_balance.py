@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from controller.energy.balance import DemandTracker, Hysteresis, OfferSmoother
-from controller.energy.meter import GridWatch, MeterSource, board_serves, select_source
+from controller.energy.meter import Arrival, GridWatch, MeterSource, board_serves, select_source
 from controller.energy.setpoints import Setpoints
 from controller.energy.settings import SUSPEND_P1, SUSPEND_WHEN_CLOSED, SUSPEND_WHEN_OPENED, EnergySettings
 from controller.energy.suspend import external_suspend
@@ -75,31 +75,54 @@ def test_board_meter_matches_the_selected_kind(
 )
 def test_grid_watch_room(includes: bool, measured: tuple[float, ...], own: tuple[float, ...], room: tuple[float, ...]) -> None:
     w = GridWatch(validity_s=10)
-    assert w.update(0.0, measured, own, includes)
+    w.note_own(0.0, own)
+    assert w.update(0.0, measured, includes)
     assert w.room(0.0, 25.0) == pytest.approx(room)
 
 
 def test_grid_watch_rises_at_once_and_falls_after_the_release_window() -> None:
     w = GridWatch(validity_s=10, release_s=3)
-    w.update(0.0, (5, 5, 5), (0, 0, 0), True)
-    w.update(1.0, (15, 5, 5), (0, 0, 0), True)
+    w.update(0.0, (5, 5, 5), True)
+    w.update(1.0, (15, 5, 5), True)
     assert w.house(1.0) == (15, 5, 5)  # a rise counts at once
-    w.update(2.0, (5, 5, 5), (0, 0, 0), True)
+    w.update(2.0, (5, 5, 5), True)
     assert w.house(2.0) == (15, 5, 5)  # a fall only after 3 s
-    w.update(3.0, (5, 5, 5), (0, 0, 0), True)
-    w.update(4.5, (5, 5, 5), (0, 0, 0), True)
+    w.update(3.0, (5, 5, 5), True)
+    w.update(4.5, (5, 5, 5), True)
     assert w.house(4.5) == (5, 5, 5)
 
 
 def test_grid_watch_lost_before_the_first_reading_and_after_the_validity_time() -> None:
     w = GridWatch(validity_s=10)
     assert w.lost(0.0) and w.room(0.0, 25) is None
-    w.update(1.0, (1, 1, 1), (0, 0, 0), True)
+    w.update(1.0, (1, 1, 1), True)
     for t, reading in ((2.0, None), (5.0, (1.0, float("nan"), 1.0)), (8.0, (1.0, 2.0))):
-        assert not w.update(t, reading, (0, 0, 0), True)  # offline, NaN, broken: not valid
+        assert not w.update(t, reading, True)  # offline, NaN, broken: not valid
     assert not w.lost(11.0) and w.room(11.0, 25) == (24, 24, 24)  # the last valid reading still counts
     assert w.lost(11.01) and w.room(11.01, 25) is None
     assert w.errors == 3
+
+
+def test_grid_watch_subtracts_the_station_current_of_when_the_reading_was_measured() -> None:
+    w = GridWatch(validity_s=15, skew_s=2.5)
+    w.note_own(0.0, (0, 0, 0))
+    w.update(1.0, (5, 5, 5), True, Arrival(0.0, 1.0))  # a telegram: house 5 A, the car not charging yet
+    assert w.house(1.0) is None  # not usable before the socket samples of its time are in
+    assert w.house(3.5) == (5, 5, 5) and not w.uncertain
+    w.note_own(4.0, (20, 20, 20))  # the car starts after the telegram
+    assert w.house(9.0) == (5, 5, 5)  # 5 A, not 5 - 20 = -15 A: the telegram is never re-measured
+
+
+def test_grid_watch_cannot_tell_a_car_step_from_the_house_and_says_so() -> None:
+    w = GridWatch(validity_s=15, skew_s=2.5)
+    w.note_own(0.0, (0, 0, 0))
+    w.update(1.0, (5, 5, 5), True, Arrival(0.0, 1.0))
+    w.note_own(1.5, (20, 20, 20))  # the car's 20 A show in the samples half a second after the reading
+    w.update(2.0, (25, 25, 25), True, Arrival(1.0, 2.0))  # taken before or after the car's step?
+    w.note_own(2.5, (20, 20, 20))
+    assert w.house(4.5) == (5, 5, 5) and w.uncertain  # the certain part: no rise at all
+    w.update(5.0, (31, 25, 25), True, Arrival(4.0, 5.0))  # the station's current held still: 11 A on L1
+    assert w.house(7.5) == (11, 5, 5) and not w.uncertain
 
 
 H = Hysteresis(step_a=1.0, resume_margin_a=1.0, resume_delay_s=5.0, min_pause_s=15.0)
@@ -186,3 +209,31 @@ def test_setpoints_validity_and_modes() -> None:
 )
 def test_external_suspend(mode: str, closed: bool | None, suspended: bool) -> None:
     assert external_suspend(mode, closed) is suspended
+
+
+def test_settings_take_defaults_and_ranges_from_the_key_table() -> None:
+    from controller.config.keys import KEYS
+    from controller.energy.settings import FIELDS
+
+    specs = {k.name: k for k in KEYS}
+    assert all(key in specs for key, _ in FIELDS.values())
+    d = EnergySettings()
+    assert (d.fuse_a, d.safe_a, d.station_max_a) == tuple(
+        float(specs[k].default) for k in ("SmartMeter-MaxCurrent", "Safe-MaxCurrent", "Station-MaxCurrent")
+    )
+    assert d.mbs_validity_s == int(specs["MbsSlaveTCPIPValidityTime"].default) and d.connected == (0, 1, 2)
+
+    class Corrupt:
+        """A store holding what the registry would never accept (only a corrupt file can)."""
+
+        values = {"Safe-MaxCurrent": "-3", "MaxImbalanceCurrent": "abc", "MbsSlaveTCPIPValidityTime": "0",
+                  "MaxAllowedPhases": "2", "Active-LoadBalancing": "maybe", "SmartMeter-MaxCurrent": "40.5",
+                  "MbsSlaveTCPIPMode": "scn"}
+
+        def get(self, name: str) -> str:
+            return self.values[name]  # KeyError for the rest: an unknown key
+
+    s = EnergySettings.read(Corrupt())
+    assert (s.safe_a, s.max_imbalance_a, s.mbs_validity_s, s.max_allowed_phases, s.active_lb) == (
+        d.safe_a, d.max_imbalance_a, d.mbs_validity_s, d.max_allowed_phases, d.active_lb)
+    assert s.fuse_a == 40.5 and s.mbs_mode == "SCN"  # valid values count, options in their canonical case

@@ -106,7 +106,8 @@ async def test_modbus_master_sets_the_offer_and_it_falls_back_to_safe_current(tm
         assert codec.decode_float32(regs[0:2]) == 6.0 and codec.decode_uint(regs[2:4]) == 0 and regs[8] == 0
 
         await client.write(1, 1210, codec.float32(0.0))  # 0 pauses: PWM off, SuspendedEVSE
-        await rig.wait_status("SuspendedEVSE", timeout=5)
+        await rig.wait_status("SuspendedEVSE", timeout=5)  # from the limits published, before the loop acts
+        await until(lambda: rig.conn()["pwm_duty"] is None, 2, "PWM off")
         assert codec.decode_string(await client.regs(1, 1201, 5)) == "C1"
     finally:
         client.close()
@@ -131,5 +132,24 @@ async def test_external_suspend_signal_suspends_charging(tmp_path: Path) -> None
         await until(lambda: rig.conn()["pwm_duty"] is None, 2, "PWM off")  # the loop follows within a tick
         await rig.cmd("suspend", active=False)
         await rig.wait_status("Charging", timeout=10)
+    finally:
+        await stop_rig(rig)
+
+
+async def test_a_second_car_waiting_for_its_share_is_suspended_evse(tmp_path: Path) -> None:
+    """Issue 16, item 9: while the station holds a joining car (the first one has 5 s to follow its lowered
+    offer), the connector reports SuspendedEVSE and the applied limit (Modbus 1206) is 0."""
+    rig = await start_energy_rig(tmp_path, board="sim-double", config={"Station-MaxCurrent": "32"})
+    try:
+        await charge(rig, 1)
+        await until(lambda: rig.conn(1)["currents"][0] > 31.5, 8, "car 1 at 32 A")
+        await rig.cmd("plug", connector=2, ev={"max_current": 32, "phases": 3})
+        await rig.wait_status("Preparing", 2)
+        await rig.cmd("tag", uid="CARD2")
+        await rig.wait_status("SuspendedEVSE", 2, timeout=5)
+        assert rig.station.energy.last_offers[2] == 0.0 and rig.station.energy.last_offers[1] == 16.0
+        assert rig.station.modbus.socket_values(2)["applied_max_a"] == 0.0
+        await rig.wait_status("Charging", 2, timeout=15)
+        assert rig.station.energy.last_offers[2] == 16.0
     finally:
         await stop_rig(rig)

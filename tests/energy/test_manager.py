@@ -73,10 +73,14 @@ class Bench:
 
 def test_without_load_balancing_sockets_share_station_max(tmp_path: Path) -> None:
     b = Bench(tmp_path, {"Station-MaxCurrent": "32"})
-    assert b.offers([1]) == {1: 32.0, 2: 16.0}  # the idle socket sees what it would get if it started
+    assert b.offers([]) == {1: 32.0, 2: 32.0}  # an idle socket sees what it would get if its car started now
+    assert b.offers([1]) == {1: 32.0, 2: 0.0}  # ... which is nothing while car 1 may draw all 32 A
+    assert b.offers([1, 2]) == {1: 16.0, 2: 0.0}  # car 1 is lowered at once, car 2 waits for its 5 s
+    b.clock.jump(6)
     assert b.offers([1, 2]) == {1: 16.0, 2: 16.0}
     assert b.offers([1, 2], socket_max=10.0) == {1: 10.0, 2: 10.0}
     assert b.offers([1, 2], station_cap=20.0) == {1: 10.0, 2: 10.0}  # smart charging's station limit
+    b.clock.jump(6)
     assert b.offers([1, 2], station_cap=float("inf")) == {1: 16.0, 2: 16.0}
 
 
@@ -130,8 +134,7 @@ def test_phase_connected_maps_a_single_phase_socket_to_its_grid_phase(tmp_path: 
 
 def test_max_imbalance_current_limits_a_single_phase_car(tmp_path: Path) -> None:
     b = Bench(tmp_path, {"MaxImbalanceCurrent": "16"})
-    assert b.offers([1])[1] == 32.0  # nothing drawn yet: assumed balanced over three phases
-    b.draw(1, 20, phases=1)  # a single-phase car
+    b.draw(1, 16, phases=1)  # a single-phase car
     assert b.offers([1])[1] == 16.0
     b.config.set("MaxImbalanceCurrent", "0")  # 0 = off
     assert b.offers([1])[1] == 32.0
@@ -224,8 +227,12 @@ def test_static_load_balancing_gives_unused_current_to_the_other_socket(tmp_path
         b.clock.jump(1)
         b.offers([1, 2])
     b.clock.jump(1)
-    assert b.offers([1, 2]) == {1: 10.0, 2: 22.0}
+    assert b.offers([1, 2]) == {1: 10.0, 2: 16.0}  # car 1 asks for 8 + 2 A; car 2 gets the rest ...
+    b.clock.jump(6)
+    assert b.offers([1, 2]) == {1: 10.0, 2: 22.0}  # ... once car 1 has had its 5 s to follow
     b.config.set("Static-LoadBalancing", "Off")  # a plain fair split again
+    assert b.offers([1, 2]) == {1: 10.0, 2: 16.0}  # car 2 is lowered at once, car 1 rises after 5 s
+    b.clock.jump(6)
     assert b.offers([1, 2]) == {1: 16.0, 2: 16.0}
 
 

@@ -322,3 +322,43 @@ def test_register_map_blocks_and_mode3_states() -> None:
         ["A", "B1", "B2", "C2", "C1", "D2", "E", "F"]
     assert codec.string("AB", 2) == [0x4142, 0x0000]
     assert codec.float32(None) == [0xFFFF, 0xFFFF] and math.isnan(codec.decode_float32([0xFFFF, 0xFFFF]))
+
+
+async def test_applied_max_current_is_the_least_of_every_limit(tmp_path: Path) -> None:
+    """1206 (issue 16, item 9): the external suspend and a second car waiting for the first to follow its
+    lowered offer hold the socket at 0, and the register says so."""
+    s = await make(tmp_path, {"MbsSlaveTCPIPMode": "Off",
+                              "DirectExternalSuspendSignal": "Suspend when an external circuit is closed"})
+    c, st = s.client, s.station
+    try:
+        charging(st, 1)
+        assert f32(await c.regs(1, 1206, 2)) == 32.0
+        st.energy.note_suspend_input(True)  # the DSO's contact closes
+        assert f32(await c.regs(1, 1206, 2)) == 0.0
+        st.energy.note_suspend_input(False)
+        assert f32(await c.regs(1, 1206, 2)) == 32.0
+        charging(st, 2)  # car 1 is lowered at once; car 2 gets its share when car 1 has had its 5 s
+        assert [f32(await c.regs(u, 1206, 2)) for u in (1, 2)] == [16.0, 0.0]
+        st.clock.jump(6.1)
+        st.publish()
+        assert [f32(await c.regs(u, 1206, 2)) for u in (1, 2)] == [16.0, 16.0]
+    finally:
+        s.client.close()
+        await s.slave.stop()
+
+
+async def test_station_max_current_counts_only_the_connected_phases(tmp_path: Path) -> None:
+    """1100 (issue 16, item 10): a single-phase station on L2 is limited by L2 only."""
+    s = await make(tmp_path, {"MbsSlaveTCPIPMode": "SCN", "Phase-Connected": "L2"})
+    c, st = s.client, s.station
+    try:
+        rr = await c.write(200, 1417, [*codec.float32(5), *codec.float32(20), *codec.float32(30)])
+        assert not rr.isError(), rr
+        charging(st, 1)
+        assert f32(await c.regs(200, 1100, 2)) == 20.0
+        regs = await c.regs(200, 1411, 6)
+        assert [f32(regs, i) for i in (0, 2, 4)] == [0.0, 20.0, 0.0]  # no room where it is not connected
+        assert st.energy.last_offers[1] == 20.0
+    finally:
+        s.client.close()
+        await s.slave.stop()

@@ -89,7 +89,14 @@ CASES: list[tuple[str, list[sch.Profile], float, sch.TxContext, float | None]] =
     ("validFrom not reached", [DEFAULT_16, prof(8, sch.TX_DEFAULT, 1, [(0, 6.0)], valid_from="2026-01-01T12:10:00Z")],
      0, IDLE, 16.0),
     ("W to A with 3 phases", [prof(9, sch.TX_DEFAULT, 0, [(0, 11040.0)], unit="W")], 0, IDLE, 16.0),
-    ("W to A with 1 phase", [prof(9, sch.TX_DEFAULT, 0, [(0, 3680.0, 1)], unit="W")], 0, IDLE, 16.0),
+    # numberPhases 1 does not make a three-phase car draw on one phase (no phase-switch relay): 3 680 W is
+    # 5.33 A on each of its three phases; a car seen on one phase (ctx.phases 1) gets 16 A
+    ("W over the car's 3 phases, not numberPhases 1", [prof(9, sch.TX_DEFAULT, 0, [(0, 3680.0, 1)], unit="W")],
+     0, IDLE, 5.33),
+    ("W to A for a single-phase car", [prof(9, sch.TX_DEFAULT, 0, [(0, 3680.0, 1)], unit="W")], 0,
+     sch.TxContext(1, phases=1), 16.0),
+    ("W to A for a single-phase car, numberPhases 3", [prof(9, sch.TX_DEFAULT, 0, [(0, 3680.0, 3)], unit="W")], 0,
+     sch.TxContext(1, phases=1), 16.0),
     ("Recurring daily: next day, second period",
      [prof(10, sch.TX_DEFAULT, 0, [(0, 10.0), (3600, 20.0)], kind="Recurring", recurrency="Daily",
            start="2025-12-31T12:00:00Z")], 3700, IDLE, 20.0),
@@ -128,6 +135,28 @@ def test_composite_merges_and_converts() -> None:
     wire = sch.composite_to_ocpp(c)
     assert wire["startSchedule"] == "2026-01-01T12:00:00Z" and wire["duration"] == 3600
     assert wire["chargingSchedulePeriod"][0] == {"startPeriod": 0, "limit": 16.0}
+
+
+def test_composite_in_w_is_what_the_car_may_draw() -> None:
+    # the limit a three-phase car gets from "3 680 W on 1 phase" reads back as 3 680 W, and as 5.3 A
+    profiles = [prof(1, sch.TX_DEFAULT, 0, [(0, 3680.0, 1)], unit="W")]
+    w = sch.composite(profiles, IDLE, T0, 600, "W", cap=32.0)
+    assert [(p.start, p.limit, p.phases) for p in w.periods] == [(0, 3680.0, 1)]
+    a = sch.composite(profiles, IDLE, T0, 600, "A", cap=32.0)
+    assert [(p.start, p.limit) for p in a.periods] == [(0, 5.3)]
+
+
+def test_power_phases_only_a_relay_could_make_fewer() -> None:
+    assert sch.power_phases(1, 3) == 3  # no relay: the car's phases
+    assert sch.power_phases(None, 1) == 1
+    assert sch.power_phases(1, 3, relay=True) == 1  # a relay holds the car to one phase
+    assert sch.power_phases(3, 1, relay=True) == 1  # never more than the car uses
+
+
+def test_station_limit_in_w_over_the_station_phases() -> None:
+    profiles = [prof(1, sch.CP_MAX, 0, [(0, 11040.0, 1)], unit="W", connector=0)]
+    assert sch.station_limit(profiles, T0) == 16.0
+    assert sch.station_limit(profiles, T0, phases=1) == 48.0  # a single-phase station (Phase-Connected L2)
 
 
 def test_composite_without_profiles_is_the_cap() -> None:

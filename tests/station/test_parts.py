@@ -92,8 +92,12 @@ class Caps:
 class Allocation:
     external_suspend = False
 
-    def offers(self, socket_max: dict[int, float], active: set[int], station_cap: float | None = None) -> dict[int, float]:
+    def offers(
+        self, socket_max: dict[int, float], active: set[int], station_cap: float | None = None,
+        held: set[int] | frozenset[int] = frozenset(),
+    ) -> dict[int, float]:
         cap = math.inf if station_cap is None else station_cap
+        self.held = set(held)
         return {cid: min(a, cap) for cid, a in socket_max.items()}
 
 
@@ -111,9 +115,11 @@ def test_limits_take_the_least_of_socket_board_schedules_and_availability(tmp_pa
     s.sessions[1].local_tx = 7
     s.sessions[2].local_tx = 8
     sockets.set_unavailable(2, True)
+    allocation = Allocation()
     arbiter = LimitArbiter({1: 32.0, 2: 16.0}, config, sockets, control, s, lambda: Caps(math.inf, {1: 10.0}),
-                           Allocation())
+                           allocation)
     arbiter.publish()
+    assert allocation.held == {2}  # held by the station: its share goes to socket 1
     assert control.limits[-1] == {
         1: {"max_current": 10.0, "authorized": True, "suspended": False},  # the schedule's 10 A
         2: {"max_current": 16.0, "authorized": False, "suspended": False},  # unavailable: not authorised
