@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from controller.evse.protocol import Stats
 from controller.evse.supervisor import ControlProcess
 
 BOARD = Path(__file__).with_name("latency-board.toml")
@@ -96,9 +97,9 @@ async def run(events: int, tick_s: float, limit_s: float, rt_priority: int = 0) 
     """One measurement; the lines to print."""
     stats: dict[str, Any] = {}
 
-    def on_message(msg: dict[str, Any]) -> None:
-        if msg.get("t") == "stats":
-            stats.update(msg)
+    def on_message(msg: Any) -> None:
+        if isinstance(msg, Stats):
+            stats.update(ticks=msg.ticks, overruns=msg.overruns, watchdog_trips=msg.watchdog_trips)
 
     cp = ControlProcess(
         BOARD, on_message, tick_s=tick_s, main_silence_s=10.0, hang_timeout_s=30.0, rt_priority=rt_priority
@@ -108,7 +109,7 @@ async def run(events: int, tick_s: float, limit_s: float, rt_priority: int = 0) 
     lines: list[str] = []
     label = ""
     if rt_priority > 0:
-        if not (cp.hello or {}).get("realtime"):
+        if cp.hello is None or not cp.hello.realtime:
             await cp.stop()
             return [f"(SCHED_FIFO {rt_priority} not permitted here: skipped)"]
         label = f" [SCHED_FIFO {rt_priority}]"

@@ -17,6 +17,7 @@ from board.schema import (
     DRIVERS,
     FIRMWARE_KEYS,
     LIMITS_KEYS,
+    OPTIONAL_CONNECTOR_DEVICES,
     PILOT_BANDS_DEFAULT,
     STATION_DEVICES,
     Param,
@@ -40,6 +41,7 @@ class ConnectorSpec:
     max_current: float
     phases: int
     devices: dict[str, DeviceSpec]
+    ventilation: bool = False
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,24 @@ def load_board(path: str | Path) -> Board:
         if phases not in (1, 3):
             raise loc.error(loc.key("connector", "phases", i), "phases must be 1 or 3")
         devices = {kind: _device(loc, kind, raw[kind], "connector", i, pins) for kind in CONNECTOR_DEVICES}
-        connectors.append(ConnectorSpec(raw["id"], float(raw.get("max_current", 32)), phases, devices))
+        for kind in OPTIONAL_CONNECTOR_DEVICES:
+            if kind in raw:
+                devices[kind] = _device(loc, kind, raw[kind], "connector", i, pins)
+        pp = devices.get("pp")
+        if board.get("fixed_cable", False):
+            if pp is not None and pp.driver != "none":
+                raise loc.error(loc.key("connector", "pp", i), "a fixed cable has no proximity pilot (pp)")
+        elif pp is None or pp.driver == "none":
+            raise loc.error(
+                loc.header("connector", i),
+                f"connector {raw['id']} is a socket: it needs a proximity pilot (pp = {{ driver = ... }}), "
+                "or the board has a fixed cable (fixed_cable = true)",
+            )
+        connectors.append(
+            ConnectorSpec(
+                raw["id"], float(raw.get("max_current", 32)), phases, devices, bool(raw.get("ventilation", False))
+            )
+        )
 
     station: dict[str, DeviceSpec] = {}
     for kind in STATION_DEVICES:

@@ -66,6 +66,19 @@ DRIVERS: dict[str, dict[str, dict[str, Param]]] = {
         "sdm_rtu": _SDM_RTU,  # Eastron SDM630/SDM72D over Modbus RTU (hal/modbus_meter.py)
         "sdm_tcp": _SDM_TCP,  # the same over Modbus TCP
     },
+    # the proximity pilot of a socket outlet (IEC 61851-1 Annex B): the cable's coding resistor, read through a
+    # pull-up by an ADS1115 input (hal/proximity.py). A fixed-cable board (`fixed_cable = true`) has none.
+    "pp": {
+        "sim": {},
+        "none": {},
+        "ads1115": {
+            **_I2C,  # default address 0x49
+            "input": (int, False),  # AIN0..3, default 0
+            "pullup_ohms": (NUMBER, False),  # the pull-up from PP to the reference, default 1000
+            "reference_v": (NUMBER, False),  # the pull-up's supply, default 3.3
+            "adc_full_scale_v": (NUMBER, False),  # ADS1115 PGA range, default 4.096
+        },
+    },
     "rcd": {
         "sim": {},
         "gpiozero": {
@@ -123,6 +136,7 @@ DRIVERS: dict[str, dict[str, dict[str, Param]]] = {
 }
 
 CONNECTOR_DEVICES = ("pilot", "contactor", "lock", "meter", "rcd")
+OPTIONAL_CONNECTOR_DEVICES = ("pp",)  # required on a socket board (fixed_cable = false), absent otherwise
 STATION_DEVICES = ("temperature", "tilt", "rfid", "leds", "grid_meter", "suspend_input")
 
 BOARD_KEYS: dict[str, Param] = {
@@ -136,7 +150,9 @@ CONNECTOR_KEYS: dict[str, Param] = {
     "id": (int, True),
     "max_current": (NUMBER, False),
     "phases": (int, False),
+    "ventilation": (bool, False),  # the socket can ventilate: a car asking for state D may be energised
     **{dev: (dict, True) for dev in CONNECTOR_DEVICES},
+    **{dev: (dict, False) for dev in OPTIONAL_CONNECTOR_DEVICES},
 }
 
 PILOT_BANDS_DEFAULT: dict[str, tuple[float, float]] = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -29,6 +30,19 @@ from controller.config.registry import ConfigRegistry
 from controller.config.store import ConfigStore
 from controller.energy.manager import EnergyManager
 from controller.evse.faults import PAUSING, REPORT_ONLY, Fault
+from controller.evse.protocol import (
+    Calibration,
+    ControlDied,
+    ControlHung,
+    Hello,
+    Log,
+    RestartLimitReached,
+    Sample,
+    State,
+    StationSample,
+    StationState,
+    Stats,
+)
 from controller.evse.supervisor import ControlProcess
 from controller.leds import LedController
 from controller.modbus.slave import AlfenSlave
@@ -154,6 +168,7 @@ class Station:
             tick_s=options.tick_s,
             main_silence_s=options.main_silence_s,
             rt_priority=options.rt_priority,
+            clock=self.clock.monotonic,
         )
         self.devices: StationDevices = build_station_devices(
             board, self.clock.monotonic, lambda: [tuple(v.currents) for v in self.views.values()]  # type: ignore[misc]
@@ -278,8 +293,9 @@ class Station:
                 except KeyError:
                     pass
         tilt = read_json(self.state_dir / TILT_FILE, {})
-        if isinstance(tilt, dict) and isinstance(tilt.get("tilt_offset_deg"), int | float):
-            out["_TiltOffset"] = str(tilt["tilt_offset_deg"])
+        vec = tilt.get("tilt_vector") if isinstance(tilt, dict) else None
+        if isinstance(vec, list) and len(vec) == 3 and all(isinstance(x, int | float) for x in vec):
+            out["_TiltVector"] = ",".join(str(x) for x in vec)
         return out
 
     async def after_configuration_change(self, key: str) -> None:
@@ -345,25 +361,22 @@ class Station:
         self.auth.on_confirmed(action, local_tx, res, rec.id_tag if rec is not None else None)
 
     # -- the control process -------------------------------------------------------------------------------------
-    def _on_control(self, msg: dict[str, Any]) -> None:
-        t = msg["t"]
-        if t == "state":
-            cid = int(msg["connector"])
-            if cid == 0:
-                self.station_faults = list(msg.get("faults") or [])
-                self._changed()
-                return
+    def _on_control(self, msg: Any) -> None:
+        if isinstance(msg, StationState):
+            self.station_faults = list(msg.faults)
+            self._changed()
+        elif isinstance(msg, State):
+            cid = msg.connector
             v = self.views.get(cid)
             if v is None:
                 return
             old_state = v.cp_state
-            v.cp_state = str(msg.get("cp_state", v.cp_state))
-            v.pwm_duty = msg.get("pwm_duty")
-            v.offered_a = float(msg.get("offered_a") or 0.0)
-            v.contactor = str(msg.get("contactor", "open"))
-            v.faults = list(msg.get("faults") or [])
-            if "locked" in msg:
-                v.locked = bool(msg["locked"])
+            v.cp_state = msg.cp_state
+            v.pwm_duty = msg.pwm_duty
+            v.offered_a = msg.offered_a
+            v.contactor = msg.contactor
+            v.faults = list(msg.faults)
+            v.locked = msg.locked
             duty = f"{v.pwm_duty:.1f} %" if v.pwm_duty is not None else "off"
             self.trace(
                 f"connector {cid}: state {v.cp_state}, PWM {duty} ({v.offered_a:.1f} A), contactor {v.contactor}"
@@ -374,46 +387,57 @@ class Station:
                 if old_state == "A" and v.cp_state in ("B", "C", "D"):
                     self._plug_and_charge(cid)
             self._changed()
-        elif t == "sample":
-            cid = int(msg["connector"])
-            if cid == 0:
-                temp = msg.get("temperature_c")
-                self.temperature_c = float(temp) if isinstance(temp, int | float) else None
-                if "suspend_input" in msg:  # the RJ11 contact (DirectExternalSuspendSignal), once the loop reports it
-                    self.energy.note_suspend_input(msg["suspend_input"])
-                return
-            v = self.views.get(cid)
+        elif isinstance(msg, StationSample):
+            self.temperature_c = msg.temperature_c
+            self.energy.note_suspend_input(msg.suspend_input)  # the RJ11 contact (DirectExternalSuspendSignal)
+        elif isinstance(msg, Sample):
+            v = self.views.get(msg.connector)
             if v is not None:
-                v.meter = msg.get("meter")
+                v.meter = msg.meter.as_dict() if msg.meter is not None else None
                 v.meter_at = self.clock.monotonic()
                 if v.meter is not None:
                     wh = float(v.meter.get("energy_wh", v.energy_wh))
                     if self.board.is_simulated and wh < v.energy_wh:
-                        # a restarted control process's simulated meter, before _restore_sim_meters lands
+                        # a restarted station's simulated meter, before _restore_sim_meters lands
                         wh = v.energy_wh
                         v.meter["energy_wh"] = wh
                     v.energy_wh = wh
                 self._changed(limits=False)
-        elif t == "calibration":
-            if isinstance(msg.get("tilt_offset_deg"), int | float) and not msg.get("error"):
-                write_json(self.state_dir / TILT_FILE, {"tilt_offset_deg": msg["tilt_offset_deg"]})
-                self.trace(f"tilt sensor calibrated (offset {msg['tilt_offset_deg']:.2f} deg)")
+        elif isinstance(msg, Calibration):
+            if msg.tilt_vector is not None and msg.error is None:
+                write_json(self.state_dir / TILT_FILE, {"tilt_vector": list(msg.tilt_vector)})
+                self.trace(f"tilt sensor calibrated (vertical {msg.tilt_vector})")
             else:
-                self.trace(f"tilt calibration failed: {msg.get('error')}")
-        elif t == "stats":
-            self.notifier.control_stats(msg)
-        elif t == "hung":
+                self.trace(f"tilt calibration failed: {msg.error}")
+        elif isinstance(msg, Stats):
+            self.notifier.control_stats(dataclasses.asdict(msg))
+        elif isinstance(msg, Log):
+            self.trace(f"control process {msg.level}: {msg.text}")
+        elif isinstance(msg, ControlHung):
             self.notifier.control_restarted()
-            self.trace(f"control process silent for {msg.get('silent_s')} s; killed it")
-        elif t == "died":
+            self.trace(f"control process silent for {msg.silent_s} s; killed it")
+        elif isinstance(msg, ControlDied):
             self.control_deaths += 1
             self.notifier.control_restarted()
-            self.trace(f"control process died (exit {msg.get('returncode')}); restarting it")
-        elif t == "hello":
+            self.trace(f"control process died (exit {msg.returncode}); restarting it")
+        elif isinstance(msg, RestartLimitReached):
+            self._control_gave_up(msg)
+        elif isinstance(msg, Hello):
             if self.board.is_simulated:
                 self._restore_sim_meters()
             self.control.send_config(self._evse_values())
             self._publish_limits()
+
+    def _control_gave_up(self, msg: RestartLimitReached) -> None:
+        """The control process died too often: it stays down (outputs at their hardware-safe states) and the
+        station is Faulted (InternalError) until a Reset restarts it."""
+        fault = Fault.CONTROL_RESTARTS.value
+        self.station_faults = sorted({*self.station_faults, fault})
+        for v in self.views.values():
+            v.faults = sorted({*v.faults, fault})
+            v.contactor = "open"
+        self.trace(f"control process died {msg.restarts} times within {msg.window_s:.0f} s: station Faulted until Reset")
+        self._changed()
 
     def _restore_sim_meters(self) -> None:
         """A new control process starts its simulated meters at 0; a real meter keeps counting. Give the

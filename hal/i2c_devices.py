@@ -295,6 +295,7 @@ class Adxl345Tilt(I2cChip):
         self.write_byte(self.REG_BW_RATE, 0x0A)  # 100 Hz output rate
         self.write_byte(self.REG_POWER_CTL, 0x08)  # Measure
         self._samples: deque[Vector] = deque(maxlen=max(1, average))
+        self._mean: Vector = vertical
         self._read = _Throttle(self._fetch, now, min_interval_s)
 
     def gravity(self) -> Vector:
@@ -313,10 +314,16 @@ class Adxl345Tilt(I2cChip):
         )
         if mean == (0.0, 0.0, 0.0):
             raise DeviceError("ADXL345 measures no gravity at all (broken sensor or not in measurement mode)")
+        self._mean = mean
         return angle_deg(mean, self.vertical)
 
     def read_tilt_deg(self) -> float:
         return self._read()
+
+    def read_vector(self) -> Vector:
+        """The averaged gravity vector (g, sensor axes) behind `read_tilt_deg` (a calibration by vector)."""
+        self._read()  # the same throttled, averaged samples; raises like read_tilt_deg
+        return self._mean
 
     def calibrate(self, samples: int = 20, interval_s: float = 0.01) -> Vector:
         """Measure the current gravity (the station stands upright now) and use it as the vertical. Blocking:

@@ -40,6 +40,7 @@ def test_board_file_loads() -> None:
     [conn] = board.connectors
     assert {k: d.driver for k, d in conn.devices.items()} == {
         "pilot": "sysfs_ads1115", "contactor": "gpiozero", "lock": "gpiozero", "meter": "sdm_rtu", "rcd": "gpiozero",
+        "pp": "ads1115",
     }  # fmt: skip
     assert {k: d.driver for k, d in board.station.items()} == {
         "temperature": "mcp9808", "tilt": "adxl345", "rfid": "rdm6300", "leds": "gpiozero", "grid_meter": "p1",
