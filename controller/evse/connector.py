@@ -221,6 +221,11 @@ class ConnectorController:
     def diode_seen(self) -> bool:
         return self._diode_seen
 
+    @property
+    def pilot_known(self) -> bool:
+        """The state has been seen on the pilot since this loop started (not just assumed A)."""
+        return self._connected or not self._unplug_pending
+
     def may_draw(self, now: float) -> float:
         """The most the car may draw now: the highest offer of the last 5 s."""
         return self._offers.reference(now)

@@ -109,7 +109,7 @@ class ControlLoop:
                 if msg.connector is None or msg.connector == cid:
                     ctl.clear_latched()
         elif isinstance(msg, Restore):
-            self.restore(msg)
+            pass
 
     def restore(self, msg: Restore) -> None:
         """Take back what the main process kept of the previous control process."""
@@ -163,7 +163,7 @@ class ControlLoop:
             outputs[cid] = ctl.step(now, inp, self.commands[cid], station_faults, caps[cid])
             self._last_meter[cid] = inp.meter
             status = ctl.status().message(cid)
-            if status != self._last_status.get(cid):
+            if ctl.pilot_known and status != self._last_status.get(cid):  # a fresh loop never reports a guess
                 self._last_status[cid] = status
                 self.outbox.append(status)
         sf = tuple(sorted(f.value for f in station_faults))

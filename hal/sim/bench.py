@@ -70,6 +70,7 @@ class LatencyScenario:
         self._ticks = ticks  # the control process's tick counter (None: one step is one tick)
         self._ticks_at_recover = 0
         self._fired_pending = False
+        self._recovered_unpublished = False
         sock.contactor.on_open = self._on_open
 
     def _on_open(self, t: float) -> None:
@@ -86,7 +87,7 @@ class LatencyScenario:
         s.ev.draw_factor = 1.0
         s.ev.unplug()
         self._idle_steps = 0
-        self._ticks_at_recover = self._ticks() if self._ticks is not None else 0
+        self._recovered_unpublished = True
         self._go("idle", now)
 
     def published(self, t: float) -> None:
@@ -94,15 +95,19 @@ class LatencyScenario:
         if self._fired_pending:
             self.edge_at = t
             self._fired_pending = False
+        if self._recovered_unpublished:  # the unplug is visible from now on: count the ticks from here
+            self._recovered_unpublished = False
+            self._ticks_at_recover = self._ticks() if self._ticks is not None else 0
 
     def deadline(self) -> float | None:
         """When this scenario must step next (its edge), if it waits for one."""
         return self.edge_at if self.phase == "armed" else None
 
     def _control_saw_it(self) -> bool:
+        """A tick that began after the unplug was published has read it (a tick under way may not have)."""
         if self._ticks is None:
             return self._idle_steps >= 1
-        return self._ticks() >= self._ticks_at_recover + 2
+        return not self._recovered_unpublished and self._ticks() >= self._ticks_at_recover + 2
 
     def step(self, now: float) -> None:
         s = self.sock

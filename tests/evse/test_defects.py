@@ -315,3 +315,15 @@ def test_values_the_loop_refuses_are_rejected(tmp_path: Path, key: str, value: s
     from controller.config.store import ConfigStore
 
     assert ConfigRegistry(ConfigStore(tmp_path / "c.json")).set(key, value) == "Rejected"
+
+
+def test_a_restarted_loop_never_reports_a_guessed_unplug() -> None:
+    """A fresh loop starts knowing nothing: it must not report state A (an unplug to the session manager)
+    before the pilot said so."""
+    h = Harness()
+    h.charge(1, 16)
+    before = len(h.messages)
+    h.restart()
+    h.run(1)
+    states = [m["cp_state"] for m in h.sent("state")[sum(1 for m in h.messages[:before] if type(m).TAG == "state"):]]
+    assert states and "A" not in states
