@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint typecheck clean keys-doc
+.PHONY: demo test bench lint typecheck clean keys-doc tools
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || { \
@@ -18,13 +18,23 @@ demo: $(STAMP)
 
 INTEROP := tests/interop/node_modules/.installed
 
-# the strict back office of ../shared/tools runs on node with ocpp-rpc (skipped, and said so, without node)
-$(INTEROP): tests/interop/package.json
+# the project's strict back office (tests/interop/csms.js) runs on node with ocpp-rpc, pinned in package.json.
+# Without npm the interop tests are skipped, and said so; once `npm ci` succeeded they must run (never skip).
+$(INTEROP): tests/interop/package.json tests/interop/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
 		cd tests/interop && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
 	else echo "npm not found: the strict back office interop tests will be skipped"; fi
 
-test: $(STAMP) $(INTEROP)
+# tests/test_systemd_unit.py runs `systemd-analyze verify` on the unit: Debian's systemd package has it
+SYSTEMD_ANALYZE := $(shell command -v systemd-analyze 2>/dev/null)
+
+tools:
+ifeq ($(SYSTEMD_ANALYZE),)
+	@echo "systemd-analyze not found: installing Debian's systemd package"
+	apt-get install -y systemd || { apt-get update && apt-get install -y systemd; }
+endif
+
+test: $(STAMP) $(INTEROP) tools
 	$(PY) -m pytest
 	$(VENV)/bin/ruff check controller hal board hil tests bench
 	$(VENV)/bin/mypy controller hal board hil bench

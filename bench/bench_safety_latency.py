@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from controller.evse.protocol import Stats
 from controller.evse.supervisor import ControlProcess
 
 BOARD = Path(__file__).with_name("latency-board.toml")
@@ -101,9 +100,9 @@ async def run(events: int, tick_s: float, limit_s: float, rt_priority: int = 0) 
     """One measurement; the lines to print."""
     stats: dict[str, Any] = {}
 
-    def on_message(msg: Any) -> None:
-        if isinstance(msg, Stats):
-            stats.update(ticks=msg.ticks, overruns=msg.overruns, watchdog_trips=msg.watchdog_trips)
+    def on_message(msg: dict[str, Any]) -> None:
+        if msg.get("t") == "stats":
+            stats.update(msg)
 
     cp = ControlProcess(
         BOARD, on_message, tick_s=tick_s, main_silence_s=10.0, hang_timeout_s=30.0, rt_priority=rt_priority

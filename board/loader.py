@@ -1,5 +1,9 @@
-"""Loads a board file (TOML) and validates it strictly: unknown keys, missing devices, unknown drivers,
-wrong types and doubly used pins are errors that name the file and the line (Klipper's habit: fail early)."""
+"""Loads a board file (TOML) and validates it strictly: unknown keys, missing devices, unknown drivers, wrong
+types, values out of their declared bounds, doubly used pins, two I2C devices at one address, serial ports
+the [system] config.txt does not create, and a board with GPIO power outputs that does not state
+`dtparam=strict_gpiod` and its coil watchdog are errors that name the file and the line (Klipper's habit:
+fail early). Each driver's parameters are those it declares (board.schema collects the declarations).
+"""
 
 from __future__ import annotations
 
@@ -9,30 +13,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from board import system
+from board.errors import BoardError
 from board.schema import (
     BOARD_KEYS,
     CONNECTOR_DEVICES,
     CONNECTOR_KEYS,
     DEFAULTS_KEYS_TYPE,
-    DRIVERS,
     FIRMWARE_KEYS,
     LIMITS_KEYS,
     OPTIONAL_CONNECTOR_DEVICES,
     PILOT_BANDS_DEFAULT,
     STATION_DEVICES,
+    SYSTEM_KEYS,
+    Driver,
     Param,
+    as_param,
+    driver,
+    driver_names,
+    real_drivers_installed,
 )
-from hal.errors import BoardError
+
+__all__ = ["Board", "BoardError", "ConnectorSpec", "DeviceSpec", "SystemSpec", "builtin_board", "load_board"]
 
 BOARD_DIR = Path(__file__).parent
-TOP_LEVEL = {"board", "connector", "pilot_bands", "limits", "defaults", "firmware", *STATION_DEVICES}
+TOP_LEVEL = {"board", "connector", "pilot_bands", "limits", "defaults", "firmware", "system", *STATION_DEVICES}
 
 
 @dataclass(frozen=True)
 class DeviceSpec:
     kind: str
     driver: str
-    params: dict[str, Any]
+    params: dict[str, Any]  # as written in the board file (the driver's declaration supplies the defaults)
+    where: str = ""  # "file:line" of the device's entry, for errors at build time
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,19 @@ class ConnectorSpec:
     phases: int
     devices: dict[str, DeviceSpec]
     ventilation: bool = False
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    """The [system] section: the operating system facts the board needs."""
+
+    config_txt: tuple[str, ...]
+    coil_watchdog: str
+    notes: str = ""
+
+    @property
+    def strict_gpiod(self) -> bool:
+        return system.has_line(self.config_txt, system.STRICT_GPIOD)
 
 
 @dataclass(frozen=True)
@@ -56,10 +82,16 @@ class Board:
     limits: dict[str, float]
     defaults: dict[str, str] = field(default_factory=dict)
     firmware: dict[str, Any] = field(default_factory=dict)
+    system: SystemSpec | None = None
 
     @property
     def is_simulated(self) -> bool:
         return all(d.driver == "sim" for c in self.connectors for d in c.devices.values() if d.kind == "pilot")
+
+    def devices(self) -> list[tuple[str, DeviceSpec]]:
+        """Every device with a name for messages: connector devices first, then the station's."""
+        out = [(f"connector {c.id} {kind}", spec) for c in self.connectors for kind, spec in c.devices.items()]
+        return out + [(kind.replace("_", " "), spec) for kind, spec in self.station.items()]
 
 
 def builtin_board(name: str) -> Path:
@@ -95,9 +127,11 @@ class _Locator:
                 return i
         return start
 
+    def where(self, line: int) -> str:
+        return f"{self.path}:{line}" if line else str(self.path)
+
     def error(self, line: int, msg: str) -> BoardError:
-        where = f"{self.path}:{line}" if line else str(self.path)
-        return BoardError(f"{where}: {msg}")
+        return BoardError(f"{self.where(line)}: {msg}")
 
 
 def _type_name(t: type | tuple[type, ...]) -> str:
@@ -112,6 +146,19 @@ def _check_type(value: Any, spec: type | tuple[type, ...]) -> bool:
     return isinstance(value, spec)
 
 
+def _value_problem(label: str, value: Any, p: Param) -> str | None:
+    if not _check_type(value, p.type):
+        return f"{label} must be {_type_name(p.type)}, not {value!r}"
+    why = f" ({p.why})" if p.why else ""
+    if p.choices and value not in p.choices:
+        return f"{label} must be {' or '.join(repr(c) for c in p.choices)}, not {value!r}{why}"
+    if p.min is not None and value < p.min:
+        return f"{label} must be at least {p.min}, not {value!r}{why}"
+    if p.max is not None and value > p.max:
+        return f"{label} must be at most {p.max}, not {value!r}{why}"
+    return None
+
+
 def _check_table(
     loc: _Locator, table: dict[str, Any], spec: dict[str, Param], what: str, section: str, index: int = 0
 ) -> None:
@@ -119,48 +166,115 @@ def _check_table(
         if key not in spec:
             allowed = ", ".join(sorted(spec)) or "none"
             raise loc.error(loc.key(section, key, index), f"unknown key {key!r} in {what} (allowed: {allowed})")
-        t, _ = spec[key]
-        if not _check_type(value, t):
-            raise loc.error(loc.key(section, key, index), f"{what}.{key} must be {_type_name(t)}, not {value!r}")
-    for key, (_, required) in spec.items():
-        if required and key not in table:
+        problem = _value_problem(f"{what}.{key}", value, spec[key])
+        if problem:
+            raise loc.error(loc.key(section, key, index), problem)
+    for key, p in spec.items():
+        if p.required and key not in table:
             raise loc.error(loc.header(section, index), f"{what} is missing {key!r}")
 
 
-def _device(loc: _Locator, kind: str, raw: Any, section: str, index: int, pins: dict[int, str]) -> DeviceSpec:
+@dataclass
+class _Uses:
+    """What the devices seen so far occupy, for the double-use checks."""
+
+    pins: dict[int, str] = field(default_factory=dict)
+    i2c: dict[tuple[int, int], str] = field(default_factory=dict)
+    serial_ports: list[tuple[str, int, str]] = field(default_factory=list)  # (port, line, owner)
+    needs: list[tuple[str, str, int, str]] = field(default_factory=list)  # (regex, why, line, owner)
+    power_outputs: list[tuple[int, str]] = field(default_factory=list)  # (line, owner)
+
+
+def _unknown_driver(kind: str, name: str | None) -> str:
+    names = ", ".join(driver_names(kind))
+    what = f"unknown driver {name!r}" if name is not None else "no driver"
+    hint = ""
+    if not real_drivers_installed():
+        hint = "; no real drivers are installed: reinstall the package (`make .venv/.installed` or `pip install -e .`)"
+    return f"{kind}: {what} (one of: {names}){hint}"
+
+
+def _device(loc: _Locator, kind: str, raw: Any, section: str, index: int, uses: _Uses) -> DeviceSpec:
     line = loc.key(section, kind, index) if section == "connector" else loc.header(kind)
+    owner = f"connector[{index + 1}].{kind}" if section == "connector" else kind
     if not isinstance(raw, dict):
         raise loc.error(line, f"{kind} must be a table with a driver")
-    driver = raw.get("driver")
-    if not isinstance(driver, str):
-        raise loc.error(line, f"{kind} has no driver (one of: {', '.join(sorted(DRIVERS[kind]))})")
-    if driver not in DRIVERS[kind]:
-        raise loc.error(line, f"{kind}: unknown driver {driver!r} (one of: {', '.join(sorted(DRIVERS[kind]))})")
+    name = raw.get("driver")
+    if not isinstance(name, str):
+        raise loc.error(line, _unknown_driver(kind, None))
+    decl: Driver | None = driver(kind, name)
+    if decl is None:
+        raise loc.error(line, _unknown_driver(kind, name))
     params = {k: v for k, v in raw.items() if k != "driver"}
-    spec = DRIVERS[kind][driver]
 
     def key_line(key: str) -> int:
         return line if section == "connector" else loc.key(kind, key)
 
+    declared = {k: as_param(p) for k, p in decl.params.items()}
     for key, value in params.items():
-        if key not in spec:
-            allowed = ", ".join(sorted(spec)) or "none"
-            raise loc.error(key_line(key), f"{kind} ({driver}): unknown key {key!r} (allowed: {allowed})")
-        t, _ = spec[key]
-        if not _check_type(value, t):
-            raise loc.error(key_line(key), f"{kind}.{key} must be {_type_name(t)}, not {value!r}")
-    for key, (_, required) in spec.items():
-        if required and key not in params:
-            raise loc.error(line, f"{kind} ({driver}) is missing {key!r}")
+        if key not in declared:
+            allowed = ", ".join(sorted(declared)) or "none"
+            raise loc.error(key_line(key), f"{kind} ({name}): unknown key {key!r} (allowed: {allowed})")
+        problem = _value_problem(f"{kind}.{key}", value, declared[key])
+        if problem:
+            raise loc.error(key_line(key), problem)
+    for key, p in declared.items():
+        if p.required and key not in params:
+            raise loc.error(line, f"{kind} ({name}) is missing {key!r}")
     for key, value in params.items():
         if key.endswith("pin"):
-            owner = f"{section}[{index}].{kind}.{key}" if section == "connector" else f"{kind}.{key}"
-            if value in pins:
-                raise loc.error(key_line(key), f"pin {value} is used twice: by {pins[value]} and by {owner}")
+            who = f"{owner}.{key}"
+            if value in uses.pins:
+                raise loc.error(key_line(key), f"pin {value} is used twice: by {uses.pins[value]} and by {who}")
             if not 0 <= value <= 27:
-                raise loc.error(line, f"{owner}: GPIO pin {value} does not exist (0..27)")
-            pins[value] = owner
-    return DeviceSpec(kind, driver, params)
+                raise loc.error(line, f"{who}: GPIO pin {value} does not exist (0..27)")
+            uses.pins[value] = who
+        if declared[key].role == "serial_port":
+            uses.serial_ports.append((value, key_line(key), f"{owner}.{key}"))
+    resolved = decl.resolve(params)
+    for bus_key, address_key in decl.i2c:
+        at = (resolved[bus_key], resolved[address_key])
+        who = f"{owner} ({name} at 0x{at[1]:02x} on i2c-{at[0]})"
+        if at in uses.i2c:
+            raise loc.error(
+                key_line(address_key) if address_key in params else line,
+                f"I2C address 0x{at[1]:02x} on bus {at[0]} is used twice: by {uses.i2c[at]} and by {who}",
+            )
+        uses.i2c[at] = who
+    for pattern, why in decl.config_txt:
+        uses.needs.append((pattern, why, line, f"{owner} ({name})"))
+    if decl.power_output:
+        uses.power_outputs.append((line, f"{owner} ({name})"))
+    return DeviceSpec(kind, name, params, loc.where(line))
+
+
+def _system(loc: _Locator, data: dict[str, Any], uses: _Uses) -> SystemSpec | None:
+    raw = data.get("system")
+    if raw is None:
+        if uses.power_outputs:
+            line, owner = uses.power_outputs[0]
+            raise loc.error(
+                line,
+                f"{owner} is a GPIO power output: the board needs a [system] section with config_txt (including "
+                f"{system.STRICT_GPIOD}) and coil_watchdog (what opens the contactor when no software runs)",
+            )
+        return None
+    if not isinstance(raw, dict):
+        raise loc.error(loc.key(None, "system"), "system must be a table")
+    _check_table(loc, raw, SYSTEM_KEYS, "system", "system")
+    config = raw["config_txt"]
+    if not all(isinstance(x, str) for x in config):
+        raise loc.error(loc.key("system", "config_txt"), "system.config_txt items must be strings")
+    for port, line, owner in uses.serial_ports:
+        problem = system.uart_problem(port, config)
+        if problem:
+            raise loc.error(line, f"{owner}: {problem}")
+    for pattern, why, _line, owner in uses.needs:
+        if not any(re.match(pattern, x.strip()) for x in config):
+            raise loc.error(
+                loc.key("system", "config_txt"), f"{owner} needs a config_txt line matching {pattern!r}: {why}"
+            )
+    return SystemSpec(tuple(config), raw["coil_watchdog"], raw.get("notes", ""))
 
 
 def load_board(path: str | Path) -> Board:
@@ -185,7 +299,7 @@ def load_board(path: str | Path) -> Board:
     board = data["board"]
     _check_table(loc, board, BOARD_KEYS, "board", "board")
 
-    pins: dict[int, str] = {}
+    uses = _Uses()
     raw_connectors = data.get("connector", [])
     if not isinstance(raw_connectors, list):
         raise loc.error(loc.header("connector"), "connectors must be [[connector]] tables")
@@ -199,26 +313,14 @@ def load_board(path: str | Path) -> Board:
         _check_table(loc, raw, CONNECTOR_KEYS, f"connector {i + 1}", "connector", i)
         if raw["id"] != i + 1:
             raise loc.error(loc.key("connector", "id", i), f"connector ids must be 1, 2, ... in order; got {raw['id']}")
-        phases = raw.get("phases", 3)
-        if phases not in (1, 3):
-            raise loc.error(loc.key("connector", "phases", i), "phases must be 1 or 3")
-        devices = {kind: _device(loc, kind, raw[kind], "connector", i, pins) for kind in CONNECTOR_DEVICES}
+        devices = {kind: _device(loc, kind, raw[kind], "connector", i, uses) for kind in CONNECTOR_DEVICES}
         for kind in OPTIONAL_CONNECTOR_DEVICES:
             if kind in raw:
-                devices[kind] = _device(loc, kind, raw[kind], "connector", i, pins)
-        pp = devices.get("pp")
-        if board.get("fixed_cable", False):
-            if pp is not None and pp.driver != "none":
-                raise loc.error(loc.key("connector", "pp", i), "a fixed cable has no proximity pilot (pp)")
-        elif pp is None or pp.driver == "none":
-            raise loc.error(
-                loc.header("connector", i),
-                f"connector {raw['id']} is a socket: it needs a proximity pilot (pp = {{ driver = ... }}), "
-                "or the board has a fixed cable (fixed_cable = true)",
-            )
+                devices[kind] = _device(loc, kind, raw[kind], "connector", i, uses)
         connectors.append(
             ConnectorSpec(
-                raw["id"], float(raw.get("max_current", 32)), phases, devices, bool(raw.get("ventilation", False))
+                raw["id"], float(raw.get("max_current", 32)), raw.get("phases", 3), devices,
+                bool(raw.get("ventilation", False)),
             )
         )
 
@@ -226,7 +328,7 @@ def load_board(path: str | Path) -> Board:
     for kind in STATION_DEVICES:
         if kind not in data:
             raise loc.error(0, f"missing [{kind}] section (use driver = \"none\" if the board has no {kind})")
-        station[kind] = _device(loc, kind, data[kind], kind, 0, pins)
+        station[kind] = _device(loc, kind, data[kind], kind, 0, uses)
 
     bands = dict(PILOT_BANDS_DEFAULT)
     for state, rng in data.get("pilot_bands", {}).items():
@@ -244,12 +346,12 @@ def load_board(path: str | Path) -> Board:
 
     limits_raw = data.get("limits", {})
     _check_table(loc, limits_raw, LIMITS_KEYS, "limits", "limits")
-    limits = {"tilt_threshold_deg": 15.0, "diode_max_low_v": -10.5, "temperature_hysteresis_c": 5.0}
+    limits = {k: float(p.default) for k, p in LIMITS_KEYS.items()}
     limits.update({k: float(v) for k, v in limits_raw.items()})
 
     defaults_raw = data.get("defaults", {})
     for key, value in defaults_raw.items():
-        if not _check_type(value, DEFAULTS_KEYS_TYPE[0]):
+        if not _check_type(value, DEFAULTS_KEYS_TYPE):
             raise loc.error(loc.key("defaults", key), f"defaults.{key} must be a string, number or boolean")
     defaults = {k: (("true" if v else "false") if isinstance(v, bool) else str(v)) for k, v in defaults_raw.items()}
 
@@ -270,4 +372,5 @@ def load_board(path: str | Path) -> Board:
         limits=limits,
         defaults=defaults,
         firmware=dict(firmware_raw),
+        system=_system(loc, data, uses),
     )

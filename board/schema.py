@@ -1,158 +1,149 @@
 """What a board file may contain, as data: sections, device kinds, their drivers and each driver's parameters.
 
-A parameter spec is (type, required). Parameters whose name ends in `pin` are GPIO pins (BCM numbers) and
-must not be used twice on one board. `port` is any pyserial URL (/dev/ttyAMA0, socket://host:port, loop://).
+Each driver declares its own parameters, once, beside its code (`Driver`, with a `Param` per parameter: type,
+required, default, bounds, choices). The simulated drivers ("sim", "none") are declared here; the real drivers
+declare themselves in their `hal/` modules and are registered as entry points of the group
+`chargepoint.board_drivers` in pyproject.toml (name "kind.driver", value "module:DECLARATION"). This module
+collects them from there, so `board/` never imports `hal/` (hal imports board), and the loader refuses every
+parameter a driver does not declare: a parameter the driver would ignore is an error at load time.
+
+Parameters whose name ends in `pin` are GPIO pins (BCM numbers) and must not be used twice on one board.
+A parameter with role "serial_port" is any pyserial URL (/dev/ttyAMA0, socket://host:port, loop://); a
+/dev/ttyAMA<N> port must be enabled by the board's [system] config_txt. `Driver.i2c` names the (bus, address)
+parameter pairs: two devices at one address on one bus are an error.
 """
 
 from __future__ import annotations
 
-Param = tuple[type | tuple[type, ...], bool]
+import functools
+import importlib.metadata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from board.errors import BoardError
 
 NUMBER = (int, float)
+ENTRY_POINT_GROUP = "chargepoint.board_drivers"
 
-# shared parameter sets of the real drivers (hal/real_drivers.py builds them)
-_I2C: dict[str, Param] = {"i2c_bus": (int, False), "address": (int, False)}
-_POLLED: dict[str, Param] = {
-    "unit": (int, False),  # Modbus unit (slave) id, default 1
-    "poll_interval_s": (NUMBER, False),  # default 1 s
-    "stale_after_s": (NUMBER, False),  # read() raises after this long without a good reading, default 5 s
-    "timeout_s": (NUMBER, False),  # per request, default 0.5 s
-}
-_SDM_RTU: dict[str, Param] = {"port": (str, True), "baudrate": (int, False), "parity": (str, False), **_POLLED}
-_SDM_TCP: dict[str, Param] = {"host": (str, True), "tcp_port": (int, False), **_POLLED}
-_P1: dict[str, Param] = {
-    "port": (str, True),
-    "baudrate": (int, False),  # default 115200 (DSMR 4/5)
-    "spec": (str, False),  # "v5" (default), "v4" or "belgium"
-    "stale_after_s": (NUMBER, False),  # default 10 s
-}
 
-# device kind -> driver name -> {param: (type, required)}
-DRIVERS: dict[str, dict[str, dict[str, Param]]] = {
-    "pilot": {
-        "sim": {},
-        # sysfs PWM + ADS1115 behind a gated sample-and-hold pair (hal/pilot_sysfs.py)
-        "sysfs_ads1115": {
-            "pwm_chip": (int, False),  # /sys/class/pwm/pwmchipN, default 0
-            "pwm_channel": (int, False),  # pwmM, default 0
-            "pwm_pin": (int, False),  # the GPIO the PWM overlay routes the channel to (checked for double use)
-            "inverted": (bool, False),  # the ±12 V stage inverts the PWM line
-            "i2c_bus": (int, False),  # default 1
-            "adc_address": (int, False),  # ADS1115, default 0x48
-            "adc_high_input": (int, False),  # AIN of the high-phase S/H, default 0
-            "adc_low_input": (int, False),  # AIN of the low-phase S/H, default 1
-            "adc_divider": (NUMBER, False),  # pilot volts per ADC volt, default 8
-            "adc_offset_v": (NUMBER, False),  # ADC volts at 0 V pilot, default 1.65
-            "adc_full_scale_v": (NUMBER, False),  # ADS1115 PGA range, default 4.096
-        },
-    },
-    "contactor": {
-        "sim": {"feedback": (bool, False), "feedback_delay_s": (NUMBER, False)},
-        "gpiozero": {
-            "pin": (int, True),
-            "feedback_pin": (int, False),
-            "active_high": (bool, False),
-            "feedback_active_high": (bool, False),  # input level meaning "main contacts closed"
-            "feedback_delay_s": (NUMBER, False),
-        },
-    },
-    "lock": {
-        "sim": {},
-        "none": {},
-        "gpiozero": {"pin": (int, True), "feedback_pin": (int, False), "feedback_active_high": (bool, False)},
-    },
-    "meter": {
-        "sim": {},
-        "sdm_rtu": _SDM_RTU,  # Eastron SDM630/SDM72D over Modbus RTU (hal/modbus_meter.py)
-        "sdm_tcp": _SDM_TCP,  # the same over Modbus TCP
-    },
-    # the proximity pilot of a socket outlet (IEC 61851-1 Annex B): the cable's coding resistor, read through a
-    # pull-up by an ADS1115 input (hal/proximity.py). A fixed-cable board (`fixed_cable = true`) has none.
-    "pp": {
-        "sim": {},
-        "none": {},
-        "ads1115": {
-            **_I2C,  # default address 0x49
-            "input": (int, False),  # AIN0..3, default 0
-            "pullup_ohms": (NUMBER, False),  # the pull-up from PP to the reference, default 1000
-            "reference_v": (NUMBER, False),  # the pull-up's supply, default 3.3
-            "adc_full_scale_v": (NUMBER, False),  # ADS1115 PGA range, default 4.096
-        },
-    },
-    "rcd": {
-        "sim": {},
-        "gpiozero": {
-            "fault_pin": (int, True),
-            "test_pin": (int, True),
-            "reset_pin": (int, False),
-            "fault_active_high": (bool, False),
-            "test_timeout_s": (NUMBER, False),  # self-test: the fault line must trip within this, default 0.1 s
-        },
-    },
-    "temperature": {
-        "sim": {},
-        "mcp9808": _I2C,  # default address 0x18 (hal/i2c_devices.py)
-        "tmp102": _I2C,  # default address 0x48
-    },
-    "tilt": {
-        "sim": {},
-        "none": {},
-        # ADXL345, default address 0x53; the vertical is the gravity vector measured upright (sensor axes)
-        "adxl345": {
-            **_I2C,
-            "vertical_x": (NUMBER, False),
-            "vertical_y": (NUMBER, False),
-            "vertical_z": (NUMBER, False),
-        },
-    },
-    "rfid": {
-        "sim": {},
-        "none": {},
-        "rdm6300": {"port": (str, True), "baudrate": (int, False)},  # 125 kHz UART reader (hal/serial_rfid.py)
-    },
-    "leds": {
-        "sim": {},
-        "none": {},
-        "gpiozero": {
-            "red_pin": (int, True),
-            "green_pin": (int, True),
-            "blue_pin": (int, True),
-            "nfc_pin": (int, False),
-            "active_high": (bool, False),
-        },
-    },
-    "grid_meter": {
-        "sim": {},
-        "none": {},
-        "p1": _P1,  # DSMR P1 port (hal/p1_meter.py)
-        "sdm_rtu": _SDM_RTU,
-        "sdm_tcp": _SDM_TCP,
-    },
-    "suspend_input": {
-        "sim": {},
-        "none": {},
-        "gpiozero": {"pin": (int, True), "active_high": (bool, False)},
-    },
-}
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a driver (or of a board section)."""
+
+    type: type | tuple[type, ...]
+    required: bool = False
+    default: Any = None  # what the driver uses when the board leaves it out (None: nothing / computed)
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[Any, ...] = ()
+    role: str = ""  # "serial_port": a pyserial URL whose /dev/ttyAMA<N> must be enabled by [system]
+    why: str = ""  # what it is; a bound's reason (shown in errors)
+
+
+def as_param(spec: Param | tuple[Any, bool]) -> Param:
+    """A `Param` from a `Param` or the older `(type, required)` tuple form."""
+    return spec if isinstance(spec, Param) else Param(spec[0], spec[1])
+
+
+@dataclass(frozen=True)
+class Driver:
+    """A driver's declaration: what the board file may say about one device it drives."""
+
+    kind: str
+    name: str
+    params: Mapping[str, Param] = field(default_factory=dict)
+    what: str = ""
+    # power-path output (contactor, lock, phase relay): claimed and driven off before any other device is built
+    power_output: bool = False
+    i2c: tuple[tuple[str, str], ...] = ()  # (bus parameter, address parameter) pairs
+    # config.txt lines the driver needs, as (regular expression, why): checked against [system] config_txt
+    config_txt: tuple[tuple[str, str], ...] = ()
+
+    def resolve(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """The given parameters with the declared defaults filled in (what the driver is built with)."""
+        out = {k: p.default for k, p in self.params.items() if p.default is not None}
+        out.update(given)
+        return out
+
+
+def _sim(kind: str, name: str = "sim", **params: Param) -> Driver:
+    return Driver(kind, name, params, what="simulated" if name == "sim" else "not fitted")
+
 
 CONNECTOR_DEVICES = ("pilot", "contactor", "lock", "meter", "rcd")
-OPTIONAL_CONNECTOR_DEVICES = ("pp",)  # required on a socket board (fixed_cable = false), absent otherwise
+# the proximity pilot of a socket outlet (IEC 61851-1 Annex B): optional in the file; absent = "none" (a fixed
+# cable: the board's rating)
+OPTIONAL_CONNECTOR_DEVICES = ("pp",)
 STATION_DEVICES = ("temperature", "tilt", "rfid", "leds", "grid_meter", "suspend_input")
+DEVICE_KINDS = CONNECTOR_DEVICES + OPTIONAL_CONNECTOR_DEVICES + STATION_DEVICES
+OPTIONAL_DEVICES = ("lock", "pp", "tilt", "rfid", "leds", "grid_meter", "suspend_input")  # these may be "none"
+
+# the drivers of the simulated board (hal/sim) and "none" for optional devices; real drivers are entry points
+SIM_DRIVERS: dict[str, dict[str, Driver]] = {
+    kind: {
+        "sim": _sim(kind)
+        if kind != "contactor"
+        else _sim(
+            kind,
+            feedback=Param(bool, default=True, why="the simulated contactor has a mirror contact"),
+            feedback_delay_s=Param(NUMBER, min=0.0, max=1.0, why="delay of the simulated mirror contact"),
+        ),
+        **({"none": _sim(kind, "none")} if kind in OPTIONAL_DEVICES else {}),
+    }
+    for kind in DEVICE_KINDS
+}
+
+
+@functools.cache
+def _installed() -> dict[tuple[str, str], importlib.metadata.EntryPoint]:
+    out: dict[tuple[str, str], importlib.metadata.EntryPoint] = {}
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        kind, _, name = ep.name.partition(".")
+        out[(kind, name)] = ep
+    return out
+
+
+def driver_names(kind: str) -> list[str]:
+    """Every driver a board may name for `kind`: the simulated ones and the installed real ones."""
+    return sorted({*SIM_DRIVERS.get(kind, {}), *(name for k, name in _installed() if k == kind)})
+
+
+def real_drivers_installed() -> bool:
+    return bool(_installed())
+
+
+@functools.cache
+def driver(kind: str, name: str) -> Driver | None:
+    """The declaration of driver `name` for device `kind`, or None when there is no such driver."""
+    if name in SIM_DRIVERS.get(kind, {}):
+        return SIM_DRIVERS[kind][name]
+    ep = _installed().get((kind, name))
+    if ep is None:
+        return None
+    try:
+        decl = ep.load()
+    except Exception as exc:  # an installed driver that cannot be imported: say which and why
+        raise BoardError(f"driver {kind}.{name} ({ep.value}) cannot be loaded: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(decl, Driver) or (decl.kind, decl.name) != (kind, name):
+        raise BoardError(f"entry point {kind}.{name} = {ep.value} is not the declaration of that driver")
+    return decl
+
 
 BOARD_KEYS: dict[str, Param] = {
-    "name": (str, True),
-    "description": (str, False),
-    "connectors": (int, True),
-    "fixed_cable": (bool, False),
+    "name": Param(str, True),
+    "description": Param(str),
+    "connectors": Param(int, True, min=1, max=8),
+    "fixed_cable": Param(bool),
 }
 
 CONNECTOR_KEYS: dict[str, Param] = {
-    "id": (int, True),
-    "max_current": (NUMBER, False),
-    "phases": (int, False),
-    "ventilation": (bool, False),  # the socket can ventilate: a car asking for state D may be energised
-    **{dev: (dict, True) for dev in CONNECTOR_DEVICES},
-    **{dev: (dict, False) for dev in OPTIONAL_CONNECTOR_DEVICES},
+    "id": Param(int, True),
+    "max_current": Param(NUMBER, min=6, max=80),
+    "phases": Param(int, choices=(1, 3)),
+    "ventilation": Param(bool),  # the socket can ventilate: a car asking for state D may be energised
+    **{dev: Param(dict, True) for dev in CONNECTOR_DEVICES},
+    **{dev: Param(dict) for dev in OPTIONAL_CONNECTOR_DEVICES},
 }
 
 PILOT_BANDS_DEFAULT: dict[str, tuple[float, float]] = {
@@ -165,17 +156,27 @@ PILOT_BANDS_DEFAULT: dict[str, tuple[float, float]] = {
 }
 
 LIMITS_KEYS: dict[str, Param] = {
-    "tilt_threshold_deg": (NUMBER, False),
-    "diode_max_low_v": (NUMBER, False),
-    "temperature_hysteresis_c": (NUMBER, False),
+    "tilt_threshold_deg": Param(NUMBER, default=15.0, min=1, max=90),
+    "diode_max_low_v": Param(NUMBER, default=-10.5, min=-13.5, max=-1.5),
+    "temperature_hysteresis_c": Param(NUMBER, default=5.0, min=0, max=30),
 }
 
-DEFAULTS_KEYS_TYPE: Param = ((str, int, float, bool), False)
+DEFAULTS_KEYS_TYPE = (str, int, float, bool)
 
 # [firmware]: how an UpdateFirmware image is installed. `install_command` is an argv list (or a shell-like
 # string) run with `{file}` replaced by the downloaded image and `{python}` by the running interpreter; exit
 # status 0 means installed (the station then reboots), anything else InstallationFailed.
 FIRMWARE_KEYS: dict[str, Param] = {
-    "install_command": ((str, list), False),
-    "timeout_s": (NUMBER, False),
+    "install_command": Param((str, list)),
+    "timeout_s": Param(NUMBER, min=1),
+}
+
+# [system]: the facts of the operating system image the board needs (board/system.py reads them; install.sh
+# applies them with `chargepoint board-setup`). Required on a board with real GPIO power outputs.
+SYSTEM_KEYS: dict[str, Param] = {
+    # the lines /boot/firmware/config.txt must contain (overlays, UARTs, PWM, dtparam=strict_gpiod, audio off)
+    "config_txt": Param(list, True),
+    # what opens the contactor when no software runs (a statement, shown by `chargepoint safe-outputs`)
+    "coil_watchdog": Param(str, True),
+    "notes": Param(str),
 }

@@ -1,4 +1,5 @@
-"""The command line: `chargepoint run | demo | backoffice | keys` (also `python -m controller`)."""
+"""The command line: `chargepoint run | demo | backoffice | keys | safe-outputs | board-setup` (also
+`python -m controller`)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from board.errors import BoardError
 from board.loader import builtin_board, load_board
-from hal.errors import BoardError
 
 
 def _hostport(text: str) -> tuple[str, int]:
@@ -68,6 +69,53 @@ async def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _safe_outputs(args: argparse.Namespace) -> int:
+    """Drive the board's outputs to their safe state (the unit's ExecStopPost, after any exit)."""
+    from hal.factory import park_outputs
+
+    board = load_board(args.board)
+    report = park_outputs(board)
+    for line in report.done:
+        print(f"safe: {line}", flush=True)
+    for line in report.failed:
+        print(f"FAILED: {line}", file=sys.stderr, flush=True)
+    if board.system is not None:
+        print(f"coil watchdog: {board.system.coil_watchdog}", flush=True)
+    return 1 if report.failed else 0
+
+
+def _board_setup(args: argparse.Namespace) -> int:
+    """Apply the board's [system] facts to the boot partition: config.txt lines, no serial console."""
+    from board import system
+
+    board = load_board(args.board)
+    if board.system is None:
+        print(f"{board.path}: no [system] section: nothing to set up", flush=True)
+        return 0
+    boot = Path(args.boot)
+    changed = False
+    config = boot / "config.txt"
+    text = config.read_text() if config.exists() else ""
+    new = system.config_txt_with(text, board.system.config_txt, board.name)
+    if new != text:
+        changed = True
+        if not args.dry_run:
+            config.write_text(new)
+        print(f"{config}: added {len(new.splitlines()) - len(text.splitlines())} lines", flush=True)
+    cmdline = boot / "cmdline.txt"
+    if cmdline.exists():
+        text = cmdline.read_text()
+        consoles = system.serial_consoles(text)
+        if consoles:
+            changed = True
+            if not args.dry_run:
+                cmdline.write_text(system.cmdline_without_serial_console(text))
+            print(f"{cmdline}: removed the serial console ({', '.join(consoles)})", flush=True)
+    if changed:
+        print("reboot for the changes to take effect" + (" (dry run: nothing written)" if args.dry_run else ""))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="chargepoint", description="Open charge point controller")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -92,6 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     keys.add_argument("--markdown", action="store_true", help="write docs/configuration-keys.md")
     keys.add_argument("--state-dir", default=None, help="show the values stored in this state directory")
     keys.add_argument("--board", help="board file for per-order defaults")
+    safe = sub.add_parser(
+        "safe-outputs", help="drive the coil lines off and the pilot PWM to the board's safe state (ExecStopPost)"
+    )
+    safe.add_argument("--board", required=True, help="board file")
+    setup = sub.add_parser("board-setup", help="apply the board's [system] facts to config.txt and cmdline.txt")
+    setup.add_argument("--board", required=True, help="board file")
+    setup.add_argument("--boot", default="/boot/firmware", help="the boot partition (default /boot/firmware)")
+    setup.add_argument("--dry-run", action="store_true", help="say what would change, write nothing")
     args = ap.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING)
@@ -112,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
             from controller.config.cli import keys_command
 
             return keys_command(args)
+        if args.command == "safe-outputs":
+            return _safe_outputs(args)
+        if args.command == "board-setup":
+            return _board_setup(args)
     except BoardError as exc:
         print(f"board error: {exc}", file=sys.stderr)
         return 2

@@ -58,6 +58,10 @@ class FakeClock:
     def now(self) -> datetime:
         return self._wall0 + timedelta(seconds=self._t - self._t0)
 
+    def jump(self, seconds: float) -> None:
+        """Move time forward without waking any sleeper (for a test that drives a poll by hand)."""
+        self._t += seconds
+
     async def sleep(self, seconds: float) -> None:
         if seconds <= 0:
             await asyncio.sleep(0)

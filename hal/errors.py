@@ -9,5 +9,6 @@ class DeviceOffline(DeviceError):
     """The device does not answer (meter offline, sensor unplugged)."""
 
 
-class BoardError(Exception):
-    """A board file is invalid. The message names the file and line."""
+class UnsafeSystem(DeviceError):
+    """The operating system is set up so that the board cannot be kept safe (e.g. released GPIO outputs stay
+    driven): the process refuses to run. The message says what to change."""

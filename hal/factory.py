@@ -1,5 +1,12 @@
 """Builds the devices a board file names: the power-path devices for the control process and the station
-devices (RFID, LEDs, grid meter) for the main process. The one place that maps driver names to classes.
+devices (RFID, LEDs, grid meter) for the main process; parks the outputs of a board (`chargepoint
+safe-outputs`). Real drivers are found by name through their declarations (hal/real_drivers.py).
+
+Order of a real build: the power-path outputs (contactor, lock, phase relay: `Driver.power_output`) of every
+socket are claimed and driven off first; then, on a board whose [system] states dtparam=strict_gpiod, the
+kernel is checked to return released outputs to inputs (UnsafeSystem otherwise); only then everything else.
+Any failure closes what was built (outputs off, pins released), so a restart that fails on the ADC still
+leaves the coils off.
 
 A simulated board's power path is either an in-process `SimWorld` (the tests that step the loop themselves)
 or, in a running station, drivers on the plant's register file (`hal.sim.wired` over a `SimBus`): the world
@@ -7,6 +14,7 @@ then lives in the plant process and outlives the control process."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +33,7 @@ from hal.interfaces import (
     TemperatureSensor,
     TiltSensor,
 )
-from hal.real_drivers import SYSFS_PWM_ROOT, BuildContext, build, close_all
+from hal.real_drivers import SYSFS_PWM_ROOT, BuildContext, build, close_all, declaration, park
 from hal.sim import wired
 from hal.sim.bus import SimBus
 from hal.sim.devices import SimGridMeter, SimLeds, SimRfid
@@ -83,19 +91,35 @@ def _real(spec: DeviceSpec, ctx: BuildContext, made: list[Any], name: str = "") 
     return dev
 
 
+def _uses_gpiozero(board: Board, kinds: tuple[str, ...] | None = None) -> bool:
+    return any(spec.driver == "gpiozero" and (kinds is None or spec.kind in kinds) for _, spec in board.devices())
+
+
+def _context(board: Board, role: str, ctx: BuildContext | None, **kw: Any) -> BuildContext:
+    ctx = ctx or BuildContext(**kw)
+    if ctx.pin_factory is None and _uses_gpiozero(board):
+        from hal.gpio import use_lgpio_workdir
+
+        use_lgpio_workdir(role)
+    return ctx
+
+
 def build_power_path(
     board: Board,
     now: Callable[[], float],
     pin_factory: Any = None,
     smbus: Callable[[int], Any] | None = None,
     sysfs_root: str = SYSFS_PWM_ROOT,
+    hardware: BuildContext | None = None,
     bus: SimBus | None = None,
 ) -> PowerPath:
     """The devices the control process owns. A simulated board gets one SimWorld shared by its devices, or
-    with `bus` the drivers on the plant's register file. `pin_factory` (gpiozero), `smbus` (bus number ->
-    SMBus-like object) and `sysfs_root` (PWM class dir) default to the real hardware; tests pass MockFactory,
-    fake chips and a temporary directory."""
-    ctx = BuildContext(pin_factory=pin_factory, smbus=smbus, sysfs_root=sysfs_root, now=now)
+    with `bus` the drivers on the plant's register file.
+    `pin_factory` (gpiozero), `smbus` (bus number -> SMBus-like object) and `sysfs_root` (PWM class dir)
+    default to the real hardware; tests pass MockFactory, fake chips and a temporary directory, or a whole
+    `hardware` context (fake sysfs, fake /proc and /sys)."""
+    ctx = _context(board, "control", hardware, pin_factory=pin_factory, smbus=smbus, sysfs_root=sysfs_root)
+    ctx.now = now
     made: list[Any] = []
     try:
         power = _build_power_path(board, now, ctx, made, bus)
@@ -104,6 +128,20 @@ def build_power_path(
         raise
     power.real_devices.extend(ctx.buses.values())  # closed after the chips on them
     return power
+
+
+def _claim_power_outputs(board: Board, ctx: BuildContext, made: list[Any]) -> dict[tuple[int, str], Any]:
+    """Build the real power-path outputs of every socket first (each starts off), then check the kernel."""
+    outputs: dict[tuple[int, str], Any] = {}
+    for c in board.connectors:
+        for kind, spec in c.devices.items():
+            if spec.driver not in ("sim", "none") and declaration(spec).power_output:
+                outputs[(c.id, kind)] = _real(spec, ctx, made, f"connector {c.id} {kind}")
+    if outputs and board.system is not None and board.system.strict_gpiod:
+        from hal.gpio import check_released_outputs_return_to_inputs
+
+        check_released_outputs_return_to_inputs(ctx.system_root)
+    return outputs
 
 
 def _wired_device(kind: str, cid: int, bus: SimBus, coil: wired.CoilWriter) -> Any:
@@ -122,24 +160,10 @@ def _wired_device(kind: str, cid: int, bus: SimBus, coil: wired.CoilWriter) -> A
     raise ValueError(f"no simulated {kind}")
 
 
-def _proximity(spec: DeviceSpec, ctx: BuildContext) -> Any:
-    from hal.i2c_devices import Ads1115
-    from hal.proximity import AdsProximity
-
-    p = spec.params
-    adc = Ads1115(ctx.bus(p.get("i2c_bus", 1)), p.get("address", 0x49), float(p.get("adc_full_scale_v", 4.096)))
-    return AdsProximity(
-        adc,
-        p.get("input", 0),
-        float(p.get("pullup_ohms", 1000.0)),
-        float(p.get("reference_v", 3.3)),
-        now=ctx.now,
-    )
-
-
 def _build_power_path(
     board: Board, now: Callable[[], float], ctx: BuildContext, made: list[Any], bus: SimBus | None
 ) -> PowerPath:
+    first = _claim_power_outputs(board, ctx, made)
     simulated = any(d.driver == "sim" for c in board.connectors for d in c.devices.values()) or any(
         board.station[k].driver == "sim" for k in ("temperature", "tilt", "suspend_input")
     )
@@ -158,11 +182,9 @@ def _build_power_path(
                     devs[kind] = getattr(world.sockets[c.id], kind)
             elif spec.driver == "none":
                 devs[kind] = None if kind == "pp" else NoLock()
-            elif kind == "pp":
-                dev = _proximity(spec, ctx)
-                made.append(dev)
-                devs[kind] = dev
-            else:  # a real driver (the loader only lets through drivers listed in board.schema)
+            elif (c.id, kind) in first:
+                devs[kind] = first[(c.id, kind)]
+            else:  # a real driver (the loader only lets through declared drivers)
                 devs[kind] = _real(spec, ctx, made, f"connector {c.id} {kind}")
         sockets[c.id] = SocketDevices(**devs)
     st = board.station
@@ -175,15 +197,12 @@ def _build_power_path(
             return None
         return _real(st[kind], ctx, made)
 
-    sim_station: Any = station_wires if station_wires is not None else world
-    temperature: Any = station_device(
-        "temperature", world.temperature if world else station_wires
-    )
+    temperature: Any = station_device("temperature", world.temperature if world else station_wires)
     if temperature is None:
         raise ValueError("a temperature sensor is required")
     tilt: Any = station_device("tilt", world.tilt if world else station_wires)
     suspend: Any = station_device("suspend_input", world.suspend if world else station_wires)
-    pe: Any = (world.pe if world else station_wires) if sim_station is not None else None
+    pe: Any = world.pe if world else station_wires
     return PowerPath(
         sockets=sockets,
         temperature=temperature,
@@ -212,10 +231,16 @@ def build_station_devices(
     now: Callable[[], float],
     socket_currents: Callable[[], list[tuple[float, float, float]]],
     pin_factory: Any = None,
+    hardware: BuildContext | None = None,
+    meter_model: Callable[[], str] | None = None,
 ) -> StationDevices:
-    """The devices the main process owns (not on the power path). `pin_factory`: gpiozero's, for tests."""
+    """The devices the main process owns (not on the power path). `pin_factory`: gpiozero's, for tests;
+    `hardware`: a whole context (fake /proc for the serial console check). `meter_model`: the key's grid
+    meter model, followed by a Modbus grid meter whose board entry pins none."""
     st = board.station
-    ctx = BuildContext(pin_factory=pin_factory, now=now)
+    ctx = _context(board, "main", hardware, pin_factory=pin_factory)
+    ctx.now = now
+    ctx.meter_model = meter_model
     made: list[Any] = []
 
     def device(kind: str, sim: Callable[[], Any]) -> Any:
@@ -234,3 +259,37 @@ def build_station_devices(
         close_all(made)
         raise
     return StationDevices(rfid=rfid, leds=leds, grid_meter=grid, real_devices=made)
+
+
+@dataclass
+class ParkReport:
+    done: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def park_outputs(board: Board, hardware: BuildContext | None = None) -> ParkReport:
+    """Drive every output of the board to its safe state from a fresh process (`chargepoint safe-outputs`, the
+    unit's ExecStopPost: after any exit, crash included). Power-path outputs first (coils off), then the
+    pilot PWM to the board's `on_exit` state, then the rest; every device gets its turn even when one fails.
+    On a simulated board the devices of a fresh simulated world are put in their safe state."""
+    report = ParkReport()
+    if board.is_simulated and all(spec.driver in ("sim", "none") for _, spec in board.devices()):
+        power = build_power_path(board, time.monotonic)
+        for cid, s in power.sockets.items():
+            for kind in ("contactor", "pilot", "lock"):
+                getattr(s, kind).to_safe_state()
+                report.done.append(f"connector {cid} {kind}: simulated, safe state")
+        power.close()
+        return report
+    ctx = _context(board, "park", hardware)
+    devices = [(name, spec) for name, spec in board.devices() if spec.driver not in ("sim", "none")]
+    devices.sort(key=lambda d: (not declaration(d[1]).power_output, d[1].kind != "pilot"))
+    for name, spec in devices:
+        try:
+            done = park(spec, ctx)
+        except Exception as exc:  # noqa: BLE001 - every output gets its turn; the failure is reported
+            report.failed.append(f"{name} ({spec.where}): {type(exc).__name__}: {exc}")
+            continue
+        if done is not None:
+            report.done.append(f"{name}: {done}")
+    return report

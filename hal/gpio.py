@@ -1,20 +1,79 @@
 """Real drivers on GPIO pins through gpiozero: contactor with mirror contact, connector lock, external
-suspend input, residual current monitor fault/test/reset lines, RGB status LEDs. gpiozero is imported only here.
+suspend input, residual current monitor fault/test/reset lines, RGB status LEDs; their board-file
+declarations; the kernel check that released outputs return to inputs; lgpio's working directory.
+gpiozero is imported only here (and by hal/edges.py).
 
 Hardware assumption (CM4 carrier rev1): outputs drive relay/contactor coils through low-side drivers with a
-hardware pull-down on the gate, so a dead process or an unconfigured pin leaves the coil off. Feedback
-inputs (mirror contact, lock switch, RCD fault) come through opto-couplers with their own pull resistors,
-so the internal pulls are off and `*_active_high` says which level means "closed/locked/tripped".
+hardware pull-down on the gate, so an unconfigured pin (boot, reset) leaves the coil off. A pin a process
+released is another matter: Raspberry Pi kernels keep a released output driven at its last level unless
+`dtparam=strict_gpiod` (`pinctrl_bcm2835.persist_gpio_outputs=n`) returns it to an input, so a crashed or
+killed process would leave the coil on. Hence: boards with GPIO power outputs state `dtparam=strict_gpiod`
+in [system] and `check_released_outputs_return_to_inputs()` refuses to run without it; the factory claims
+and drives off the power outputs before it builds anything else; `chargepoint safe-outputs` (the unit's
+ExecStopPost) drives them off after any exit. Feedback inputs (mirror contact, lock switch, RCD fault) come
+through opto-couplers with their own pull resistors, so the internal pulls are off and `*_active_high` says
+which level means "closed/locked/tripped".
+
+Pin factory: gpiozero 2 needs lgpio on Raspberry Pi OS kernels (its native factory uses /sys/class/gpio,
+which fails on kernels 6.6+ where gpiochip0's base is 512, and has no PWM). The unit sets
+GPIOZERO_PIN_FACTORY=lgpio so that a missing lgpio is fatal instead of a silent fallback.
 
 Tests run these same classes on gpiozero's MockFactory pins (`pin_factory` argument).
 """
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 from gpiozero import PWMLED, RGBLED, DigitalInputDevice, DigitalOutputDevice
+
+from board.schema import Param
+from hal.errors import UnsafeSystem
+from hal.real_drivers import BuildContext, RealDriver
+
+# the pinctrl driver of the BCM2711 (CM4, Pi 4) and its parameter: "N" = released outputs return to inputs
+PERSIST_GPIO_OUTPUTS = "/sys/module/pinctrl_bcm2835/parameters/persist_gpio_outputs"
+LGPIO_BASE_ENV = "CHARGEPOINT_LGPIO_DIR"
+
+
+def check_released_outputs_return_to_inputs(system_root: str | os.PathLike[str] = "/") -> None:
+    """Raise UnsafeSystem unless the kernel returns released GPIO outputs to inputs (dtparam=strict_gpiod),
+    so that a process that dies with a coil on leaves it to the hardware pull-down."""
+    path = Path(system_root) / PERSIST_GPIO_OUTPUTS.lstrip("/")
+    try:
+        value = path.read_text().strip()
+    except OSError as exc:
+        raise UnsafeSystem(
+            f"cannot read {PERSIST_GPIO_OUTPUTS} ({exc.strerror or exc}): this kernel cannot be told to return "
+            "released GPIO outputs to inputs, so a dead process would leave the contactor coil on; "
+            "use a Raspberry Pi kernel with dtparam=strict_gpiod (6.6.y from mid 2024 on). Refusing to run."
+        ) from exc
+    if value not in ("N", "n", "0"):
+        raise UnsafeSystem(
+            f"{PERSIST_GPIO_OUTPUTS} = {value}: released GPIO outputs stay driven, so a dead process would leave "
+            "the contactor coil on. Add dtparam=strict_gpiod to config.txt (`chargepoint board-setup`) and "
+            "reboot. Refusing to run."
+        )
+
+
+def use_lgpio_workdir(role: str) -> Path:
+    """Give this process its own lgpio working directory, `<base>/lgpio-<role>`, before lgpio is first used.
+
+    lgpio creates its notification FIFOs (`.lgd-nfy<handle>`, handles counted per process) in its working
+    directory, `$LG_WD` or the current directory, and chdir()s the process there on first use. Under
+    ProtectSystem=strict the current directory `/` is read-only (gpiozero then fails to watch edges), and two
+    processes in one directory would share `.lgd-nfy0`. The base is the directory the first process started
+    in (the unit's WorkingDirectory=, the state directory) or `$LG_WD`; it is passed on to child processes in
+    $CHARGEPOINT_LGPIO_DIR so that each role gets a sibling directory."""
+    base = os.environ.get(LGPIO_BASE_ENV) or os.environ.get("LG_WD") or os.getcwd()
+    os.environ[LGPIO_BASE_ENV] = os.path.abspath(base)
+    workdir = Path(os.environ[LGPIO_BASE_ENV]) / f"lgpio-{role}"
+    workdir.mkdir(mode=0o700, exist_ok=True)
+    os.environ["LG_WD"] = str(workdir)
+    return workdir
 
 
 def _input(pin: int, active_high: bool, pin_factory: Any) -> DigitalInputDevice:
@@ -36,7 +95,6 @@ class GpioContactor:
         active_high: bool = True,
         feedback_active_high: bool = True,
         pin_factory: Any = None,
-        **_: Any,
     ) -> None:
         self._coil = DigitalOutputDevice(pin, active_high=active_high, initial_value=False, pin_factory=pin_factory)
         self._fb = _input(feedback_pin, feedback_active_high, pin_factory) if feedback_pin is not None else None
@@ -74,7 +132,6 @@ class GpioLock:
         feedback_pin: int | None = None,
         feedback_active_high: bool = True,
         pin_factory: Any = None,
-        **_: Any,
     ) -> None:
         self._out = DigitalOutputDevice(pin, initial_value=False, pin_factory=pin_factory)
         self._fb = _input(feedback_pin, feedback_active_high, pin_factory) if feedback_pin is not None else None
@@ -102,7 +159,7 @@ class GpioSuspendInput:
     """The RJ11 external suspend contact, a dry contact to GND (active_high = false, internal pull-up) or to
     3.3 V (active_high = true, internal pull-down)."""
 
-    def __init__(self, pin: int, active_high: bool = True, pin_factory: Any = None, **_: Any) -> None:
+    def __init__(self, pin: int, active_high: bool = True, pin_factory: Any = None) -> None:
         self._in = DigitalInputDevice(pin, pull_up=not active_high, pin_factory=pin_factory)
 
     def active(self) -> bool:
@@ -131,7 +188,6 @@ class GpioRcd:
         reset_pulse_s: float = 0.005,
         pin_factory: Any = None,
         now: Any = time.monotonic,
-        **_: Any,
     ) -> None:
         self._fault = _input(fault_pin, fault_active_high, pin_factory)
         self._test = DigitalOutputDevice(test_pin, initial_value=False, pin_factory=pin_factory)
@@ -219,7 +275,6 @@ class GpioRgbLeds:
         nfc_pin: int | None = None,
         active_high: bool = True,
         pin_factory: Any = None,
-        **_: Any,
     ) -> None:
         self._rgb = RGBLED(red_pin, green_pin, blue_pin, active_high=active_high, pwm=True, pin_factory=pin_factory)
         self._nfc = PWMLED(nfc_pin, active_high=active_high, pin_factory=pin_factory) if nfc_pin is not None else None
@@ -263,3 +318,122 @@ class GpioRgbLeds:
         self._rgb.close()
         if self._nfc is not None:
             self._nfc.close()
+
+
+# --- board-file declarations --------------------------------------------------------------------------------
+
+NUMBER = (int, float)
+# the RCD self-test blocks one control tick under the dead-man lock (controller/evse/devio.py): it must stay
+# well below the control process's dead-man bound (0.25 s), or a self-test would trip the dead man
+RCD_TEST_TIMEOUT_MAX_S = 0.1
+_STRICT_GPIOD = (
+    (
+        r"dtparam=strict_gpiod\b",
+        "Raspberry Pi kernels keep a released output driven without it: a dead process would leave the coil on",
+    ),
+)
+
+
+def _park(build: Any, what: str) -> Any:
+    """A park function for a gpiozero driver: build it (every output starts off) and close it (off again, pins
+    released; with strict_gpiod the lines become inputs and the hardware pull-downs hold them off)."""
+
+    def park(p: dict[str, Any], ctx: BuildContext) -> str:
+        build(p, ctx, "").close()
+        pins = ", ".join(f"GPIO{p[k]}" for k in sorted(p) if k.endswith("pin") and not k.startswith(("feedback", "fault")))
+        return f"{what} off ({pins})"
+
+    return park
+
+
+def _contactor(p: dict[str, Any], ctx: BuildContext, name: str) -> GpioContactor:
+    return GpioContactor(pin_factory=ctx.pin_factory, **p)
+
+
+def _lock(p: dict[str, Any], ctx: BuildContext, name: str) -> GpioLock:
+    return GpioLock(pin_factory=ctx.pin_factory, **p)
+
+
+def _rcd(p: dict[str, Any], ctx: BuildContext, name: str) -> GpioRcd:
+    return GpioRcd(pin_factory=ctx.pin_factory, now=ctx.now, **p)
+
+
+def _suspend(p: dict[str, Any], ctx: BuildContext, name: str) -> GpioSuspendInput:
+    return GpioSuspendInput(pin_factory=ctx.pin_factory, **p)
+
+
+def _leds(p: dict[str, Any], ctx: BuildContext, name: str) -> GpioRgbLeds:
+    return GpioRgbLeds(pin_factory=ctx.pin_factory, **p)
+
+
+def _power_output(kind: str, params: dict[str, Param], what: str, build: Any, output: str) -> RealDriver:
+    """A GPIO power-path output: claimed first, driven off by safe-outputs, needs strict_gpiod."""
+    return RealDriver(
+        kind, "gpiozero", params, what=what, power_output=True, config_txt=_STRICT_GPIOD, build=build,
+        park=_park(build, output),
+    )  # fmt: skip
+
+
+CONTACTOR = _power_output(
+    "contactor",
+    {
+        "pin": Param(int, True, why="coil output"),
+        "feedback_pin": Param(int, why="mirror contact input"),
+        "active_high": Param(bool, default=True, why="the level that switches the coil on"),
+        "feedback_active_high": Param(bool, default=True, why="the input level that means main contacts closed"),
+    },
+    "contactor coil on a GPIO, optional mirror contact",
+    _contactor,
+    "contactor coil",
+)
+LOCK = _power_output(
+    "lock",
+    {
+        "pin": Param(int, True, why="lock actuator output"),
+        "feedback_pin": Param(int, why="lock end switch input"),
+        "feedback_active_high": Param(bool, default=True, why="the input level that means locked"),
+    },
+    "connector lock actuator on a GPIO, optional end switch",
+    _lock,
+    "lock actuator",
+)
+RCD = RealDriver(
+    "rcd",
+    "gpiozero",
+    {
+        "fault_pin": Param(int, True, why="fault output of the module"),
+        "test_pin": Param(int, True, why="test current input of the module"),
+        "reset_pin": Param(int, why="latch reset input of the module"),
+        "fault_active_high": Param(bool, default=True),
+        "test_timeout_s": Param(
+            NUMBER,
+            default=0.1,
+            min=0.005,
+            max=RCD_TEST_TIMEOUT_MAX_S,
+            why="the self-test blocks a control tick under the dead-man lock: well below the 0.25 s dead-man bound",
+        ),
+    },
+    what="6 mA DC residual current module (RDC-DD) with test and reset lines",
+    build=_rcd,
+    park=_park(_rcd, "RCD test and reset lines"),
+)
+SUSPEND_INPUT = RealDriver(
+    "suspend_input",
+    "gpiozero",
+    {"pin": Param(int, True), "active_high": Param(bool, default=True)},
+    what="external suspend contact (RJ11) on a GPIO input",
+    build=_suspend,
+)
+LEDS = RealDriver(
+    "leds",
+    "gpiozero",
+    {
+        "red_pin": Param(int, True),
+        "green_pin": Param(int, True),
+        "blue_pin": Param(int, True),
+        "nfc_pin": Param(int),
+        "active_high": Param(bool, default=True),
+    },
+    what="RGB status LED (PWM) and NFC backlight",
+    build=_leds,
+)

@@ -2,8 +2,13 @@
 the MCP9808 and TMP102 temperature sensors and the ADXL345 accelerometer (tilt). smbus2 is imported only here.
 
 Hardware assumption: the chips sit on a Linux I2C adapter (`/dev/i2c-N`, the CM4's i2c-1 on GPIO 2/3 at
-100-400 kHz). Every bus error (NACK, missing chip, arbitration lost) surfaces as `DeviceOffline`; a chip that
-answers with the wrong identity is a `DeviceError` at construction, so a wrong address fails at start-up.
+100-400 kHz). Every bus error (NACK, missing chip, arbitration lost) surfaces as `DeviceOffline`. Each chip
+checks its identity (an ID register, or the power-up pattern of registers nobody writes where the chip has
+no ID) when it is armed, so a wrong address or another chip at the address (a TMP102 at 0x48 reading the
+pilot's ADS1115) is a `DeviceError` at start-up. An impossible answer (all ones from a stuck bus, bits the
+chip always reads as zero, a temperature outside the chip's range, no gravity) is a `DeviceError`, never a
+value. After any error the next read re-arms the chip: identity checked again and its configuration
+rewritten (an ADXL345 back from a brown-out is in standby and reads zeros).
 
 These sensors are read from the control process every 10 ms tick, so each driver throttles its bus traffic
 (`min_interval_s`) and serves the last value in between: one tick never costs more than one short transfer.
@@ -17,9 +22,11 @@ import struct
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
+from board.schema import Param
 from hal.errors import DeviceError, DeviceOffline
+from hal.real_drivers import BuildContext, RealDriver
 
 Now = Callable[[], float]
 
@@ -81,6 +88,16 @@ class I2cChip:
         except OSError as exc:
             raise self._offline(f"write of register 0x{register:02x}", exc) from exc
 
+    def read_data(self, register: int, length: int) -> list[int]:
+        """A measurement read: all ones is a stuck bus (SDA held high, chip gone mid-transfer), not a value."""
+        data = self.read_block(register, length)
+        if all(b == 0xFF for b in data):
+            raise DeviceError(f"{self.name} at 0x{self.address:02x}: register 0x{register:02x} reads all ones (stuck bus?)")
+        return data
+
+    def arm(self) -> None:
+        """Check the chip's identity and write its configuration (at start-up and after an error)."""
+
 
 class _Throttle:
     """Calls `fetch` at most every `interval_s` and serves the last result (value or error) in between."""
@@ -107,6 +124,37 @@ class _Throttle:
         return self._value
 
 
+class I2cSensor(I2cChip):
+    """A sensor read at most every `min_interval_s` (the last value or error served in between). A failed read
+    disarms it; the next read re-arms it first (`arm()`), and when `ARM_SETTLE` (the chip needs a conversion
+    after its configuration), that read reports the re-arm as an error and the one after it measures."""
+
+    ARM_SETTLE = False
+
+    def __init__(self, bus: SMBusLike, address: int, now: Now, min_interval_s: float) -> None:
+        super().__init__(bus, address)
+        self.arm()
+        self._armed = True
+        self.rearms = 0
+        self._read = _Throttle(self._measure, now, min_interval_s)
+
+    def _measure(self) -> float:
+        if not self._armed:
+            self.arm()
+            self._armed = True
+            self.rearms += 1
+            if self.ARM_SETTLE:
+                raise DeviceError(f"{self.name} at 0x{self.address:02x}: re-armed, first sample on the next read")
+        try:
+            return self._fetch()
+        except DeviceError:
+            self._armed = False
+            raise
+
+    def _fetch(self) -> float:
+        raise NotImplementedError
+
+
 # --- ADS1115 16-bit ADC -----------------------------------------------------------------------------------
 
 
@@ -119,6 +167,8 @@ class Ads1115(I2cChip):
     name = "ADS1115"
     REG_CONVERSION = 0x00
     REG_CONFIG = 0x01
+    REG_LO_THRESH = 0x02
+    REG_HI_THRESH = 0x03
     PGA = {6.144: 0, 4.096: 1, 2.048: 2, 1.024: 3, 0.512: 4, 0.256: 5}
     RATES = {8: 0, 16: 1, 32: 2, 64: 3, 128: 4, 250: 5, 475: 6, 860: 7}
 
@@ -140,6 +190,20 @@ class Ads1115(I2cChip):
         self.rate_sps = rate_sps
         self._pga = self.PGA[full_scale_v]
         self._dr = self.RATES[rate_sps]
+        self._written: int | None = None  # the last config word written (without OS)
+        self.arm()
+
+    def arm(self) -> None:
+        """The ADS1115 has no ID register: its comparator thresholds keep their power-up values (0x8000,
+        0x7fff) because nothing on this board writes them; another chip at the address reads otherwise."""
+        lo = self.read_block(self.REG_LO_THRESH, 2)
+        hi = self.read_block(self.REG_HI_THRESH, 2)
+        if (lo, hi) != ([0x80, 0x00], [0x7F, 0xFF]):
+            raise DeviceError(
+                f"chip at 0x{self.address:02x} is not an ADS1115 (thresholds {bytes(lo).hex()}/{bytes(hi).hex()}, "
+                "expected the power-up 8000/7fff): another chip at this address?"
+            )
+        self._written = None
 
     def config_word(self, channel: int) -> int:
         """OS=1 (start), MUX=AINx vs GND, PGA, single-shot, data rate, comparator disabled."""
@@ -150,10 +214,18 @@ class Ads1115(I2cChip):
     def start(self, channel: int) -> None:
         word = self.config_word(channel)
         self.write_block(self.REG_CONFIG, [word >> 8, word & 0xFF])
+        self._written = word & 0x7FFF
 
     def ready(self) -> bool:
-        """True when no conversion is running (config bit 15 reads 1)."""
-        msb, _ = self.read_block(self.REG_CONFIG, 2)
+        """True when no conversion is running (config bit 15 reads 1). DeviceError when the config register
+        does not read back as written (the chip was reset, or the bus reads all ones)."""
+        msb, lsb = self.read_block(self.REG_CONFIG, 2)
+        word = (msb << 8) | lsb
+        if self._written is not None and word & 0x7FFF != self._written:
+            raise DeviceError(
+                f"ADS1115 at 0x{self.address:02x}: config reads 0x{word:04x}, written 0x{self._written:04x} "
+                "(chip reset or stuck bus)"
+            )
         return bool(msb & 0x80)
 
     def volts(self) -> float:
@@ -178,65 +250,88 @@ class Ads1115(I2cChip):
 # --- temperature sensors ----------------------------------------------------------------------------------
 
 
-class Mcp9808Temperature(I2cChip):
-    """Microchip MCP9808 (±0.25 °C typ., 0.0625 °C steps, conversion every 250 ms). Checks its IDs at start-up:
-    manufacturer 0x0054 (register 6), device ID 0x04 (register 7, high byte)."""
+class Mcp9808Temperature(I2cSensor):
+    """Microchip MCP9808 (±0.25 °C typ., 0.0625 °C steps, conversion every 250 ms). Identity: manufacturer
+    0x0054 (register 6), device ID 0x04 (register 7, high byte). Its power-up configuration is the one used
+    (continuous conversion), so arming only checks the identity. Readings outside -40..125 °C are errors."""
 
     name = "MCP9808"
     REG_AMBIENT = 0x05
     REG_MANUFACTURER = 0x06
     REG_DEVICE = 0x07
+    RANGE_C = (-40.0, 125.0)
 
     def __init__(
         self, bus: SMBusLike, address: int = 0x18, now: Now = time.monotonic, min_interval_s: float = 0.5
     ) -> None:
-        super().__init__(bus, address)
+        super().__init__(bus, address, now, min_interval_s)
+
+    def arm(self) -> None:
         manufacturer = self.read_block(self.REG_MANUFACTURER, 2)
         device = self.read_block(self.REG_DEVICE, 2)
         if manufacturer != [0x00, 0x54] or device[0] != 0x04:
             raise DeviceError(
-                f"chip at 0x{address:02x} is not an MCP9808 (manufacturer {bytes(manufacturer).hex()}, "
+                f"chip at 0x{self.address:02x} is not an MCP9808 (manufacturer {bytes(manufacturer).hex()}, "
                 f"device {bytes(device).hex()})"
             )
-        self._read = _Throttle(self._fetch, now, min_interval_s)
 
     def _fetch(self) -> float:
-        msb, lsb = self.read_block(self.REG_AMBIENT, 2)
+        msb, lsb = self.read_data(self.REG_AMBIENT, 2)
         raw = ((msb & 0x1F) << 8) | lsb  # bits 15..13 are alarm flags; bit 12 is the sign (13-bit two's complement)
         if raw & 0x1000:
             raw -= 0x2000
-        return raw / 16.0
+        return _in_range(self, raw / 16.0, self.RANGE_C)
 
     def read_celsius(self) -> float:
         return self._read()
 
 
-class Tmp102Temperature(I2cChip):
-    """TI TMP102 (0.0625 °C steps, 4 conversions/s). No ID register: start-up reads the config register to
-    prove the chip answers. Handles normal (12-bit) and extended (13-bit, EM bit) format."""
+def _in_range(chip: I2cChip, celsius: float, limits: tuple[float, float]) -> float:
+    lo, hi = limits
+    if not lo <= celsius <= hi:
+        raise DeviceError(f"{chip.name} at 0x{chip.address:02x}: {celsius} °C is outside its range {lo}..{hi} °C")
+    return celsius
+
+
+class Tmp102Temperature(I2cSensor):
+    """TI TMP102 (0.0625 °C steps, 4 conversions/s). No ID register: arming checks the configuration
+    register's read-only bits (R1 R0 = 11, low nibble 0000), which an ADS1115 or MCP9808 at the address does
+    not have. Handles normal (12-bit) and extended (13-bit, EM bit) format; the bits the chip always reads
+    as zero must be zero."""
 
     name = "TMP102"
     REG_TEMPERATURE = 0x00
     REG_CONFIG = 0x01
+    RANGE_C = (-55.0, 150.0)
 
     def __init__(
         self, bus: SMBusLike, address: int = 0x48, now: Now = time.monotonic, min_interval_s: float = 0.5
     ) -> None:
-        super().__init__(bus, address)
-        self.read_block(self.REG_CONFIG, 2)
-        self._read = _Throttle(self._fetch, now, min_interval_s)
+        super().__init__(bus, address, now, min_interval_s)
+
+    def arm(self) -> None:
+        msb, lsb = self.read_block(self.REG_CONFIG, 2)
+        if msb & 0x60 != 0x60 or lsb & 0x0F:
+            raise DeviceError(
+                f"chip at 0x{self.address:02x} is not a TMP102 (configuration {msb:02x}{lsb:02x}: the read-only "
+                "bits R1 R0 = 11 and the low nibble 0000 do not match): another chip at this address?"
+            )
 
     def _fetch(self) -> float:
-        msb, lsb = self.read_block(self.REG_TEMPERATURE, 2)
-        if lsb & 0x01:  # extended mode: 13 bits
+        msb, lsb = self.read_data(self.REG_TEMPERATURE, 2)
+        if lsb & 0x01:  # extended mode: 13 bits, then two zero bits
+            if lsb & 0x06:
+                raise DeviceError(f"TMP102 at 0x{self.address:02x}: impossible reading {msb:02x}{lsb:02x}")
             raw = (msb << 5) | (lsb >> 3)
             if raw & 0x1000:
                 raw -= 0x2000
-        else:
+        else:  # normal mode: 12 bits, then four zero bits
+            if lsb & 0x0F:
+                raise DeviceError(f"TMP102 at 0x{self.address:02x}: impossible reading {msb:02x}{lsb:02x}")
             raw = (msb << 4) | (lsb >> 4)
             if raw & 0x800:
                 raw -= 0x1000
-        return raw * 0.0625
+        return _in_range(self, raw * 0.0625, self.RANGE_C)
 
     def read_celsius(self) -> float:
         return self._read()
@@ -257,13 +352,16 @@ def angle_deg(a: Vector, b: Vector) -> float:
     return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
 
 
-class Adxl345Tilt(I2cChip):
+class Adxl345Tilt(I2cSensor):
     """Analog Devices ADXL345 accelerometer as tilt sensor: tilt = angle between the measured gravity and the
     calibrated vertical (`vertical`, in sensor axes: the gravity vector measured when the station was
     installed upright; (0, 0, 1) when the chip lies flat with Z up).
 
-    Start-up checks DEVID (0xE5), selects full resolution ±2 g (3.9 mg/LSB), 100 Hz, measurement mode. Reads
-    at most every `min_interval_s` and averages the last `average` samples (a door slam is not a tilt).
+    Arming checks DEVID (0xE5), selects full resolution ±2 g (3.9 mg/LSB), 100 Hz, measurement mode; after a
+    brown-out the chip is back in standby (POWER_CTL 0, data all zeros), which reads as "no gravity": an
+    error, and the next read re-arms it (the read after that measures again). A sample whose magnitude is not
+    near 1 g (zeros in standby, all ones from a stuck bus) is an error, never averaged. Reads at most every
+    `min_interval_s` and averages the last `average` samples (a door slam is not a tilt).
     """
 
     name = "ADXL345"
@@ -274,6 +372,8 @@ class Adxl345Tilt(I2cChip):
     REG_DATAX0 = 0x32
     DEVID = 0xE5
     G_PER_LSB = 0.0039
+    PLAUSIBLE_G = (0.3, 3.0)  # |acceleration| of a station standing (or knocked over), not falling
+    ARM_SETTLE = True  # after measurement mode is set, the first sample comes one output period (10 ms) later
 
     def __init__(
         self,
@@ -284,19 +384,21 @@ class Adxl345Tilt(I2cChip):
         min_interval_s: float = 0.1,
         average: int = 5,
     ) -> None:
-        super().__init__(bus, address)
         if vertical == (0.0, 0.0, 0.0):
             raise ValueError("ADXL345: the calibrated vertical must not be the zero vector")
         self.vertical = vertical
+        self._samples: deque[Vector] = deque(maxlen=max(1, average))
+        self._mean: Vector = vertical
+        super().__init__(bus, address, now, min_interval_s)
+
+    def arm(self) -> None:
         devid = self.read_byte(self.REG_DEVID)
         if devid != self.DEVID:
-            raise DeviceError(f"chip at 0x{address:02x} is not an ADXL345 (DEVID 0x{devid:02x}, expected 0xe5)")
+            raise DeviceError(f"chip at 0x{self.address:02x} is not an ADXL345 (DEVID 0x{devid:02x}, expected 0xe5)")
         self.write_byte(self.REG_DATA_FORMAT, 0x08)  # FULL_RES, ±2 g, right-justified
         self.write_byte(self.REG_BW_RATE, 0x0A)  # 100 Hz output rate
         self.write_byte(self.REG_POWER_CTL, 0x08)  # Measure
-        self._samples: deque[Vector] = deque(maxlen=max(1, average))
-        self._mean: Vector = vertical
-        self._read = _Throttle(self._fetch, now, min_interval_s)
+        self._samples.clear()  # samples from before a reset say nothing about now
 
     def gravity(self) -> Vector:
         """One sample of the acceleration in g, sensor axes."""
@@ -305,15 +407,20 @@ class Adxl345Tilt(I2cChip):
         return (x * self.G_PER_LSB, y * self.G_PER_LSB, z * self.G_PER_LSB)
 
     def _fetch(self) -> float:
-        self._samples.append(self.gravity())
+        g = self.gravity()
+        magnitude = math.sqrt(g[0] ** 2 + g[1] ** 2 + g[2] ** 2)
+        if magnitude == 0.0:
+            raise DeviceError("ADXL345 measures no gravity at all (in standby after a brown-out, or broken)")
+        lo, hi = self.PLAUSIBLE_G
+        if not lo <= magnitude <= hi:
+            raise DeviceError(f"ADXL345 measures {magnitude:.3f} g: impossible for a standing station (stuck bus?)")
+        self._samples.append(g)
         n = len(self._samples)
         mean = (
             sum(s[0] for s in self._samples) / n,
             sum(s[1] for s in self._samples) / n,
             sum(s[2] for s in self._samples) / n,
         )
-        if mean == (0.0, 0.0, 0.0):
-            raise DeviceError("ADXL345 measures no gravity at all (broken sensor or not in measurement mode)")
         self._mean = mean
         return angle_deg(mean, self.vertical)
 
@@ -340,3 +447,50 @@ class Adxl345Tilt(I2cChip):
         self.vertical = vertical
         self._samples.clear()
         return vertical
+
+
+# --- board-file declarations --------------------------------------------------------------------------------
+
+
+def _i2c_params(default: int, addresses: tuple[int, ...]) -> dict[str, Param]:
+    return {
+        "i2c_bus": Param(int, default=1, min=0, why="/dev/i2c-N"),
+        "address": Param(int, default=default, choices=addresses, why="the addresses the chip's pins can select"),
+    }
+
+
+def _mcp9808(p: dict[str, Any], ctx: BuildContext, name: str) -> Mcp9808Temperature:
+    return Mcp9808Temperature(ctx.bus(p["i2c_bus"]), p["address"], now=ctx.now)
+
+
+def _tmp102(p: dict[str, Any], ctx: BuildContext, name: str) -> Tmp102Temperature:
+    return Tmp102Temperature(ctx.bus(p["i2c_bus"]), p["address"], now=ctx.now)
+
+
+def _adxl345(p: dict[str, Any], ctx: BuildContext, name: str) -> Adxl345Tilt:
+    vertical = (float(p["vertical_x"]), float(p["vertical_y"]), float(p["vertical_z"]))
+    return Adxl345Tilt(ctx.bus(p["i2c_bus"]), p["address"], vertical, now=ctx.now)
+
+
+_I2C = (("i2c_bus", "address"),)
+NUMBER = (int, float)
+MCP9808 = RealDriver(
+    "temperature", "mcp9808", _i2c_params(0x18, tuple(range(0x18, 0x20))), what="MCP9808 temperature sensor", i2c=_I2C, build=_mcp9808
+)
+TMP102 = RealDriver(
+    "temperature", "tmp102", _i2c_params(0x48, (0x48, 0x49, 0x4A, 0x4B)), what="TMP102 temperature sensor", i2c=_I2C, build=_tmp102
+)
+ADXL345 = RealDriver(
+    "tilt",
+    "adxl345",
+    {
+        **_i2c_params(0x53, (0x53, 0x1D)),
+        # the gravity vector measured with the station upright (sensor axes, g): `Adxl345Tilt.calibrate()`
+        "vertical_x": Param(NUMBER, default=0.0),
+        "vertical_y": Param(NUMBER, default=0.0),
+        "vertical_z": Param(NUMBER, default=1.0),
+    },
+    what="ADXL345 accelerometer as tilt sensor",
+    i2c=_I2C,
+    build=_adxl345,
+)

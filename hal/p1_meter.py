@@ -4,11 +4,13 @@ Owns the P1 serial line (a daemon thread reads it, frames telegrams `/...!CRC\\r
 parses with dsmr-parser's TelegramParser) and serves the last reading from memory (main process: never
 blocks the asyncio loop). A telegram with a bad CRC or that cannot be parsed is dropped and counted
 (`crc_errors`, `parse_errors`); bytes outside telegrams are counted (`discarded_bytes`). No telegram for
-`stale_after_s` (DSMR 5 sends one per second) -> `DeviceOffline`.
+`stale_after_s` -> `DeviceOffline`; its default follows the spec's telegram interval (`STALE_AFTER_S`: DSMR 5
+and Fluvius send one per second, DSMR 4 one per 10 s, so 10 s would call every late DSMR 4 telegram stale).
 
 Hardware assumption: the P1 data line (open collector, inverted) reaches a CM4 UART RX through an inverting
 transistor stage (or a USB P1 cable); the board holds the Data Request line at 5 V. DSMR 4/5: 115200 8N1.
-`port` is any pyserial URL (/dev/ttyAMA0 on the CM4 carrier).
+`port` is any pyserial URL (/dev/ttyAMA0 on the CM4 carrier: the primary UART, which must not carry the
+kernel's serial console: its bytes would be mixed into the telegrams; the factory refuses such a port).
 
 Currents: the meter reports per-phase current magnitudes in whole amperes. The reading gives each phase the
 sign of its net power (+P minus -P: export is negative) and at least |net power| / voltage when that is
@@ -29,15 +31,19 @@ from dsmr_parser import telegram_specifications
 from dsmr_parser.exceptions import InvalidChecksumError, ParseError
 from dsmr_parser.parsers import TelegramParser
 
+from board.schema import Param
 from hal.errors import DeviceError, DeviceOffline
 from hal.interfaces import MeterReading
 from hal.polling import Latest
+from hal.real_drivers import BuildContext, RealDriver
 
 SPECS: dict[str, Any] = {
     "v5": telegram_specifications.V5,
     "v4": telegram_specifications.V4,
     "belgium": telegram_specifications.BELGIUM_FLUVIUS,
 }
+# telegram interval x 3 (DSMR 4: 10 s) or x 5 (DSMR 5, Fluvius: 1 s)
+STALE_AFTER_S: dict[str, float] = {"v5": 5.0, "v4": 30.0, "belgium": 5.0}
 # a telegram: from '/' up to the first '!' followed by the 4 CRC hex digits and CR LF
 TELEGRAM_RE = re.compile(r"/[^/]*?![0-9A-Fa-f]{4}\r\n", re.DOTALL)
 MAX_BUFFER = 16384
@@ -129,7 +135,7 @@ class P1Meter:
         port: str,
         baudrate: int = 115200,
         spec: str = "v5",
-        stale_after_s: float = 10.0,
+        stale_after_s: float | None = None,  # default: STALE_AFTER_S[spec]
         reopen_s: float = 5.0,
         now: Callable[[], float] = time.monotonic,
         open_serial: Callable[..., Any] = serial.serial_for_url,
@@ -143,6 +149,8 @@ class P1Meter:
         self._open_serial = open_serial
         self.parser = TelegramParser(SPECS[spec])
         self.framer = TelegramFramer()
+        if stale_after_s is None:
+            stale_after_s = STALE_AFTER_S[spec]
         self.latest: Latest[MeterReading] = Latest(f"P1 meter on {port}", stale_after_s, now)
         self.telegrams = 0
         self.crc_errors = 0
@@ -206,3 +214,21 @@ class P1Meter:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(2.0)
+
+
+def _build(p: dict[str, Any], ctx: BuildContext, name: str) -> P1Meter:
+    return P1Meter(ctx.serial_port(p["port"]), now=ctx.now, **{k: v for k, v in p.items() if k != "port"})
+
+
+P1 = RealDriver(
+    "grid_meter",
+    "p1",
+    {
+        "port": Param(str, True, role="serial_port"),
+        "baudrate": Param(int, default=115200, why="DSMR 4/5: 115200"),
+        "spec": Param(str, default="v5", choices=tuple(SPECS)),
+        "stale_after_s": Param((int, float), min=1.0, max=120.0, why="default per spec: v4 30 s, v5 and belgium 5 s"),
+    },
+    what="DSMR P1 port of the grid meter",
+    build=_build,
+)

@@ -1,29 +1,60 @@
-"""Board parameters -> real driver objects, for every real driver listed in `board.schema.DRIVERS`.
+"""What a real driver declares and how the factory builds it.
 
-`hal.factory` calls `build(kind, spec, ctx)` for any driver that is not "sim" or "none". The context carries
-what tests replace: the gpiozero pin factory, the SMBus opener (one bus object per bus number, shared by the
-chips on it), the sysfs PWM root and the clock. Driver modules are imported only when a board uses them, so a
-simulated board never imports smbus2, pymodbus or dsmr-parser.
+A real driver module declares each driver it offers as a `RealDriver`: the board-file parameters (a
+`board.schema.Driver`), `build(params, ctx, name)` and, for drivers with outputs, `park(params, ctx)` (drive
+the outputs to their safe state from a fresh process: `chargepoint safe-outputs`). The declarations are
+registered as entry points (pyproject.toml, group `chargepoint.board_drivers`), which is how the board loader
+finds them without importing hal, and how `build()` here finds a driver by name. Driver modules are imported
+only when a board names them, so a simulated board never imports smbus2, pymodbus or dsmr-parser.
+
+The `BuildContext` carries what tests replace: the gpiozero pin factory, the SMBus opener (one bus object
+per bus number, shared by the chips on it), the sysfs PWM root and file access, the root of /proc, /sys and
+/dev (for the kernel checks: released GPIO outputs, serial consoles), the clock and the sleep function, and
+the meter model the keys name (for a Modbus grid meter whose board entry pins none).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from board import system
 from board.loader import DeviceSpec
-from hal.pilot_sysfs import SYSFS_PWM_ROOT
+from board.schema import Driver, driver
+from hal.errors import DeviceError, UnsafeSystem
+
+SYSFS_PWM_ROOT = "/sys/class/pwm"
+
+
+def _no_park(params: dict[str, Any], ctx: BuildContext) -> str:
+    return "no outputs"
+
+
+@dataclass(frozen=True)
+class RealDriver(Driver):
+    """A driver's declaration with its builder. `build(params, ctx, name)` gets the parameters resolved
+    against the declaration (defaults filled in); `park(params, ctx)` drives the device's outputs safe and
+    releases them, returning what it did (None: the device has no outputs)."""
+
+    build: Callable[[dict[str, Any], BuildContext, str], Any] | None = None
+    park: Callable[[dict[str, Any], BuildContext], str] | None = None
 
 
 @dataclass
 class BuildContext:
-    pin_factory: Any = None
+    pin_factory: Any = None  # gpiozero pin factory; None: gpiozero's default (lgpio on the board)
     smbus: Callable[[int], Any] | None = None  # bus number -> SMBusLike; None: the real /dev/i2c-N
     sysfs_root: str = SYSFS_PWM_ROOT
+    sysfs: Any = None  # file access under sysfs_root (hal.pilot_sysfs.SysfsIO); None: the real files
+    system_root: str = "/"  # where /proc, /sys/module and /dev are (tests: a directory laid out like them)
     now: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
     buses: dict[int, Any] = field(default_factory=dict)
+    meter_model: Callable[[], str] | None = None  # the key's grid meter model, for a grid meter without `model`
 
     def bus(self, number: int) -> Any:
         if number not in self.buses:
@@ -35,97 +66,49 @@ class BuildContext:
                 self.buses[number] = open_smbus(number)
         return self.buses[number]
 
+    def path(self, absolute: str) -> Path:
+        return Path(self.system_root) / absolute.lstrip("/")
 
-def _pick(params: dict[str, Any], *names: str) -> dict[str, Any]:
-    return {n: params[n] for n in names if n in params}
-
-
-def _gpio(kind: str, p: dict[str, Any], ctx: BuildContext) -> Any:
-    from hal import gpio
-
-    if kind == "contactor":
-        return gpio.GpioContactor(pin_factory=ctx.pin_factory, **_pick(p, "pin", "feedback_pin", "active_high", "feedback_active_high"))
-    if kind == "lock":
-        return gpio.GpioLock(pin_factory=ctx.pin_factory, **_pick(p, "pin", "feedback_pin", "feedback_active_high"))
-    if kind == "suspend_input":
-        return gpio.GpioSuspendInput(pin_factory=ctx.pin_factory, **_pick(p, "pin", "active_high"))
-    if kind == "rcd":
-        return gpio.GpioRcd(
-            pin_factory=ctx.pin_factory,
-            now=ctx.now,
-            **_pick(p, "fault_pin", "test_pin", "reset_pin", "fault_active_high", "test_timeout_s"),
-        )
-    if kind == "leds":
-        return gpio.GpioRgbLeds(
-            pin_factory=ctx.pin_factory, **_pick(p, "red_pin", "green_pin", "blue_pin", "nfc_pin", "active_high")
-        )
-    raise ValueError(f"no gpiozero driver for {kind}")
+    def serial_port(self, port: str) -> str:
+        """`port`, after checking that the kernel console is not on it (a console and a getty on the P1
+        port read the meter's bytes: telegrams fail their CRC). UnsafeSystem says how to turn it off."""
+        if not port.startswith("/dev/"):
+            return port  # a URL (socket://, loop://, rfc2217://)
+        try:
+            cmdline = self.path("/proc/cmdline").read_text()
+        except OSError:
+            return port
+        target = os.path.realpath(self.path(port))
+        for name in system.serial_consoles(cmdline):
+            if f"/dev/{name}" == port or os.path.realpath(self.path(f"/dev/{name}")) == target:
+                raise UnsafeSystem(
+                    f"{port} carries the kernel console (console={name} in /proc/cmdline): remove it from "
+                    "cmdline.txt (`chargepoint board-setup`, run by install.sh) and reboot"
+                )
+        return port
 
 
-def _pilot(p: dict[str, Any], ctx: BuildContext) -> Any:
-    from hal.i2c_devices import Ads1115
-    from hal.pilot_sysfs import SysfsPilot, SysfsPwm
-
-    adc = Ads1115(
-        ctx.bus(p.get("i2c_bus", 1)), p.get("adc_address", 0x48), float(p.get("adc_full_scale_v", 4.096))
-    )
-    pwm = SysfsPwm(p.get("pwm_chip", 0), p.get("pwm_channel", 0), sysfs_root=ctx.sysfs_root)
-    return SysfsPilot(
-        pwm,
-        adc,
-        high_channel=p.get("adc_high_input", 0),
-        low_channel=p.get("adc_low_input", 1),
-        divider=float(p.get("adc_divider", 8.0)),
-        offset_v=float(p.get("adc_offset_v", 1.65)),
-        inverted=p.get("inverted", False),
-    )
-
-
-def _meter(driver: str, p: dict[str, Any], ctx: BuildContext, name: str, signed: bool) -> Any:
-    if driver == "p1":
-        from hal.p1_meter import P1Meter
-
-        return P1Meter(now=ctx.now, **_pick(p, "port", "baudrate", "spec", "stale_after_s"))
-    from hal import modbus_meter
-
-    common = _pick(p, "unit", "poll_interval_s", "stale_after_s", "timeout_s")
-    if driver == "sdm_tcp":
-        return modbus_meter.sdm_tcp(
-            signed_currents=signed, now=ctx.now, name=name, **_pick(p, "host", "tcp_port"), **common
-        )
-    if driver == "sdm_rtu":
-        return modbus_meter.sdm_rtu(
-            signed_currents=signed, now=ctx.now, name=name, **_pick(p, "port", "baudrate", "parity"), **common
-        )
-    raise ValueError(f"no meter driver {driver!r}")
+def declaration(spec: DeviceSpec) -> RealDriver:
+    decl = driver(spec.kind, spec.driver)
+    if not isinstance(decl, RealDriver) or decl.build is None:
+        raise ValueError(f"no real driver {spec.driver!r} for {spec.kind}")
+    return decl
 
 
 def build(kind: str, spec: DeviceSpec, ctx: BuildContext, name: str = "") -> Any:
     """The real device for `spec` (a validated board entry)."""
-    p = spec.params
-    d = spec.driver
-    if d == "gpiozero":
-        return _gpio(kind, p, ctx)
-    if kind == "pilot" and d == "sysfs_ads1115":
-        return _pilot(p, ctx)
-    if kind in ("meter", "grid_meter"):
-        return _meter(d, p, ctx, name or kind.replace("_", " "), signed=kind == "grid_meter")
-    if kind == "temperature" and d in ("mcp9808", "tmp102"):
-        from hal.i2c_devices import Mcp9808Temperature, Tmp102Temperature
+    decl = declaration(spec)
+    assert decl.build is not None
+    return decl.build(decl.resolve(spec.params), ctx, name or kind.replace("_", " "))
 
-        cls = Mcp9808Temperature if d == "mcp9808" else Tmp102Temperature
-        address = p.get("address", 0x18 if d == "mcp9808" else 0x48)
-        return cls(ctx.bus(p.get("i2c_bus", 1)), address, now=ctx.now)
-    if kind == "tilt" and d == "adxl345":
-        from hal.i2c_devices import Adxl345Tilt
 
-        vertical = (float(p.get("vertical_x", 0.0)), float(p.get("vertical_y", 0.0)), float(p.get("vertical_z", 1.0)))
-        return Adxl345Tilt(ctx.bus(p.get("i2c_bus", 1)), p.get("address", 0x53), vertical, now=ctx.now)
-    if kind == "rfid" and d == "rdm6300":
-        from hal.serial_rfid import Rdm6300Reader
-
-        return Rdm6300Reader(now=ctx.now, **_pick(p, "port", "baudrate"))
-    raise ValueError(f"no driver {d!r} for {kind}")
+def park(spec: DeviceSpec, ctx: BuildContext) -> str | None:
+    """Drive the outputs of the device `spec` describes to their safe state; what was done (None: nothing
+    to do). Raises DeviceError (or OSError, gpiozero's errors) when it could not."""
+    decl = declaration(spec)
+    if decl.park is None:
+        return None
+    return decl.park(decl.resolve(spec.params), ctx)
 
 
 def close_all(devices: list[Any]) -> None:
@@ -137,3 +120,6 @@ def close_all(devices: list[Any]) -> None:
                 close()
             except Exception:  # noqa: BLE001 - every device gets its chance
                 pass
+
+
+__all__ = ["SYSFS_PWM_ROOT", "BuildContext", "DeviceError", "RealDriver", "build", "close_all", "park"]

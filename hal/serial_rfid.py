@@ -5,7 +5,7 @@ every 50-100 ms while a card stays in the field:
     0x02 | 10 ASCII hex digits (1 version/customer byte + 4 card bytes) | 2 ASCII hex checksum | 0x03
 where the checksum is the XOR of the 5 data bytes. The UID reported is the 10 hex digits (upper case).
 
-Hardware assumption: the reader's TX goes to a CM4 UART RX (3.3 V level, e.g. /dev/ttyAMA2), or a USB serial
+Hardware assumption: the reader's TX goes to a CM4 UART RX (3.3 V level, e.g. /dev/ttyAMA4 with dtoverlay=uart4), or a USB serial
 adapter; `port` is any pyserial URL. `poll()` never blocks: it reads what the UART has buffered (timeout 0).
 Broken frames (bad checksum, not hex, missing ETX) are dropped and counted; a card held in the field is
 reported once (again only after `repeat_s` without seeing it). A missing or failing port never raises from
@@ -21,6 +21,9 @@ from collections.abc import Callable
 from typing import Any
 
 import serial
+
+from board.schema import Param
+from hal.real_drivers import BuildContext, RealDriver
 
 STX, ETX = 0x02, 0x03
 FRAME_LEN = 14
@@ -162,3 +165,16 @@ class Rdm6300Reader:
         if self._ser is not None:
             self._ser.close()
             self._ser = None
+
+
+def _build(p: dict[str, Any], ctx: BuildContext, name: str) -> Rdm6300Reader:
+    return Rdm6300Reader(ctx.serial_port(p["port"]), p["baudrate"], now=ctx.now)
+
+
+RDM6300 = RealDriver(
+    "rfid",
+    "rdm6300",
+    {"port": Param(str, True, role="serial_port"), "baudrate": Param(int, default=9600)},
+    what="RDM6300 125 kHz card reader on a UART",
+    build=_build,
+)

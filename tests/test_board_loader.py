@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from board.errors import BoardError
 from board.loader import builtin_board, load_board
-from hal.errors import BoardError
 
 SIM = builtin_board("sim").read_text()
 
@@ -91,3 +91,120 @@ def test_not_toml_and_missing_file(tmp_path: Path) -> None:
         load_board(write(tmp_path, "[board\nname="))
     with pytest.raises(BoardError, match="cannot read board file"):
         load_board(tmp_path / "nope.toml")
+
+
+# --- real drivers: declared once by the driver, checked at load time ----------------------------------------
+
+CM4 = builtin_board("cm4-rev1").read_text()
+
+
+def cm4_error(tmp_path: Path, text: str) -> tuple[str, Path]:
+    path = write(tmp_path, text)
+    with pytest.raises(BoardError) as exc:
+        load_board(path)
+    return str(exc.value), path
+
+
+def test_a_parameter_the_driver_ignores_is_refused_with_its_line(tmp_path: Path) -> None:
+    """feedback_delay_s belongs to the simulated contactor; the gpiozero driver would ignore it."""
+    text = CM4.replace("feedback_active_high = false }", "feedback_active_high = false, feedback_delay_s = 0.05 }")
+    msg, path = cm4_error(tmp_path, text)
+    assert msg.startswith(f"{path}:{line_of(text, 'contactor = ')}:")
+    assert "contactor (gpiozero): unknown key 'feedback_delay_s'" in msg
+
+
+def test_every_declared_parameter_reaches_the_driver() -> None:
+    """Each real driver is built from exactly its declaration: no driver swallows unknown keyword arguments,
+    and every declared parameter is a parameter of the builder's target."""
+    import importlib.metadata
+    import inspect
+
+    from hal.real_drivers import RealDriver
+
+    eps = importlib.metadata.entry_points(group="chargepoint.board_drivers")
+    assert len(eps) >= 15
+    for ep in eps:
+        decl = ep.load()
+        assert isinstance(decl, RealDriver) and f"{decl.kind}.{decl.name}" == ep.name
+        assert decl.build is not None
+    from hal.gpio import GpioContactor, GpioLock, GpioRcd, GpioRgbLeds, GpioSuspendInput
+
+    for cls in (GpioContactor, GpioLock, GpioRcd, GpioRgbLeds, GpioSuspendInput):
+        kinds = [p.kind for p in inspect.signature(cls).parameters.values()]
+        assert inspect.Parameter.VAR_KEYWORD not in kinds, cls
+
+
+def test_every_real_driver_module_declaration_is_registered() -> None:
+    import importlib
+    import importlib.metadata
+
+    from hal.real_drivers import RealDriver
+
+    registered = {ep.value for ep in importlib.metadata.entry_points(group="chargepoint.board_drivers")}
+    for module in ("hal.gpio", "hal.pilot_sysfs", "hal.i2c_devices", "hal.modbus_meter", "hal.p1_meter", "hal.serial_rfid"):
+        mod = importlib.import_module(module)
+        for attr, value in vars(mod).items():
+            if isinstance(value, RealDriver):
+                assert f"{module}:{attr}" in registered, f"{module}:{attr} is not an entry point in pyproject.toml"
+
+
+def test_board_imports_nothing_from_hal() -> None:
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "board"
+    for path in root.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            assert not any(n == "hal" or n.startswith("hal.") for n in names), path
+
+
+def test_two_i2c_devices_at_one_address_are_refused(tmp_path: Path) -> None:
+    """A TMP102 at its default address 0x48 would read the pilot's ADS1115 (89 °C)."""
+    text = CM4.replace('driver = "mcp9808"\ni2c_bus = 1\naddress = 0x18', 'driver = "tmp102"')
+    msg, path = cm4_error(tmp_path, text)
+    assert msg.startswith(f"{path}:{line_of(text, '[temperature]')}:")
+    assert "I2C address 0x48 on bus 1 is used twice: by connector[1].pilot" in msg and "temperature (tmp102" in msg
+
+
+def test_uart_names_of_kernel_6(tmp_path: Path) -> None:
+    """dtoverlay=uart3 is /dev/ttyAMA3 since kernel 6.x; the old name does not exist."""
+    text = CM4.replace("/dev/ttyAMA3", "/dev/ttyAMA1")
+    msg, path = cm4_error(tmp_path, text)
+    assert msg.startswith(f"{path}:{line_of(text, 'meter = ')}:")
+    assert "/dev/ttyAMA1 does not exist with this config.txt: it needs dtoverlay=uart1" in msg
+    assert "uart3 is /dev/ttyAMA3" in msg
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('    "dtparam=strict_gpiod",\n', r"needs a config_txt line matching 'dtparam=strict_gpiod\\b'"),
+        ('    "dtparam=audio=off",\n', "the analogue audio driver uses the PWM channels"),
+    ],
+)
+def test_system_facts_the_drivers_need(tmp_path: Path, line: str, message: str) -> None:
+    assert line in CM4
+    msg, path = cm4_error(tmp_path, CM4.replace(line, ""))
+    assert message in msg
+
+
+def test_gpio_power_outputs_need_the_system_section(tmp_path: Path) -> None:
+    text = CM4[: CM4.index("\n[system]\n")]
+    msg, path = cm4_error(tmp_path, text)
+    assert msg.startswith(f"{path}:{line_of(text, 'contactor = ')}:")
+    assert "needs a [system] section" in msg and "coil_watchdog" in msg
+
+
+def test_rcd_self_test_timeout_is_bounded_well_below_the_dead_man(tmp_path: Path) -> None:
+    """The self-test blocks a control tick under the dead-man lock: a timeout above the bound is refused."""
+    from controller.evse.process import WATCHDOG_S
+    from hal.gpio import RCD
+
+    bound = RCD.params["test_timeout_s"].max
+    assert bound is not None and bound <= WATCHDOG_S / 2
+    text = CM4.replace("reset_pin = 26 }", "reset_pin = 26, test_timeout_s = 0.3 }")
+    msg, path = cm4_error(tmp_path, text)
+    assert msg.startswith(f"{path}:{line_of(text, 'rcd = ')}:")
+    assert "rcd.test_timeout_s must be at most 0.1, not 0.3" in msg and "dead-man" in msg

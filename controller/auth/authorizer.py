@@ -17,6 +17,8 @@ and sessions.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ocpp.v16 import call
@@ -32,14 +34,34 @@ from controller.auth.decision import (
     should_cache,
 )
 from controller.auth.store import AuthStore
+from controller.clock import Clock
+from controller.ports import ChangeBus, LinkPort, NotConnected, SessionsPort, Settings, SocketsView, Trace
 
 MASTER_WINDOW_S = 30.0
 
 
 class Authorizer:
-    def __init__(self, station: Any) -> None:
-        self.station = station
-        self.store = AuthStore(station.state_dir / "auth.sqlite")
+    def __init__(
+        self,
+        state_dir: Path,
+        settings: Settings,
+        clock: Clock,
+        link: LinkPort,
+        sessions: SessionsPort,
+        sockets: SocketsView,
+        notify_sender: Callable[[], None],
+        changes: ChangeBus,
+        trace: Trace,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._link = link
+        self._sessions = sessions
+        self._sockets = sockets
+        self._notify_sender = notify_sender
+        self._changes = changes
+        self._trace = trace
+        self.store = AuthStore(state_dir / "auth.sqlite")
         self.master_until: float | None = None
         self.last_decision: dict[str, Decision] = {}
         self.parents: dict[str, str | None] = {}
@@ -48,14 +70,14 @@ class Authorizer:
         self.store.close()
 
     def settings(self) -> AuthSettings:
-        return AuthSettings.from_config(self.station.config)
+        return AuthSettings.from_config(self._settings)
 
     def _now(self) -> float:
-        return float(self.station.clock.now().timestamp())
+        return float(self._clock.now().timestamp())
 
     def _master_enabled(self) -> bool:
         with contextlib.suppress(KeyError, ValueError):
-            return bool(self.station.config.get_bool("MasterKey-isEnabled"))
+            return bool(self._settings.get_bool("MasterKey-isEnabled"))
         return False
 
     def local_info(self, id_tag: str) -> IdTagInfo | None:
@@ -69,16 +91,14 @@ class Authorizer:
         return decide(self.settings(), self.local_info(id_tag), self.store.cache_get(id_tag), online, self._now())
 
     async def authorize(self, id_tag: str) -> str:
-        from controller.ocpp.link import NotConnected
-
-        d = self.decide_now(id_tag, self.station.link.online)
+        d = self.decide_now(id_tag, self._link.online)
         if d.ask_backoffice:
             try:
-                res = await self.station.link.call(call.Authorize(id_tag=id_tag))
+                res = await self._link.call(call.Authorize(id_tag=id_tag))
             except NotConnected:
                 d = self.decide_now(id_tag, False)
             except Exception as exc:  # noqa: BLE001 - no answer is treated as being offline
-                self.station.trace(f"Authorize failed ({exc.__class__.__name__}); deciding offline")
+                self._trace(f"Authorize failed ({exc.__class__.__name__}); deciding offline")
                 d = self.decide_now(id_tag, False)
             else:
                 info = IdTagInfo.from_ocpp(res.id_tag_info)
@@ -87,7 +107,7 @@ class Authorizer:
         self.last_decision[id_tag] = d
         self.parents[id_tag] = d.parent
         if d.source != "backoffice":
-            self.station.trace(f"card {id_tag}: {d.status or '?'} ({d.source})")
+            self._trace(f"card {id_tag}: {d.status or '?'} ({d.source})")
         return d.status
 
     def parent_of(self, id_tag: str) -> str | None:
@@ -113,13 +133,13 @@ class Authorizer:
 
     # -- local list --------------------------------------------------------------------------------------------
     def local_list_version(self) -> int:
-        profiles = self.station.config.get_list("SupportedFeatureProfiles")
+        profiles = self._settings.get_list("SupportedFeatureProfiles")
         if "LocalAuthListManagement" not in profiles:
             return -1
         return locallist.reported_version(self.store.local_count(), self.store.local_version())
 
     def send_local_list(self, version: int, update_type: str, entries: list[dict[str, Any]] | None) -> str:
-        cfg = self.station.config
+        cfg = self._settings
         upd = locallist.apply_update(
             self.store.local_list(),
             self.store.local_version(),
@@ -132,9 +152,9 @@ class Authorizer:
         )
         if upd.status == "Accepted" and upd.entries is not None:
             self.store.replace_local_list(upd.entries, upd.version)
-            self.station.trace(f"local list version {upd.version}: {len(upd.entries)} entries ({update_type})")
+            self._trace(f"local list version {upd.version}: {len(upd.entries)} entries ({update_type})")
         else:
-            self.station.trace(f"SendLocalList {update_type} v{version}: {upd.status} {upd.reason}")
+            self._trace(f"SendLocalList {update_type} v{version}: {upd.status} {upd.reason}")
         return upd.status
 
     # -- master key mode ---------------------------------------------------------------------------------------
@@ -143,20 +163,20 @@ class Authorizer:
         if not self._master_enabled():
             self.master_until = None
             return False
-        master = self.station.config.get("MasterKey-Id")
-        now = self.station.clock.monotonic()
+        master = self._settings.get("MasterKey-Id")
+        now = self._clock.monotonic()
         if master and uid == master:
             if self.master_until is not None and now < self.master_until:
                 self.master_until = None
-                self.station.trace("master key mode closed")
+                self._trace("master key mode closed")
             else:
                 self.master_until = now + MASTER_WINDOW_S
-                self.station.trace("master key mode: present a card to add or remove it")
+                self._trace("master key mode: present a card to add or remove it")
             return True
         if self.master_until is not None and now < self.master_until:
             self.master_until = None
             added = self.store.master_toggle(uid)
-            self.station.trace(f"master key mode: card {uid} {'added' if added else 'removed'}")
+            self._trace(f"master key mode: card {uid} {'added' if added else 'removed'}")
             return True
         return False
 
@@ -168,7 +188,7 @@ class Authorizer:
         if action != "StartTransaction" or local_tx is None:
             return
         status = (info_raw or {}).get("status") if isinstance(info_raw, dict) else None
-        cfg = self.station.config
+        cfg = self._settings
         what = after_start_conf(
             status,
             stop_on_invalid=cfg.get_bool("StopTransactionOnInvalidId"),
@@ -176,37 +196,37 @@ class Authorizer:
         )
         if what == "continue":
             return
-        for s in self.station.sessions.sessions.values():
+        for s in self._sessions.sessions.values():
             if s.local_tx == local_tx:
                 s.extra["invalidated"] = {"action": what, "status": status}
-                self.station.trace(f"connector {s.connector_id}: id {s.id_tag} is {status}; will {what}")
+                self._trace(f"connector {s.connector_id}: id {s.id_tag} is {status}; will {what}")
         self.enforce()
 
     def enforce(self) -> None:
         """Act on invalidated transactions whose MaxEnergyOnInvalidId allowance is used up."""
-        sessions = self.station.sessions
+        sessions = self._sessions
         for cid, s in sessions.sessions.items():
             inv = s.extra.get("invalidated")
             if inv is None or not s.in_transaction:
                 s.extra.pop("invalidated", None)
                 continue
-            delivered = self.station.views[cid].energy_wh - s.meter_start_wh
+            delivered = self._sockets[cid].energy_wh - s.meter_start_wh
             if inv["status"] != "ConcurrentTx" and not allowance_used(
-                delivered, self.station.config.get_float("MaxEnergyOnInvalidId")
+                delivered, self._settings.get_float("MaxEnergyOnInvalidId")
             ):
                 continue
             s.extra.pop("invalidated", None)
             if inv["action"] == "stop":
                 sessions.stop(cid, "DeAuthorized")
-                self.station.sender.notify()
+                self._notify_sender()
             elif not s.suspended:
                 s.suspended = True
-                self.station.trace(f"connector {cid}: energy stopped (id not accepted), transaction kept")
-                self.station._changed()
+                self._trace(f"connector {cid}: energy stopped (id not accepted), transaction kept")
+                self._changes.limits_changed()
 
     # -- Plug&Charge ---------------------------------------------------------------------------------------------
     def plug_and_charge_id(self) -> str | None:
-        cfg = self.station.config
+        cfg = self._settings
         with contextlib.suppress(KeyError, ValueError):
             if cfg.get("AuthorizationMethod") == "Plug&Charge":
                 return cfg.get("PlugAndChargeIdentifier") or None

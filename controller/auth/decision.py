@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from controller.energy.schedules import ProfileError, parse_time
+from controller.timefmt import TimeFormatError, parse_time
 
 ACCEPTED = "Accepted"
 
@@ -43,7 +43,7 @@ class IdTagInfo:
         expiry_raw = d.get("expiryDate", d.get("expiry_date"))
         try:
             expiry = parse_time(expiry_raw) if isinstance(expiry_raw, str) else None
-        except ProfileError:
+        except TimeFormatError:
             expiry = None
         parent = d.get("parentIdTag", d.get("parent_id_tag"))
         return cls(str(d.get("status", "Invalid")), expiry, None if parent is None else str(parent))

@@ -13,11 +13,15 @@ expire through the injectable clock (`run()` sleeps until the earliest expiry).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from controller.energy.schedules import ProfileError, parse_time
+from controller.auth.store import AuthStore
+from controller.clock import Clock
+from controller.ports import ChangeBus, Settings, SocketsView, Trace
+from controller.timefmt import TimeFormatError, parse_time
+from controller.transactions.sessions import Session
 
 BUSY = frozenset({"Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing", "Reserved"})
 
@@ -72,26 +76,49 @@ def answer(
     return "Accepted"
 
 
+class ParentLookup(Protocol):
+    def parent_of(self, id_tag: str) -> str | None: ...
+
+
+class SessionsView(Protocol):
+    @property
+    def sessions(self) -> Mapping[int, Session]: ...
+
+
 class Reservations:
-    def __init__(self, station: Any) -> None:
-        self.station = station
-        self.store = station.auth.store
+    def __init__(
+        self,
+        store: AuthStore,
+        parents: ParentLookup,
+        settings: Settings,
+        clock: Clock,
+        sockets: SocketsView,
+        sessions: SessionsView,
+        status_without_reservation: Callable[[int], str],
+        changes: ChangeBus,
+        trace: Trace,
+    ) -> None:
+        self.store = store
+        self._parents = parents
+        self._settings = settings
+        self._clock = clock
+        self._sockets = sockets
+        self._sessions = sessions
+        self._status_without_reservation = status_without_reservation
+        self._bus = changes
+        self._trace = trace
         self.items: dict[int, Reservation] = {
             rid: Reservation(rid, cid, tag, parent, exp) for rid, cid, tag, parent, exp in self.store.reservations()
         }
         self._wake = asyncio.Event()
 
     def _now(self) -> float:
-        return float(self.station.clock.now().timestamp())
+        return float(self._clock.now().timestamp())
 
     def _parent(self, id_tag: str | None) -> str | None:
         if id_tag is None:
             return None
-        auth = self.station.auth
-        if id_tag in auth.parents:
-            return auth.parents[id_tag]
-        info = auth.local_info(id_tag) or auth.store.cache_get(id_tag)
-        return info.parent if info else None
+        return self._parents.parent_of(id_tag)
 
     # -- queries -----------------------------------------------------------------------------------------------
     def on_connector(self, cid: int) -> Reservation | None:
@@ -101,13 +128,13 @@ class Reservations:
         return None
 
     def _free(self, exclude_rid: int | None = None) -> list[int]:
-        sessions = self.station.sessions.sessions
+        sessions = self._sessions.sessions
         return [
             cid
-            for cid in self.station.views
+            for cid in self._sockets
             if not sessions[cid].in_transaction
             and not sessions[cid].finishing
-            and not self.station.views[cid].unavailable
+            and not self._sockets[cid].unavailable
             and (self.on_connector(cid) is None or self.on_connector(cid).id == exclude_rid)  # type: ignore[union-attr]
         ]
 
@@ -150,17 +177,17 @@ class Reservations:
     ) -> str:
         try:
             expiry = parse_time(expiry_date)
-        except ProfileError:
+        except TimeFormatError:
             return "Rejected"
         if expiry is None or expiry <= self._now():
             return "Rejected"
-        if connector_id != 0 and connector_id not in self.station.views:
+        if connector_id != 0 and connector_id not in self._sockets:
             return "Rejected"
-        statuses = {cid: self.station.status_without_reservation(cid) for cid in self.station.views}
+        statuses = {cid: self._status_without_reservation(cid) for cid in self._sockets}
         others = {r.connector_id: r for r in self.items.values() if r.id != reservation_id and r.connector_id}
         zero_others = sum(1 for r in self.zero() if r.id != reservation_id)
-        if self.station.config.spec("ReserveConnectorZeroSupported") is not None:
-            zero_ok = self.station.config.get_bool("ReserveConnectorZeroSupported")
+        if self._settings.spec("ReserveConnectorZeroSupported") is not None:
+            zero_ok = self._settings.get_bool("ReserveConnectorZeroSupported")
         else:
             zero_ok = False
         status = answer(connector_id, statuses, others, zero_others, zero_ok)
@@ -169,7 +196,7 @@ class Reservations:
         r = Reservation(reservation_id, connector_id, id_tag, parent, expiry)
         self.items[reservation_id] = r
         self.store.reservation_put(r.id, r.connector_id, r.id_tag, r.parent, r.expiry)
-        self.station.trace(f"reservation {reservation_id}: connector {connector_id} kept for {id_tag}")
+        self._trace(f"reservation {reservation_id}: connector {connector_id} kept for {id_tag}")
         self._changed()
         return "Accepted"
 
@@ -186,12 +213,12 @@ class Reservations:
         r = self.items.pop(rid, None)
         self.store.reservation_delete(rid)
         if r is not None:
-            self.station.trace(f"reservation {rid} {why}")
+            self._trace(f"reservation {rid} {why}")
         self._changed()
 
     def _changed(self) -> None:
         self._wake.set()
-        self.station._changed()
+        self._bus.limits_changed()
 
     def expire(self) -> None:
         now = self._now()
@@ -207,7 +234,7 @@ class Reservations:
             waker = asyncio.ensure_future(self._wake.wait())
             tasks: set[asyncio.Future[Any]] = {waker}
             if nxt is not None:
-                tasks.add(asyncio.ensure_future(self.station.clock.sleep(max(0.0, nxt - self._now()) + 0.001)))
+                tasks.add(asyncio.ensure_future(self._clock.sleep(max(0.0, nxt - self._now()) + 0.001)))
             try:
                 await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             finally:

@@ -107,15 +107,15 @@ class _CentralSystemCP(_OcppChargePoint):
                 raise ValueError("not an OCPP-J message array")
         except (ValueError, TypeError):
             text = raw_msg if isinstance(raw_msg, str) else repr(raw_msg)
-            office._log(f"{self.id} -> INVALID FRAME {text!r}")
-            office._add(Record(self.id, "invalid", "", {"raw": text}, "", at))
+            office.log_line(f"{self.id} -> INVALID FRAME {text!r}")
+            office.add_record(Record(self.id, "invalid", "", {"raw": text}, "", at))
             return
 
         kind, unique_id = msg[0], str(msg[1])
         if kind == _CALL:
             action = str(msg[2])
             payload = msg[3] if len(msg) > 3 and isinstance(msg[3], dict) else {}
-            office._log(f"{self.id} -> {action} {_dumps(payload)}")
+            office.log_line(f"{self.id} -> {action} {_dumps(payload)}")
             self._in_actions[unique_id] = action
             self._current_payload = payload
             try:
@@ -132,26 +132,33 @@ class _CentralSystemCP(_OcppChargePoint):
                     record.response = answer[1]
                 else:
                     record.error = answer[2]
-            office._add(record)
+            office.add_record(record)
             return
 
         action = self._out_actions.pop(unique_id, "?")
         if kind == _CALL_RESULT:
             payload = msg[2] if isinstance(msg[2], dict) else {}
-            office._log(f"{self.id} -> {action}.conf {_dumps(payload)}")
-            office._add(Record(self.id, "result", action, payload, unique_id, at))
+            office.log_line(f"{self.id} -> {action}.conf {_dumps(payload)}")
+            office.add_record(Record(self.id, "result", action, payload, unique_id, at))
         else:
             code = str(msg[2])
             payload = {
                 "errorDescription": msg[3] if len(msg) > 3 else "",
                 "errorDetails": msg[4] if len(msg) > 4 else {},
             }
-            office._log(f"{self.id} -> {action}.error {code} {_dumps(payload)}")
-            office._add(Record(self.id, "result", action, payload, unique_id, at, error=code))
+            office.log_line(f"{self.id} -> {action}.error {code} {_dumps(payload)}")
+            office.add_record(Record(self.id, "result", action, payload, unique_id, at, error=code))
         try:
             await super().route_message(raw_msg)
         except Exception:
             LOGGER.exception("%s: error routing %r", self.id, raw_msg)
+
+    async def send_raw(self, frame: str) -> None:
+        await self._connection.send(frame)
+
+    def abort(self) -> None:
+        """Drop the connection at once (no close handshake), as a dying peer does."""
+        self._connection.transport.abort()
 
     async def _send(self, message: str) -> None:
         office = self._office
@@ -160,17 +167,20 @@ class _CentralSystemCP(_OcppChargePoint):
         if kind == _CALL:
             action, payload = msg[2], msg[3]
             self._out_actions[unique_id] = action
-            office._log(f"{self.id} <- {action} {_dumps(payload)}")
-            office._add(Record(self.id, "out", action, payload, unique_id, time.monotonic()))
+            office.log_line(f"{self.id} <- {action} {_dumps(payload)}")
+            office.add_record(Record(self.id, "out", action, payload, unique_id, time.monotonic()))
         elif kind == _CALL_RESULT:
             action = self._in_actions.get(unique_id, "?")
             self._answers[unique_id] = ("conf", msg[2], None)
-            office._log(f"{self.id} <- {action}.conf {_dumps(msg[2])}")
+            office.log_line(f"{self.id} <- {action}.conf {_dumps(msg[2])}")
+            if office.before_answer is not None and not office.before_answer(self.id, action):
+                self._connection.transport.abort()  # processed, but the answer never leaves
+                return
         else:
             action = self._in_actions.get(unique_id, "?")
             payload = {"errorDescription": msg[3], "errorDetails": msg[4]}
             self._answers[unique_id] = ("error", payload, msg[2])
-            office._log(f"{self.id} <- {action}.error {msg[2]} {_dumps(payload)}")
+            office.log_line(f"{self.id} <- {action}.error {msg[2]} {_dumps(payload)}")
         await super()._send(message)
 
     # --- handlers for every CP -> CS action of OCPP 1.6J (+ security whitepaper) -----------
@@ -227,15 +237,11 @@ class _CentralSystemCP(_OcppChargePoint):
         self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **_: Any
     ) -> call_result.StartTransaction:
         office = self._office
-        key = (self.id, connector_id, id_tag, timestamp, meter_start)
-        if key in office._start_keys:  # a resend: same transaction, same id (how real back offices dedupe)
-            office.duplicates["StartTransaction"] += 1
-            transaction_id = office._start_keys[key]
+        transaction_id, resend = office.transaction_for((self.id, connector_id, id_tag, timestamp, meter_start))
+        if resend:  # a resend: same transaction, same id (how real back offices dedupe)
             return call_result.StartTransaction(
                 transaction_id=transaction_id, id_tag_info=self._id_tag_info(id_tag)
             )
-        transaction_id = next(office._transaction_ids)
-        office._start_keys[key] = transaction_id
         office.transactions[transaction_id] = {
             "cp_id": self.id,
             "connector_id": connector_id,
@@ -344,6 +350,9 @@ class BackOffice:
         self._cps: dict[str, _CentralSystemCP] = {}
         self._handler_done: dict[str, asyncio.Event] = {}
         self._changed = asyncio.Event()
+        # test hooks: see every upgrade request first (a response refuses it), decide whether an answer leaves
+        self.request_hook: Callable[[ServerConnection, Request], Response | None] | None = None
+        self.before_answer: Callable[[str, str], bool] | None = None  # (cp_id, action) -> send it?
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -382,15 +391,19 @@ class BackOffice:
         return unquote(urlsplit(path).path.rstrip("/").rsplit("/", 1)[-1])
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if self.request_hook is not None:
+            refused = self.request_hook(connection, request)
+            if refused is not None:
+                return refused
         cp_id = self._cp_id_from_path(request.path)
         if not cp_id:
-            self._log(f"refused connection to {request.path!r}: no charge point identity in the path")
+            self.log_line(f"refused connection to {request.path!r}: no charge point identity in the path")
             return connection.respond(HTTPStatus.NOT_FOUND, "charge point identity missing from the URL\n")
         header = request.headers.get("Authorization")
         self.auth_headers[cp_id] = header
         password = self.basic_auth.get(cp_id)
         if password is not None and not self._basic_auth_ok(header, cp_id, password):
-            self._log(f"{cp_id} refused: HTTP 401 (Authorization {'missing' if header is None else 'wrong'})")
+            self.log_line(f"{cp_id} refused: HTTP 401 (Authorization {'missing' if header is None else 'wrong'})")
             response = connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
             response.headers["WWW-Authenticate"] = 'Basic realm="ocpp", charset="UTF-8"'
             self._notify()
@@ -421,18 +434,18 @@ class BackOffice:
         if old is not None:
             # The old socket is usually half-dead (that is why the CP reconnected): cut it, don't
             # wait for a closing handshake that may never come.
-            self._log(f"{cp_id} reconnected: dropping the previous connection")
-            old._connection.transport.abort()
-        self._log(f"{cp_id} connected (subprotocol {connection.subprotocol})")
+            self.log_line(f"{cp_id} reconnected: dropping the previous connection")
+            old.abort()
+        self.log_line(f"{cp_id} connected (subprotocol {connection.subprotocol})")
         self._notify()
         try:
             await cp.start()
         except websockets.ConnectionClosed as exc:
             rcvd = exc.rcvd.code if exc.rcvd is not None else 1006
-            self._log(f"{cp_id} disconnected (code {rcvd})")
+            self.log_line(f"{cp_id} disconnected (code {rcvd})")
         except Exception:
             LOGGER.exception("%s: connection handler failed", cp_id)
-            self._log(f"{cp_id} connection handler failed")
+            self.log_line(f"{cp_id} connection handler failed")
         finally:
             if self._cps.get(cp_id) is cp:
                 del self._cps[cp_id]
@@ -442,6 +455,29 @@ class BackOffice:
 
     def connected(self, cp_id: str) -> bool:
         return cp_id in self._cps
+
+    def transaction_for(self, key: tuple[Any, ...]) -> tuple[int, bool]:
+        """The transactionId of a StartTransaction keyed (cp, connector, idTag, timestamp, meterStart), and
+        whether it is a resend of one already answered (then the same id, counted in `duplicates`)."""
+        if key in self._start_keys:
+            self.duplicates["StartTransaction"] += 1
+            return self._start_keys[key], True
+        self._start_keys[key] = transaction_id = next(self._transaction_ids)
+        return transaction_id, False
+
+    def connected_ids(self) -> list[str]:
+        return list(self._cps)
+
+    @property
+    def serving(self) -> bool:
+        return self._server is not None
+
+    async def send_raw(self, cp_id: str, frame: str) -> None:
+        """Send a raw text frame to a connected charge point (malformed frames, for tests)."""
+        cp = self._cps.get(cp_id)
+        if cp is None:
+            raise ConnectionError(f"{cp_id} is not connected")
+        await cp.send_raw(frame)
 
     async def wait_connected(self, cp_id: str, timeout: float = 10.0) -> None:
         try:
@@ -457,8 +493,8 @@ class BackOffice:
         if cp is None:
             return
         done = self._handler_done.get(cp_id)
-        self._log(f"{cp_id} dropped by the back office")
-        cp._connection.transport.abort()
+        self.log_line(f"{cp_id} dropped by the back office")
+        cp.abort()
         if done is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), 5)
@@ -549,11 +585,11 @@ class BackOffice:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
-    def _add(self, record: Record) -> None:
+    def add_record(self, record: Record) -> None:
         self.records.append(record)
         self._notify()
 
-    def _log(self, line: str) -> None:
+    def log_line(self, line: str) -> None:
         if self._log_fn is None:
             return
         try:

@@ -122,7 +122,7 @@ class ConfigRegistry:
                 reason = self._check_password_text(value)
                 normal = value
             else:
-                reason = self._check(spec, value)
+                reason = self.check(spec, value)
                 normal = self._normalize(spec, value)
             if reason is not None:
                 raise ValueError(f"board default {name}={value!r} is invalid: {reason}")
@@ -141,7 +141,7 @@ class ConfigRegistry:
                 reason = None if value.startswith(_HASH_PREFIX) else "not a password hash"
                 normal = value
             else:
-                reason = self._check(spec, value)
+                reason = self.check(spec, value)
                 normal = self._normalize(spec, value) if reason is None else value
             if reason is not None:
                 problem = f"stored value {name}={value!r} ignored: {reason}"
@@ -223,7 +223,7 @@ class ConfigRegistry:
     def _validate_change(self, spec: KeySpec, value: str) -> str | None:
         if spec.name in PASSWORD_KEYS:
             return self._check_password_change(spec, value)
-        reason = self._check(spec, value)
+        reason = self.check(spec, value)
         if reason is not None:
             return reason
         if spec.name == "SecurityProfile":
@@ -238,7 +238,7 @@ class ConfigRegistry:
                 return reason
         return None
 
-    def _check(self, spec: KeySpec, value: str) -> str | None:
+    def check(self, spec: KeySpec, value: str) -> str | None:
         """Type, range and format rules of `spec` (no state-dependent rules)."""
         if not isinstance(value, str):
             return "value must be a string"
@@ -300,7 +300,7 @@ class ConfigRegistry:
                 return option
         return None
 
-    def _max_items(self, spec: KeySpec) -> int:
+    def max_items(self, spec: KeySpec) -> int:
         companion = self._by_name.get(spec.name + "MaxLength")
         if companion is not None:
             try:
@@ -315,7 +315,7 @@ class ConfigRegistry:
         items = [item.strip() for item in value.split(",")]
         if any(item == "" for item in items):
             return "empty item in the list"
-        limit = self._max_items(spec)
+        limit = self.max_items(spec)
         if len(items) > limit:
             return f"more than {limit} item{'s' if limit != 1 else ''}"
         seen: set[str] = set()
@@ -440,7 +440,7 @@ class ConfigRegistry:
             if spec.name in PASSWORD_KEYS:
                 reason = self._check_password_change(spec, value)
             else:
-                reason = self._check(spec, value)
+                reason = self.check(spec, value)
             if reason is not None:
                 raise ValueError(f"{name}={value!r}: {reason}")
             stored = self._stored_form(spec, value)

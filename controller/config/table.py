@@ -60,7 +60,7 @@ def type_range(spec: KeySpec, registry: ConfigRegistry | None = None) -> str:
     if t is KeyType.CSL:
         limit = spec.max_items
         if registry is not None:
-            limit = registry._max_items(spec)  # noqa: SLF001 - same package
+            limit = registry.max_items(spec)
         text = f"list (max {limit})"
         if spec.options:
             if spec.options[0] in MEASURAND_PHASES:

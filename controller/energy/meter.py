@@ -8,7 +8,7 @@ Which meter (`select_source`): Active-LoadBalancing On, then ALB-ProtocolSelecti
 - "None": no meter.
 The device itself (serial port, host, unit) comes from the board file's `[grid_meter]` (a real board wires
 one meter); the keys only say whether and which kind of meter load balancing uses, and `board_serves()`
-checks that the board's meter is of that kind: driver `p1` serves "DSMR P1", `sdm_tcp`/`sdm_rtu` serve
+checks that the board's meter is of that kind: driver `p1` serves "DSMR P1", `sdm_*`/`modbus_*` serve
 "Modbus TCP/IP", `sim` (the simulator) stands in for either, `none` serves nothing. MBTCPSmart-IPAddress and
 -SlaveUnitID are reported next to the board's host/unit when they differ (the board file wins). With Active
 load balancing on and no usable meter, the station runs on Safe-MaxCurrent, exactly as when a meter is lost.
@@ -38,6 +38,8 @@ DRIVER_KINDS: dict[str, tuple[str, ...]] = {
     "p1": (P1,),
     "sdm_tcp": (MODBUS_TCP,),
     "sdm_rtu": (MODBUS_TCP,),
+    "modbus_tcp": (MODBUS_TCP,),
+    "modbus_rtu": (MODBUS_TCP,),
     "none": (),
 }
 
@@ -74,6 +76,12 @@ def select_source(s: EnergySettings) -> MeterSource:
     return MeterSource(None, problem="Active-LoadBalancing is On but ALB-ProtocolSelection is None")
 
 
+def modbus_meter_model(s: EnergySettings) -> str:
+    """MBTCP*-SlaveMeterModel of the Modbus meter the keys name (Central when only it is enabled, else Smart):
+    the register map of a Modbus grid meter whose board entry pins no model (hal/meter_maps.py KEY_MODELS)."""
+    return s.central_model if s.central_enabled and not s.smart_enabled else s.smart_model
+
+
 def _canonical_ip(text: str) -> str:
     """'192.168.000.005' (the Alfen key format) -> '192.168.0.5'; anything else unchanged."""
     parts = text.strip().split(".")
@@ -95,7 +103,7 @@ def board_serves(source: MeterSource, driver: str | None, params: Mapping[str, A
     if source.kind not in kinds:
         return False, f"ALB-ProtocolSelection is {source.kind} but the board's grid meter is {driver!r}"
     note = None
-    if source.kind == MODBUS_TCP and driver == "sdm_tcp" and params:
+    if source.kind == MODBUS_TCP and driver in ("sdm_tcp", "modbus_tcp") and params:
         host, unit = params.get("host"), params.get("unit")
         if host is not None and source.host and _canonical_ip(source.host) != _canonical_ip(str(host)):
             note = f"the board's grid meter is at {host}; the MBTCP IP address key ({source.host}) is not used"

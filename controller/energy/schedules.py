@@ -20,8 +20,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
+
+from controller.timefmt import format_time, parse_time
 
 VOLTAGE = 230.0
 DEFAULT_PHASES = 3
@@ -90,26 +91,6 @@ class Composite:
 
 
 # -- parsing ---------------------------------------------------------------------------------------------------
-def parse_time(value: str | None) -> float | None:
-    """ISO 8601 text to epoch seconds (naive times are taken as UTC)."""
-    if value is None or value == "":
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise ProfileError(f"not an ISO 8601 time: {value!r}") from exc
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
-
-
-def format_time(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def _pick(d: Mapping[str, Any], camel: str, snake: str, default: Any = None) -> Any:
     if camel in d:
         return d[camel]
@@ -400,7 +381,7 @@ def composite_to_ocpp(c: Composite) -> dict[str, Any]:
         periods.append(entry)
     return {
         "duration": c.duration,
-        "startSchedule": format_time(c.start),
+        "startSchedule": format_time(c.start, seconds=True),
         "chargingRateUnit": c.unit,
         "chargingSchedulePeriod": periods,
     }

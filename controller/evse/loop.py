@@ -109,7 +109,7 @@ class ControlLoop:
                 if msg.connector is None or msg.connector == cid:
                     ctl.clear_latched()
         elif isinstance(msg, Restore):
-            pass
+            self.restore(msg)
 
     def restore(self, msg: Restore) -> None:
         """Take back what the main process kept of the previous control process."""

@@ -53,6 +53,7 @@ from controller.evse.protocol import (
     StallDone,
     State,
     Stats,
+    as_event_dict,
     encode,
 )
 from controller.evse.socketlink import SocketLink
@@ -95,7 +96,7 @@ class ControlProcess:
     ) -> None:
         self.board_path = board_path
         self.board = load_board(board_path)
-        self.on_message = on_message
+        self._consumer = on_message  # takes the messages as dicts (see protocol.as_event_dict)
         self.tick_s = tick_s
         self.main_silence_s = main_silence_s
         self.restart_delay_s = restart_delay_s
@@ -126,6 +127,12 @@ class ControlProcess:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._hello_event = asyncio.Event()
+
+    def on_message(self, msg: Any) -> None:
+        """Hand a message (or an event of this supervisor) to the main process, in its dict shape."""
+        event = as_event_dict(msg)
+        if event is not None:
+            self._consumer(event)
 
     @property
     def simulated(self) -> bool:

@@ -29,8 +29,11 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from controller.clock import Clock
+from controller.energy.manager import EnergyManager
 from controller.energy.phases import PHASE_SWITCH_RELAY, charging_phase_count, to_grid
 from controller.energy.settings import EnergySettings
 from controller.modbus import codec
@@ -45,10 +48,11 @@ from controller.modbus.registers import (
 )
 from controller.modbus.server import WRITE_SINGLE, ModbusTcpServer
 from controller.ocpp.link import LinkSettings
+from controller.ports import LinkPort, Settings, SocketsView, Trace
 
 log = logging.getLogger(__name__)
 
-METER_TYPES = {"sdm_rtu": 0, "sdm_tcp": 1, "p1": 3}
+METER_TYPES = {"sdm_rtu": 0, "sdm_tcp": 1, "modbus_rtu": 0, "modbus_tcp": 1, "p1": 3}
 FRESH_SAMPLE_S = 2.5
 MAX_SETPOINT_A = 1000.0
 
@@ -65,13 +69,39 @@ def _secs(remaining: float) -> int:
     return int(math.ceil(remaining)) if remaining > 0 else 0
 
 
+@dataclass(frozen=True)
+class SlaveBoard:
+    """What the register map tells about the hardware: the board's name, each socket's phases and meter."""
+
+    name: str
+    identity: str | None  # the --identity option, else the Identity key
+    phases: Mapping[int, int]
+    meter_drivers: Mapping[int, str]
+
+
 class AlfenSlave:
     """The register handler (for `ModbusTcpServer`) and the service around it."""
 
-    def __init__(self, station: Any, host: str = "0.0.0.0", port: int = 502, idle_timeout_s: float = 60.0) -> None:
-        self.station = station
-        self.energy = station.energy
-        self.clock = station.clock
+    def __init__(
+        self,
+        energy: EnergyManager,
+        clock: Clock,
+        settings: Settings,
+        sockets: SocketsView,
+        link: LinkPort,
+        board: SlaveBoard,
+        trace: Trace,
+        host: str = "0.0.0.0",
+        port: int = 502,
+        idle_timeout_s: float = 60.0,
+    ) -> None:
+        self.energy = energy
+        self.clock = clock
+        self._settings = settings
+        self._sockets = sockets
+        self._link = link
+        self._board = board
+        self._trace = trace
         self.started_at = self.clock.monotonic()
         self.server = ModbusTcpServer(self, host, port, idle_timeout_s=idle_timeout_s)
         self.running = False
@@ -79,7 +109,7 @@ class AlfenSlave:
     # -- life cycle ----------------------------------------------------------------------------------------
     def enabled(self) -> bool:
         try:
-            return bool(self.station.config.get_bool("MbsSlaveTCPIP"))
+            return bool(self._settings.get_bool("MbsSlaveTCPIP"))
         except (KeyError, ValueError):
             return False
 
@@ -92,10 +122,10 @@ class AlfenSlave:
             port = await self.server.start()
         except OSError as exc:
             log.error("Modbus TCP slave cannot listen on %s:%s: %s", self.server.host, self.server.port, exc)
-            self.station.trace(f"Modbus TCP slave cannot listen on port {self.server.port}: {exc}")
+            self._trace(f"Modbus TCP slave cannot listen on port {self.server.port}: {exc}")
             return None
         self.running = True
-        self.station.trace(f"Modbus TCP slave listening on port {port}")
+        self._trace(f"Modbus TCP slave listening on port {port}")
         return port
 
     async def stop(self) -> None:
@@ -109,7 +139,7 @@ class AlfenSlave:
 
     # -- the register handler ------------------------------------------------------------------------------
     def known_unit(self, unit: int) -> bool:
-        return unit == STATION_UNIT or unit in self.station.views
+        return unit == STATION_UNIT or unit in self._sockets
 
     def read(self, unit: int, addr: int, count: int) -> list[int] | int:
         if unit == STATION_UNIT:
@@ -147,19 +177,19 @@ class AlfenSlave:
 
     # -- values --------------------------------------------------------------------------------------------
     def _phases(self, s: EnergySettings, cid: int) -> int:
-        board_phases = next((c.phases for c in self.station.board.connectors if c.id == cid), 3)
+        board_phases = self._board.phases.get(cid, 3)
         return charging_phase_count(s.connected, board_phases, s.max_allowed_phases, PHASE_SWITCH_RELAY)
 
     def station_values(self) -> Mapping[str, Any]:
-        st = self.station
         s = self.energy.settings()
         now = self.clock.monotonic()
-        identity = st.options.identity or self._config("Identity", "") or "CP"
+        identity = self._board.identity or self._config("Identity", "") or "CP"
         link = LinkSettings(url="", identity=identity)  # vendor and firmware as BootNotification reports them
         wall = self.clock.now()
         rooms = [r for r in self.energy.last_room if r is not None]
         draw = [0.0, 0.0, 0.0]
-        for v in st.views.values():
+        for cid in self._sockets:
+            v = self._sockets[cid]
             if v.meter is not None:
                 for p, a in enumerate(to_grid(v.currents, s.connected)):
                     draw[p] += a
@@ -168,7 +198,7 @@ class AlfenSlave:
             "manufacturer": link.vendor,
             "table_version": 1,
             "firmware": link.firmware_version,
-            "platform": st.board.name,
+            "platform": self._board.name,
             "serial": self._config("DeviceIdentity", "") or identity,
             "year": wall.year,
             "month": wall.month,
@@ -179,11 +209,11 @@ class AlfenSlave:
             "uptime_ms": int((now - self.started_at) * 1000),
             "tz_offset_min": 0,
             "station_max_a": min(rooms) if rooms else s.station_max_a,
-            "temperature_c": st.temperature_c,
-            "ocpp_connected": 1 if st.link.online else 0,
-            "sockets": len(st.views),
+            "temperature_c": self._sockets.temperature_c,
+            "ocpp_connected": 1 if self._link.online else 0,
+            "sockets": len(self._sockets),
             "scn_name": self._config("SCN-NetworkName", ""),
-            "scn_sockets": len(st.views),
+            "scn_sockets": len(self._sockets),
             "scn_safe_a": s.safe_a,
             "scn_enabled": 1 if s.mbs_mode == "SCN" else 0,
         }
@@ -196,14 +226,13 @@ class AlfenSlave:
         return vals
 
     def socket_values(self, cid: int) -> Mapping[str, Any]:
-        st = self.station
         s = self.energy.settings()
         now = self.clock.monotonic()
-        v = st.views[cid]
+        v = self._sockets[cid]
         sp = self.energy.setpoints.sockets[cid]
         valid = sp.valid(now, s.mbs_validity_s)
         meter_fault = "meter" in v.faults
-        meter_at = getattr(v, "meter_at", None)
+        meter_at = v.meter_at
         vals: dict[str, Any] = {
             "available": 0 if v.unavailable else 1,
             "mode3_state": mode3_state(v.cp_state, v.pwm_duty is not None),
@@ -243,13 +272,11 @@ class AlfenSlave:
         return vals
 
     def _meter_type(self, cid: int) -> int:
-        for c in self.station.board.connectors:
-            if c.id == cid:
-                return METER_TYPES.get(c.devices["meter"].driver, 4)
-        return 4
+        driver = self._board.meter_drivers.get(cid)
+        return METER_TYPES.get(driver, 4) if driver is not None else 4
 
     def _config(self, key: str, default: str) -> str:
         try:
-            return str(self.station.config.get(key))
+            return str(self._settings.get(key))
         except KeyError:
             return default

@@ -34,7 +34,8 @@ from ocpp.v16 import call
 
 from controller.clock import Clock
 from controller.ocpp.meter_values import sampled_values
-from controller.transactions.journal import Journal, iso
+from controller.timefmt import format_time
+from controller.transactions.journal import Journal
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +217,7 @@ class MeterService:
             self.journal.add_meter_values(
                 tx.local_tx,
                 tx.connector_id,
-                [{"timestamp": iso(wall), "sampledValue": values}],
+                [{"timestamp": format_time(wall), "sampledValue": values}],
                 not_before=not_before,
                 energy_wh=sample.get("energy_wh"),
             )
@@ -234,7 +235,7 @@ class MeterService:
             return
         values = sampled_values(sample, measurands, context, self._include_phases())
         if values:
-            self.journal.add_transaction_data(local_tx, {"timestamp": iso(wall), "sampledValue": values})
+            self.journal.add_transaction_data(local_tx, {"timestamp": format_time(wall), "sampledValue": values})
 
     # -- clock-aligned ---------------------------------------------------------------------------------------
     def _aligned(self, mono: float, wall: float) -> list[float]:
@@ -263,7 +264,7 @@ class MeterService:
                 continue
             tx = by_connector.get(cid)
             values = sampled_values(sample, measurands, "Sample.Clock", include) if measurands else []
-            mv = {"timestamp": iso(at), "sampledValue": values}
+            mv = {"timestamp": format_time(at), "sampledValue": values}
             if values and tx is not None:
                 self.journal.add_meter_values(tx.local_tx, cid, [mv], energy_wh=sample.get("energy_wh"))
                 self._notify_sender()
@@ -272,7 +273,7 @@ class MeterService:
             if stop_aligned and tx is not None:
                 sv = sampled_values(sample, stop_aligned, "Sample.Clock", include)
                 if sv:
-                    self.journal.add_transaction_data(tx.local_tx, {"timestamp": iso(at), "sampledValue": sv})
+                    self.journal.add_transaction_data(tx.local_tx, {"timestamp": format_time(at), "sampledValue": sv})
 
     # -- central (grid) meter --------------------------------------------------------------------------------
     def _central(self, mono: float, wall: float) -> list[float]:
@@ -324,7 +325,7 @@ class MeterService:
         if sample is None:
             return
         values = sampled_values(sample, CENTRAL_MEASURANDS, context, False, location="Inlet")
-        self._send_direct(call.MeterValues(connector_id=0, meter_value=[{"timestamp": iso(at), "sampledValue": values}]))
+        self._send_direct(call.MeterValues(connector_id=0, meter_value=[{"timestamp": format_time(at), "sampledValue": values}]))
 
     def _send_direct(self, request: Any) -> None:
         """A non-transaction MeterValues: now if online, else (or when too many are in flight) dropped."""

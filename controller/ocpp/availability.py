@@ -8,24 +8,52 @@ first). An Inoperative connector reports Unavailable and is offered no current; 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
 
+from controller.ports import ChangeBus, Trace
 from controller.statefile import read_json, write_json
+from controller.transactions.sessions import Session
 
 FILE = "availability.json"
 
 
+class UnavailableSockets(Protocol):
+    """The mirror's availability flag per socket, which this service alone sets."""
+
+    def is_unavailable(self, cid: int) -> bool: ...
+
+    def set_unavailable(self, cid: int, unavailable: bool) -> None: ...
+
+
+class RunningSessions(Protocol):
+    @property
+    def sessions(self) -> Mapping[int, Session]: ...
+
+
 class Availability:
-    def __init__(self, station: Any) -> None:
-        self.station = station
-        self.path = station.state_dir / FILE
+    def __init__(
+        self,
+        state_dir: Path,
+        connectors: Iterable[int],
+        sockets: UnavailableSockets,
+        sessions: RunningSessions,
+        changes: ChangeBus,
+        trace: Trace,
+    ) -> None:
+        self.path = state_dir / FILE
+        self._sockets = sockets
+        self._sessions = sessions
+        self._changes = changes
+        self._trace = trace
         raw = read_json(self.path, {})
         raw = raw if isinstance(raw, dict) else {}
         self.station_inoperative = raw.get("station") == "Inoperative"
         wanted_raw = raw.get("connectors")
         wanted: dict[str, Any] = wanted_raw if isinstance(wanted_raw, dict) else {}
         self.wanted: dict[int, str] = {}
-        for cid in station.views:
+        for cid in connectors:
             value = wanted.get(str(cid), "Operative")
             self.wanted[cid] = value if value in ("Operative", "Inoperative") else "Operative"
 
@@ -45,21 +73,21 @@ class Availability:
     def apply(self) -> list[int]:
         """Apply the wanted state to every connector without a transaction; returns the ones still pending."""
         pending: list[int] = []
-        for cid, view in self.station.views.items():
+        for cid in self.wanted:
             target = self._target(cid)
-            if view.unavailable == target:
+            if self._sockets.is_unavailable(cid) == target:
                 continue
-            if target and self.station.sessions.sessions[cid].in_transaction:
+            if target and self._sessions.sessions[cid].in_transaction:
                 pending.append(cid)
                 continue
-            view.unavailable = target
-            self.station.trace(f"connector {cid}: {'Inoperative' if target else 'Operative'}")
+            self._sockets.set_unavailable(cid, target)
+            self._trace(f"connector {cid}: {'Inoperative' if target else 'Operative'}")
         return pending
 
     def change(self, connector_id: int, kind: str) -> str:
         if kind not in ("Operative", "Inoperative"):
             return "Rejected"
-        if connector_id != 0 and connector_id not in self.station.views:
+        if connector_id != 0 and connector_id not in self.wanted:
             return "Rejected"
         if connector_id == 0:
             self.station_inoperative = kind == "Inoperative"
@@ -69,14 +97,14 @@ class Availability:
             self.wanted[connector_id] = kind
         self._save()
         pending = self.apply()
-        self.station._changed()
-        targets = list(self.station.views) if connector_id == 0 else [connector_id]
+        self._changes.limits_changed()
+        targets = list(self.wanted) if connector_id == 0 else [connector_id]
         return "Scheduled" if any(c in pending for c in targets) else "Accepted"
 
     def on_transaction_end(self, cid: int) -> None:
-        if self._target(cid) and not self.station.views[cid].unavailable:
-            self.station.views[cid].unavailable = True
-            self.station.trace(f"connector {cid}: scheduled Inoperative applied after the transaction")
+        if self._target(cid) and not self._sockets.is_unavailable(cid):
+            self._sockets.set_unavailable(cid, True)
+            self._trace(f"connector {cid}: scheduled Inoperative applied after the transaction")
 
     @property
     def station_unavailable(self) -> bool:

@@ -10,20 +10,58 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ocpp.messages import MessageType
 from ocpp.v16 import ChargePoint as _LibChargePoint
 
-from controller.ocpp.core import CoreHandlers
-from controller.ocpp.diagnostics import DiagnosticsHandlers
-from controller.ocpp.firmware import FirmwareHandlers
-from controller.ocpp.localauth import LocalAuthHandlers
-from controller.ocpp.reservation import ReservationHandlers
-from controller.ocpp.security import SecurityHandlers
-from controller.ocpp.smartcharging import SmartChargingHandlers
+from controller.ocpp.core import CoreApi, CoreHandlers, TriggerApi
+from controller.ocpp.diagnostics import DiagnosticsApi, DiagnosticsHandlers
+from controller.ocpp.firmware import FirmwareApi, FirmwareHandlers
+from controller.ocpp.link import NO_LIBRARY_TIMEOUT
+from controller.ocpp.localauth import LocalAuthHandlers, LocalListApi
+from controller.ocpp.reservation import ReservationApi, ReservationHandlers
+from controller.ocpp.security import CertificatesApi, SecurityHandlers
+from controller.ocpp.smartcharging import SmartChargingApi, SmartChargingHandlers
+from controller.ports import Trace
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClientServices:
+    """The services the handlers of each feature profile ask (the composition root provides them)."""
+
+    core: CoreApi
+    triggers: TriggerApi
+    firmware: FirmwareApi
+    diagnostics: DiagnosticsApi
+    local_list: LocalListApi
+    reservations: ReservationApi
+    smart: SmartChargingApi
+    certificates: CertificatesApi
+
+
+def frame_tracer(trace: Trace) -> Callable[[str, str], None]:
+    """A short line in the station trace for every frame in or out."""
+
+    def trace_frame(direction: str, raw: str) -> None:
+        try:
+            msg = json.loads(raw)
+        except ValueError:
+            trace(f"ocpp {direction}: {raw[:120]}")
+            return
+        arrow = "->" if direction == "out" else "<-"
+        if isinstance(msg, list) and msg and msg[0] == 2:
+            trace(f"ocpp {arrow} {msg[2]} {json.dumps(msg[3], separators=(',', ':'))[:160]}")
+        elif isinstance(msg, list) and msg and msg[0] == 3:
+            trace(f"ocpp {arrow} result {json.dumps(msg[2], separators=(',', ':'))[:160]}")
+        else:
+            trace(f"ocpp {arrow} {raw[:160]}")
+
+    return trace_frame
 
 
 class OcppClient(
@@ -36,11 +74,21 @@ class OcppClient(
     SecurityHandlers,
     _LibChargePoint,
 ):
-    """One live connection's charge point. `station` is the facade the handlers ask (see core.StationApi)."""
+    """One live connection's charge point; its handlers ask `services`."""
 
-    def __init__(self, identity: str, connection: Any, station: Any, trace: Any = None) -> None:
-        super().__init__(identity, connection)
-        self.station = station
+    def __init__(
+        self, identity: str, connection: Any, services: ClientServices, trace: Callable[[str, str], None] | None = None
+    ) -> None:
+        # the link owns reply timeouts (on the injected clock): the library's own real-time timer must never fire first
+        super().__init__(identity, connection, response_timeout=NO_LIBRARY_TIMEOUT)
+        self.core_api = services.core
+        self.trigger_api = services.triggers
+        self.firmware_api = services.firmware
+        self.diagnostics_api = services.diagnostics
+        self.local_list_api = services.local_list
+        self.reservation_api = services.reservations
+        self.smart_api = services.smart
+        self.certificates_api = services.certificates
         self._trace = trace
 
     async def route_message(self, raw_msg: str) -> None:

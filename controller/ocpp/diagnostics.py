@@ -24,16 +24,19 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action, LogStatus
 
-from controller.energy.schedules import ProfileError, parse_time
+from controller.clock import Clock
+from controller.ports import LinkPort, NotConnected, Trace
+from controller.timefmt import TimeFormatError, parse_time
 
 TRANSFER_TIMEOUT_S = 30.0
 
@@ -142,36 +145,53 @@ def download(location: str, dest: Path, max_bytes: int = 512 * 2**20) -> int:
 
 # -- the archive -----------------------------------------------------------------------------------------------
 async def with_retries(
-    station: Any, what: str, retries: int, interval: float, attempt: Callable[[], Awaitable[T]]
+    clock: Clock, trace: Trace, what: str, retries: int, interval: float, attempt: Callable[[], Awaitable[T]]
 ) -> T | None:
-    """Run a transfer up to `retries + 1` times, `interval` seconds apart (through the station's clock);
+    """Run a transfer up to `retries + 1` times, `interval` seconds apart (through the injected clock);
     the result of the first success, or None when every try failed (each failure is traced)."""
     for n in range(retries + 1):
         try:
             return await attempt()
         except TransferError as exc:
-            station.trace(f"{what} failed (try {n + 1}/{retries + 1}): {exc}")
+            trace(f"{what} failed (try {n + 1}/{retries + 1}): {exc}")
             if n < retries:
-                await station.clock.sleep(interval)
+                await clock.sleep(interval)
     return None
 
 
-def build_archive(station: Any, start: float | None, stop: float | None, security_log: bool = False) -> bytes:
+class JournalSummary(Protocol):
+    def pending_count(self) -> int: ...
+
+    def active_transactions(self) -> Sequence[Any]: ...
+
+
+@dataclass(frozen=True)
+class ArchiveSources:
+    """What goes into a diagnostics archive, each read when the archive is built."""
+
+    state_dir: Path
+    recent_log: Callable[[], Iterable[tuple[float, str]]]  # (epoch seconds, line) of the station trace
+    configuration: Callable[[], list[dict[str, Any]]]  # GetConfiguration's entries (no write-only values)
+    journal: JournalSummary
+    status: Callable[[], Mapping[str, Any]]
+    security_events: Callable[[], list[dict[str, Any]]]
+
+
+def build_archive(src: ArchiveSources, start: float | None, stop: float | None, security_log: bool = False) -> bytes:
     files: dict[str, bytes] = {}
     lines = [
         f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t))} {line}"
-        for t, line in list(getattr(station, "recent_log", []))
+        for t, line in list(src.recent_log())
         if (start is None or t >= start) and (stop is None or t <= stop)
     ]
     files["trace.log"] = ("\n".join(lines) + "\n").encode()
-    state_dir: Path = station.state_dir
     for pattern in ("*.log", "logs/*.log"):
-        for f in sorted(state_dir.glob(pattern)):
+        for f in sorted(src.state_dir.glob(pattern)):
             with contextlib.suppress(OSError):
                 files[f"logs/{f.name}"] = f.read_bytes()[-4 * 2**20 :]
-    entries, _ = station.config.get_configuration(None)
+    entries = src.configuration()
     files["config.json"] = json.dumps({e["key"]: e.get("value") for e in entries}, indent=1).encode()
-    journal = station.journal
+    journal = src.journal
     summary: dict[str, Any] = {"pending_messages": journal.pending_count()}
     with contextlib.suppress(Exception):
         summary["active_transactions"] = [
@@ -181,12 +201,10 @@ def build_archive(station: Any, start: float | None, stop: float | None, securit
         ]
     files["journal-summary.json"] = json.dumps(summary, indent=1).encode()
     with contextlib.suppress(Exception):
-        files["status.json"] = json.dumps(station.status_snapshot(), indent=1, default=str).encode()
-    security = getattr(station, "security", None)
-    if security is not None:
-        files["security-events.json"] = json.dumps(security.events, indent=1).encode()
-        if security_log:
-            files = {"security-events.json": files["security-events.json"], "trace.log": files["trace.log"]}
+        files["status.json"] = json.dumps(src.status(), indent=1, default=str).encode()
+    files["security-events.json"] = json.dumps(src.security_events(), indent=1).encode()
+    if security_log:
+        files = {"security-events.json": files["security-events.json"], "trace.log": files["trace.log"]}
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
         for name, data in files.items():
@@ -198,50 +216,59 @@ def build_archive(station: Any, start: float | None, stop: float | None, securit
 
 
 # -- the jobs --------------------------------------------------------------------------------------------------
-async def send_when_online(station: Any, request: Any, wait_s: float = 60.0) -> None:
+async def send_when_online(link: LinkPort, trace: Trace, request: Any, wait_s: float = 60.0) -> None:
     """Send a non-transaction notification; waits (real time) a while for the link, then gives up."""
-    from controller.ocpp.link import NotConnected
-
     end = time.monotonic() + wait_s
     while True:
-        if station.link.online:
+        if link.online:
             try:
-                await station.link.call(request)
+                await link.call(request)
                 return
             except NotConnected:
                 pass
             except Exception as exc:  # noqa: BLE001 - a notification that fails is only traced
-                station.trace(f"{type(request).__name__} failed: {exc}")
+                trace(f"{type(request).__name__} failed: {exc}")
                 return
         if time.monotonic() > end:
-            station.trace(f"{type(request).__name__} not sent: offline")
+            trace(f"{type(request).__name__} not sent: offline")
             return
         await asyncio.sleep(0.1)
 
 
 class Diagnostics:
-    def __init__(self, station: Any) -> None:
-        self.station = station
+    def __init__(
+        self, clock: Clock, link: LinkPort, identity: Callable[[], str], sources: ArchiveSources, trace: Trace
+    ) -> None:
+        self._clock = clock
+        self._link = link
+        self._identity = identity
+        self._sources = sources
+        self._trace = trace
         self.status = "Idle"
         self.log_status = "Idle"
         self.log_request_id: int | None = None
         self._task: asyncio.Task[None] | None = None
+        self._accepted: Callable[[], Awaitable[None]] | None = None  # started once the .conf has gone out
 
     @property
     def busy(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._accepted is not None or (self._task is not None and not self._task.done())
+
+    def start_accepted(self) -> None:
+        """Start the job the last request accepted (the handlers' @after hook: its .conf has been sent)."""
+        job, self._accepted = self._accepted, None
+        if job is not None:
+            self._task = asyncio.ensure_future(job())
 
     def _name(self, prefix: str) -> str:
-        ident = self.station._link_settings().identity
-        return f"{prefix}-{ident}-{self.station.clock.now().strftime('%Y%m%dT%H%M%SZ')}.tar.gz"
+        ident = self._identity()
+        return f"{prefix}-{ident}-{self._clock.now().strftime('%Y%m%dT%H%M%SZ')}.tar.gz"
 
     def get_diagnostics(
         self, location: str, retries: int | None, retry_interval: int | None, start: str | None, stop: str | None
     ) -> str:
         name = self._name("diagnostics")
-        self._task = asyncio.ensure_future(
-            self._job(location, name, retries or 0, retry_interval or 0, start, stop, None, False)
-        )
+        self._accepted = lambda: self._job(location, name, retries or 0, retry_interval or 0, start, stop, None, False)
         return name
 
     def get_log(
@@ -251,40 +278,38 @@ class Diagnostics:
         if self.busy:
             return "Rejected", None
         name = self._name("securitylog" if log_type == "SecurityLog" else "diagnosticslog")
-        self._task = asyncio.ensure_future(
-            self._job(location, name, retries or 0, retry_interval or 0, start, stop, request_id,
-                      log_type == "SecurityLog")
+        self._accepted = lambda: self._job(
+            location, name, retries or 0, retry_interval or 0, start, stop, request_id, log_type == "SecurityLog"
         )
         return "Accepted", name
 
     async def _notify(self, status: str, request_id: int | None) -> None:
         if request_id is None:
             self.status = status
-            await send_when_online(self.station, call.DiagnosticsStatusNotification(status=status))
+            await send_when_online(self._link, self._trace, call.DiagnosticsStatusNotification(status=status))
         else:
             self.log_status = status
             self.log_request_id = request_id
-            await send_when_online(self.station, call.LogStatusNotification(status=status, request_id=request_id))
+            await send_when_online(self._link, self._trace, call.LogStatusNotification(status=status, request_id=request_id))
 
     async def _job(
         self, location: str, name: str, retries: int, interval: int, start: str | None, stop: str | None,
         request_id: int | None, security_log: bool,
     ) -> None:
-        await asyncio.sleep(0.05)  # the .conf goes first
         try:
             t0 = parse_time(start)
             t1 = parse_time(stop)
-        except ProfileError:
+        except TimeFormatError:
             t0 = t1 = None
         ok_status, fail_status = ("Uploaded", "UploadFailed") if request_id is None else ("Uploaded", "UploadFailure")
         await self._notify("Uploading", request_id)
-        data = build_archive(self.station, t0, t1, security_log)
+        data = build_archive(self._sources, t0, t1, security_log)
         where = await with_retries(
-            self.station, f"upload of {name}", retries, interval,
+            self._clock, self._trace, f"upload of {name}", retries, interval,
             lambda: asyncio.to_thread(upload, location, name, data),
         )
         if where is not None:
-            self.station.trace(f"uploaded {name} ({len(data)} bytes) to {where}")
+            self._trace(f"uploaded {name} ({len(data)} bytes) to {where}")
             await self._notify(ok_status, request_id)
             self._idle_later(request_id)
             return
@@ -298,18 +323,32 @@ class Diagnostics:
             self.log_status = "Idle"
 
     async def trigger_status(self) -> None:
-        await send_when_online(self.station, call.DiagnosticsStatusNotification(status=self.status), 5.0)
+        await send_when_online(self._link, self._trace, call.DiagnosticsStatusNotification(status=self.status), 5.0)
 
     async def trigger_log_status(self) -> None:
         await send_when_online(
-            self.station,
+            self._link,
+            self._trace,
             call.LogStatusNotification(status=self.log_status, request_id=self.log_request_id),
             5.0,
         )
 
 
+class DiagnosticsApi(Protocol):
+    def get_diagnostics(
+        self, location: str, retries: int | None, retry_interval: int | None, start: str | None, stop: str | None
+    ) -> str: ...
+
+    def get_log(
+        self, log_type: str, request_id: int, location: str, retries: int | None, retry_interval: int | None,
+        start: str | None, stop: str | None,
+    ) -> tuple[str, str | None]: ...
+
+    def start_accepted(self) -> None: ...
+
+
 class DiagnosticsHandlers:
-    station: Any
+    diagnostics_api: DiagnosticsApi
 
     @on(Action.get_diagnostics)
     async def on_get_diagnostics(
@@ -320,8 +359,12 @@ class DiagnosticsHandlers:
         start_time: str | None = None,
         stop_time: str | None = None,
     ) -> call_result.GetDiagnostics:
-        name = self.station.diagnostics.get_diagnostics(location, retries, retry_interval, start_time, stop_time)
+        name = self.diagnostics_api.get_diagnostics(location, retries, retry_interval, start_time, stop_time)
         return call_result.GetDiagnostics(file_name=name)
+
+    @after(Action.get_diagnostics)
+    async def after_get_diagnostics(self, **_: Any) -> None:
+        self.diagnostics_api.start_accepted()  # the upload starts once the .conf has gone out
 
     @on(Action.get_log)
     async def on_get_log(
@@ -332,8 +375,12 @@ class DiagnosticsHandlers:
         retries: int | None = None,
         retry_interval: int | None = None,
     ) -> call_result.GetLog:
-        status, name = self.station.diagnostics.get_log(
+        status, name = self.diagnostics_api.get_log(
             log_type, request_id, log["remote_location"], retries, retry_interval,
             log.get("oldest_timestamp"), log.get("latest_timestamp"),
         )
         return call_result.GetLog(status=LogStatus(status), filename=name)
+
+    @after(Action.get_log)
+    async def after_get_log(self, **_: Any) -> None:
+        self.diagnostics_api.start_accepted()

@@ -19,58 +19,105 @@ import asyncio
 import contextlib
 import shlex
 import sys
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action, UpdateFirmwareStatus
 
-from controller.energy.schedules import ProfileError, parse_time
+from controller.clock import Clock
 from controller.ocpp.diagnostics import download, send_when_online, with_retries
+from controller.ports import LinkPort, Trace
 from controller.statefile import read_json, remove, write_json
+from controller.timefmt import TimeFormatError, parse_time
+from controller.transactions.sessions import Session
 
 MARKER = "result.json"
 DEFAULT_INSTALL_TIMEOUT_S = 300.0
 
 
+class FirmwareSecurity(Protocol):
+    """The security service, as firmware updates use it (signatures, security events)."""
+
+    def event(self, kind: str, tech_info: str | None = None) -> None: ...
+
+    def signing_certificate_ok(self, pem: str) -> Any: ...
+
+    def firmware_signature_ok(self, cert: Any, signature_b64: str, image: Path) -> bool: ...
+
+
+class SessionsView(Protocol):
+    @property
+    def sessions(self) -> Mapping[int, Session]: ...
+
+
 class Firmware:
-    def __init__(self, station: Any) -> None:
-        self.station = station
-        self.dir: Path = station.state_dir / "firmware"
+    def __init__(
+        self,
+        state_dir: Path,
+        clock: Clock,
+        link: LinkPort,
+        security: FirmwareSecurity,
+        sessions: SessionsView,
+        restart: Callable[[str], Awaitable[None]],
+        install: Mapping[str, Any],
+        trace: Trace,
+    ) -> None:
+        self._clock = clock
+        self._link = link
+        self._security = security
+        self._sessions = sessions
+        self._restart = restart
+        self._install_conf = install  # the board's [firmware] table (install_command, timeout_s)
+        self._trace = trace
+        self.dir: Path = state_dir / "firmware"
         self.staging = self.dir / "staging"
         self.status = "Idle"
         self.signed_status = "Idle"
         self.request_id: int | None = None
         self._task: asyncio.Task[None] | None = None
+        self._accepted: Callable[[], Awaitable[None]] | None = None  # started once the .conf has gone out
         self._reported_marker = False
 
     @property
     def busy(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    def start_accepted(self) -> None:
+        """Start the job the last request accepted (the handlers' @after hook: its .conf has been sent); a
+        new request replaces the one in progress."""
+        job, self._accepted = self._accepted, None
+        if job is None:
+            return
+        if self.busy and self._task is not None:
+            self._task.cancel()
+        self._task = asyncio.ensure_future(job())
+
     # -- notifications -------------------------------------------------------------------------------------
     async def _notify(self, status: str, request_id: int | None) -> None:
-        self.station.trace(f"firmware: {status}")
+        self._trace(f"firmware: {status}")
         if request_id is None:
             self.status = status
-            await send_when_online(self.station, call.FirmwareStatusNotification(status=status))
+            await send_when_online(self._link, self._trace, call.FirmwareStatusNotification(status=status))
         else:
             self.signed_status = status
             await send_when_online(
-                self.station, call.SignedFirmwareStatusNotification(status=status, request_id=request_id)
+                self._link, self._trace, call.SignedFirmwareStatusNotification(status=status, request_id=request_id)
             )
 
     async def trigger_status(self, signed: bool = False) -> None:
         if signed:
             await send_when_online(
-                self.station,
+                self._link,
+                self._trace,
                 call.SignedFirmwareStatusNotification(status=self.signed_status, request_id=self.request_id),
                 5.0,
             )
         else:
-            await send_when_online(self.station, call.FirmwareStatusNotification(status=self.status), 5.0)
+            await send_when_online(self._link, self._trace, call.FirmwareStatusNotification(status=self.status), 5.0)
 
     async def on_online(self) -> None:
         """After a (re)boot: report the result of an installation that rebooted the station."""
@@ -85,7 +132,7 @@ class Firmware:
         request_id = marker.get("request_id")
         await self._notify(status, request_id if isinstance(request_id, int) else None)
         if status == "Installed":
-            self.station.security.event("FirmwareUpdated", str(marker.get("image", "")))
+            self._security.event("FirmwareUpdated", str(marker.get("image", "")))
         if request_id is None:
             self.status = "Idle"
         else:
@@ -93,48 +140,41 @@ class Firmware:
 
     # -- requests ------------------------------------------------------------------------------------------
     def update(self, location: str, retrieve_date: str, retries: int | None, retry_interval: int | None) -> None:
-        if self.busy and self._task is not None:
-            self._task.cancel()  # a new request replaces the one in progress
-        self._task = asyncio.ensure_future(
-            self._job(location, retrieve_date, retries or 0, retry_interval or 0, None, None, None, None)
+        self._accepted = lambda: self._job(
+            location, retrieve_date, retries or 0, retry_interval or 0, None, None, None, None
         )
 
     def signed_update(
         self, request_id: int, firmware: dict[str, Any], retries: int | None, retry_interval: int | None
     ) -> str:
-        cert = self.station.security.signing_certificate_ok(firmware.get("signing_certificate", ""))
+        cert = self._security.signing_certificate_ok(firmware.get("signing_certificate", ""))
         if cert is None:
-            self.station.security.event("InvalidFirmwareSigningCertificate", "not issued by an installed root")
+            self._security.event("InvalidFirmwareSigningCertificate", "not issued by an installed root")
             return "InvalidCertificate"
-        status = "Accepted"
-        if self.busy and self._task is not None:
-            self._task.cancel()
-            status = "AcceptedCanceled"
+        status = "AcceptedCanceled" if self.busy else "Accepted"  # the running one is cancelled when this starts
         self.request_id = request_id
-        self._task = asyncio.ensure_future(
-            self._job(
-                firmware["location"],
-                firmware["retrieve_date_time"],
-                retries or 0,
-                retry_interval or 0,
-                request_id,
-                cert,
-                firmware.get("signature", ""),
-                firmware.get("install_date_time"),
-            )
+        self._accepted = lambda: self._job(
+            firmware["location"],
+            firmware["retrieve_date_time"],
+            retries or 0,
+            retry_interval or 0,
+            request_id,
+            cert,
+            firmware.get("signature", ""),
+            firmware.get("install_date_time"),
         )
         return status
 
     async def _wait_until(self, when: str | None) -> None:
         try:
             t = parse_time(when)
-        except ProfileError:
+        except TimeFormatError:
             t = None
         if t is None:
             return
-        delay = t - self.station.clock.now().timestamp()
+        delay = t - self._clock.now().timestamp()
         if delay > 0:
-            await self.station.clock.sleep(delay)
+            await self._clock.sleep(delay)
 
     def _image_name(self, location: str) -> str:
         name = Path(unquote(urlsplit(location).path)).name
@@ -144,31 +184,30 @@ class Firmware:
         self, location: str, retrieve: str, retries: int, interval: int, request_id: int | None,
         cert: Any, signature: str | None, install_at: str | None,
     ) -> None:
-        await asyncio.sleep(0.05)  # the .conf goes first
         await self._wait_until(retrieve)
         self.staging.mkdir(parents=True, exist_ok=True)
         image = self.staging / self._image_name(location)
         await self._notify("Downloading", request_id)
         size = await with_retries(
-            self.station, "firmware download", retries, interval,
+            self._clock, self._trace, "firmware download", retries, interval,
             lambda: asyncio.to_thread(download, location, image),
         )
         if size is None:
             await self._notify("DownloadFailed", request_id)
             self._idle(request_id)
             return
-        self.station.trace(f"firmware image {image.name}: {size} bytes")
+        self._trace(f"firmware image {image.name}: {size} bytes")
         await self._notify("Downloaded", request_id)
         if request_id is not None:
-            if not self.station.security.firmware_signature_ok(cert, signature or "", image):
-                self.station.security.event("InvalidFirmwareSignature", image.name)
+            if not self._security.firmware_signature_ok(cert, signature or "", image):
+                self._security.event("InvalidFirmwareSignature", image.name)
                 await self._notify("InvalidSignature", request_id)
                 self._idle(request_id)
                 return
             await self._notify("SignatureVerified", request_id)
             await self._wait_until(install_at)
-        while any(s.in_transaction for s in self.station.sessions.sessions.values()):
-            await self.station.clock.sleep(1.0)  # install between transactions
+        while any(s.in_transaction for s in self._sessions.sessions.values()):
+            await self._clock.sleep(1.0)  # install between transactions
         await self._notify("Installing", request_id)
         ok = await self._install(image)
         if not ok:
@@ -178,8 +217,8 @@ class Firmware:
         write_json(self.dir / MARKER, {"status": "Installed", "request_id": request_id, "image": image.name})
         if request_id is not None:
             await self._notify("InstallRebooting", request_id)
-        self.station.trace("firmware installed; rebooting")
-        await self.station.restart("firmware")
+        self._trace("firmware installed; rebooting")
+        await self._restart("firmware")
 
     def _idle(self, request_id: int | None) -> None:
         if request_id is None:
@@ -188,10 +227,10 @@ class Firmware:
             self.signed_status = "Idle"
 
     async def _install(self, image: Path) -> bool:
-        conf = getattr(self.station.board, "firmware", {}) or {}
+        conf = self._install_conf
         command = conf.get("install_command")
         if not command:
-            self.station.trace("firmware: this board has no install hook ([firmware] install_command)")
+            self._trace("firmware: this board has no install hook ([firmware] install_command)")
             return False
         argv = shlex.split(command) if isinstance(command, str) else list(command)
         argv = [a.replace("{file}", str(image)).replace("{python}", sys.executable) for a in argv]
@@ -201,7 +240,7 @@ class Firmware:
                 *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
             )
         except OSError as exc:
-            self.station.trace(f"firmware install hook cannot run: {exc}")
+            self._trace(f"firmware install hook cannot run: {exc}")
             return False
         try:
             out, _ = await asyncio.wait_for(proc.communicate(), timeout)
@@ -209,24 +248,38 @@ class Firmware:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
-            self.station.trace(f"firmware install hook timed out after {timeout} s")
+            self._trace(f"firmware install hook timed out after {timeout} s")
             return False
         if proc.returncode != 0:
             text = out.decode(errors="replace").strip()[-200:]
-            self.station.trace(f"firmware install hook failed (exit {proc.returncode}) {text}")
+            self._trace(f"firmware install hook failed (exit {proc.returncode}) {text}")
             return False
         return True
 
 
+class FirmwareApi(Protocol):
+    def update(self, location: str, retrieve_date: str, retries: int | None, retry_interval: int | None) -> None: ...
+
+    def signed_update(
+        self, request_id: int, firmware: dict[str, Any], retries: int | None, retry_interval: int | None
+    ) -> str: ...
+
+    def start_accepted(self) -> None: ...
+
+
 class FirmwareHandlers:
-    station: Any
+    firmware_api: FirmwareApi
 
     @on(Action.update_firmware)
     async def on_update_firmware(
         self, location: str, retrieve_date: str, retries: int | None = None, retry_interval: int | None = None
     ) -> call_result.UpdateFirmware:
-        self.station.firmware.update(location, retrieve_date, retries, retry_interval)
+        self.firmware_api.update(location, retrieve_date, retries, retry_interval)
         return call_result.UpdateFirmware()
+
+    @after(Action.update_firmware)
+    async def after_update_firmware(self, **_: Any) -> None:
+        self.firmware_api.start_accepted()  # the download starts once the .conf has gone out
 
     @on(Action.signed_update_firmware)
     async def on_signed_update_firmware(
@@ -236,5 +289,9 @@ class FirmwareHandlers:
         retries: int | None = None,
         retry_interval: int | None = None,
     ) -> call_result.SignedUpdateFirmware:
-        status = self.station.firmware.signed_update(request_id, firmware, retries, retry_interval)
+        status = self.firmware_api.signed_update(request_id, firmware, retries, retry_interval)
         return call_result.SignedUpdateFirmware(status=UpdateFirmwareStatus(status))
+
+    @after(Action.signed_update_firmware)
+    async def after_signed_update_firmware(self, **_: Any) -> None:
+        self.firmware_api.start_accepted()

@@ -40,6 +40,7 @@ from ocpp.v16.enums import RegistrationStatus
 from websockets.asyncio.client import ClientConnection, connect
 
 from controller.clock import Clock
+from controller.ports import NotConnected
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,6 @@ DEFAULT_BOOT_RETRY_S = 60  # Rejected/Pending with interval 0
 BOOT_ON_RECONNECT = False  # BootNotification after start-up only (and until Accepted), not on every reconnect
 CONSUME_WAIT_S = 5.0  # (real time) at most this long the reader waits for a caller to take its result
 NO_LIBRARY_TIMEOUT = 10.0 * 365 * 86400  # the ocpp library's own (real-time) reply timer must never fire first
-
-
-class NotConnected(Exception):
-    """The back office is not reachable (or has not accepted our boot) right now."""
 
 
 @dataclass
@@ -357,7 +354,6 @@ class OcppLink:
         self._closed_event = asyncio.Event()
         self._log(f"connected to {self.current_url}" + (f" via proxy {_redact(s.proxy)}" if s.proxy else ""))
         cp = self._make_cp(s.identity, ws)
-        cp._response_timeout = NO_LIBRARY_TIMEOUT
         self._count_exchanges(cp)
         self.cp = cp
         reader = asyncio.create_task(cp.start(), name="ocpp-reader")

@@ -20,9 +20,10 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -39,7 +40,11 @@ from ocpp.v16.enums import (
     GetInstalledCertificateStatus,
 )
 
+from controller.clock import Clock
+from controller.ocpp.core import TriggerApi
+from controller.ports import LinkPort, NotConnected, Settings, Trace
 from controller.statefile import read_json, write_json
+from controller.timefmt import format_time
 
 ROOT_TYPES = ("CentralSystemRootCertificate", "ManufacturerRootCertificate")
 MAX_EVENTS = 500
@@ -84,11 +89,23 @@ def verify_signature(cert: x509.Certificate, signature: bytes, data: bytes) -> b
 
 
 class Security:
-    def __init__(self, station: Any) -> None:
-        self.station = station
-        self.dir: Path = station.state_dir / "certs"
+    def __init__(
+        self,
+        state_dir: Path,
+        settings: Settings,
+        clock: Clock,
+        link: LinkPort,
+        identity: Callable[[], str],
+        trace: Trace,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._link = link
+        self._identity = identity
+        self._trace = trace
+        self.dir: Path = state_dir / "certs"
         self.index_path = self.dir / "index.json"
-        self.events_path = station.state_dir / "security_events.json"
+        self.events_path = state_dir / "security_events.json"
         raw = read_json(self.events_path, [])
         self.events: list[dict[str, Any]] = raw if isinstance(raw, list) else []
         self._unsent: list[dict[str, Any]] = [e for e in self.events if not e.get("sent")]
@@ -96,17 +113,22 @@ class Security:
 
     # -- security events ---------------------------------------------------------------------------------------
     def event(self, kind: str, tech_info: str | None = None) -> None:
-        ev: dict[str, Any] = {"type": kind, "timestamp": self.station.clock.now().isoformat().replace("+00:00", "Z")}
+        ev: dict[str, Any] = {"type": kind, "timestamp": format_time(self._clock.now())}
         if tech_info:
             ev["techInfo"] = tech_info[:255]
         self.events.append(ev)
         del self.events[:-MAX_EVENTS]
         self._unsent.append(ev)
         self._save_events()
-        self.station.trace(f"security event {kind}" + (f": {tech_info}" if tech_info else ""))
+        self._trace(f"security event {kind}" + (f": {tech_info}" if tech_info else ""))
         with contextlib.suppress(RuntimeError):
             asyncio.get_running_loop()
             asyncio.ensure_future(self.flush())
+
+    @property
+    def pending(self) -> int:
+        """Security events not sent yet."""
+        return len(self._unsent)
 
     def _save_events(self) -> None:
         with contextlib.suppress(OSError):
@@ -114,16 +136,14 @@ class Security:
 
     async def flush(self) -> None:
         """Send the queued SecurityEventNotifications, oldest first (on every reconnect, too)."""
-        from controller.ocpp.link import NotConnected
-
         if self._flushing:
             return
         self._flushing = True
         try:
-            while self._unsent and self.station.link.online:
+            while self._unsent and self._link.online:
                 ev = self._unsent[0]
                 try:
-                    await self.station.link.call(
+                    await self._link.call(
                         call.SecurityEventNotification(
                             type=ev["type"], timestamp=ev["timestamp"], tech_info=ev.get("techInfo")
                         )
@@ -131,7 +151,7 @@ class Security:
                 except NotConnected:
                     return
                 except Exception as exc:  # noqa: BLE001 - dropped after one failed try, like other notifications
-                    self.station.trace(f"SecurityEventNotification failed: {exc}")
+                    self._trace(f"SecurityEventNotification failed: {exc}")
                 ev["sent"] = True
                 self._unsent.pop(0)
             self._save_events()
@@ -164,16 +184,16 @@ class Security:
         try:
             cert = x509.load_pem_x509_certificate(pem.encode())
         except ValueError:
-            self.station.trace("InstallCertificate: not a PEM certificate")
+            self._trace("InstallCertificate: not a PEM certificate")
             return "Rejected"
-        if not _valid_now(cert, self.station.clock.now()):
-            self.station.trace("InstallCertificate: certificate not valid now")
+        if not _valid_now(cert, self._clock.now()):
+            self._trace("InstallCertificate: certificate not valid now")
             return "Rejected"
         index = self._index()
         fingerprint = cert.fingerprint(hashes.SHA256()).hex()
         if any(e.get("fingerprint") == fingerprint and e.get("type") == cert_type for e in index):
             return "Accepted"
-        if len(index) >= self.station.config.get_int("CertificateStoreMaxLength"):
+        if len(index) >= self._settings.get_int("CertificateStoreMaxLength"):
             return "Failed"
         name = f"{fingerprint[:32]}.pem"
         try:
@@ -182,9 +202,9 @@ class Security:
             index.append({"type": cert_type, "file": name, "fingerprint": fingerprint, "hash": hash_data(cert)})
             write_json(self.index_path, index)
         except OSError as exc:
-            self.station.trace(f"InstallCertificate failed: {exc}")
+            self._trace(f"InstallCertificate failed: {exc}")
             return "Failed"
-        self.station.trace(f"installed {cert_type} {cert.subject.rfc4514_string()}")
+        self._trace(f"installed {cert_type} {cert.subject.rfc4514_string()}")
         return "Accepted"
 
     def installed_ids(self, cert_type: str) -> list[dict[str, str]]:
@@ -199,7 +219,7 @@ class Security:
             if all(h.get(k) == norm[k] for k in keys):
                 if (
                     e.get("type") == "CentralSystemRootCertificate"
-                    and self.station.config.get_int("SecurityProfile") >= 2
+                    and self._settings.get_int("SecurityProfile") >= 2
                     and sum(1 for x in index if x.get("type") == "CentralSystemRootCertificate") == 1
                 ):
                     return "Failed"  # the certificate the current connection relies on
@@ -214,20 +234,21 @@ class Security:
 
     # -- the charge point certificate --------------------------------------------------------------------------
     @property
-    def _cp_dir(self) -> Path:
+    def cp_dir(self) -> Path:
+        """The charge point's own key and certificate."""
         return self.dir / "cp"
 
     def make_csr(self) -> str:
         key = ec.generate_private_key(ec.SECP256R1())
-        self._cp_dir.mkdir(parents=True, exist_ok=True)
-        pending = self._cp_dir / "pending-key.pem"
+        self.cp_dir.mkdir(parents=True, exist_ok=True)
+        pending = self.cp_dir / "pending-key.pem"
         pending.write_bytes(
             key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
         )
         pending.chmod(0o600)
-        ident = self.station._link_settings().identity
+        ident = self._identity()
         attrs = [x509.NameAttribute(NameOID.COMMON_NAME, ident)]
-        cpo = self.station.config.get("CpoName") if self.station.config.spec("CpoName") else ""
+        cpo = self._settings.get("CpoName") if self._settings.spec("CpoName") else ""
         if cpo:
             attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, cpo))
         csr = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(attrs)).sign(key, hashes.SHA256())
@@ -235,13 +256,13 @@ class Security:
 
     async def sign_certificate(self) -> None:
         try:
-            res = await self.station.link.call(call.SignCertificate(csr=self.make_csr()))
-            self.station.trace(f"SignCertificate: {res.status}")
+            res = await self._link.call(call.SignCertificate(csr=self.make_csr()))
+            self._trace(f"SignCertificate: {res.status}")
         except Exception as exc:  # noqa: BLE001
-            self.station.trace(f"SignCertificate failed: {exc}")
+            self._trace(f"SignCertificate failed: {exc}")
 
     def certificate_signed(self, chain_pem: str) -> str:
-        limit = self.station.config.get_int("CertificateSignedMaxChainSize")
+        limit = self._settings.get_int("CertificateSignedMaxChainSize")
         reason = None
         certs: list[x509.Certificate] = []
         if len(chain_pem) > limit:
@@ -251,7 +272,7 @@ class Security:
                 certs = x509.load_pem_x509_certificates(chain_pem.encode())
             except ValueError:
                 reason = "not a PEM certificate chain"
-        pending = self._cp_dir / "pending-key.pem"
+        pending = self.cp_dir / "pending-key.pem"
         if reason is None:
             try:
                 key = serialization.load_pem_private_key(pending.read_bytes(), None)
@@ -263,14 +284,14 @@ class Security:
                 )
                 if _public_key_bytes(certs[0]) != pub:
                     reason = "the certificate is not for our key"
-                elif not _valid_now(certs[0], self.station.clock.now()):
+                elif not _valid_now(certs[0], self._clock.now()):
                     reason = "the certificate is not valid now"
         if reason is not None:
             self.event("InvalidChargePointCertificate", reason)
             return "Rejected"
-        (self._cp_dir / "cert.pem").write_text(chain_pem)
-        pending.replace(self._cp_dir / "key.pem")
-        self.station.trace("charge point certificate installed")
+        (self.cp_dir / "cert.pem").write_text(chain_pem)
+        pending.replace(self.cp_dir / "key.pem")
+        self._trace("charge point certificate installed")
         return "Accepted"
 
     # -- firmware signatures -----------------------------------------------------------------------------------
@@ -280,7 +301,7 @@ class Security:
             cert = x509.load_pem_x509_certificate(pem.encode())
         except ValueError:
             return None
-        if not _valid_now(cert, self.station.clock.now()):
+        if not _valid_now(cert, self._clock.now()):
             return None
         for root in self.roots("ManufacturerRootCertificate"):
             with contextlib.suppress(ValueError, TypeError, InvalidSignature):
@@ -303,17 +324,28 @@ def _snake(camel: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in camel)
 
 
+class CertificatesApi(Protocol):
+    def install(self, cert_type: str, pem: str) -> str: ...
+
+    def installed_ids(self, cert_type: str) -> list[dict[str, str]]: ...
+
+    def delete(self, wanted: dict[str, Any]) -> str: ...
+
+    def certificate_signed(self, chain_pem: str) -> str: ...
+
+
 class SecurityHandlers:
-    station: Any
+    certificates_api: CertificatesApi
+    trigger_api: TriggerApi
 
     @on(Action.install_certificate)
     async def on_install_certificate(self, certificate_type: str, certificate: str) -> call_result.InstallCertificate:
-        status = self.station.security.install(certificate_type, certificate)
+        status = self.certificates_api.install(certificate_type, certificate)
         return call_result.InstallCertificate(status=CertificateStatus(status))
 
     @on(Action.get_installed_certificate_ids)
     async def on_get_installed_certificate_ids(self, certificate_type: str) -> call_result.GetInstalledCertificateIds:
-        ids = self.station.security.installed_ids(certificate_type)
+        ids = self.certificates_api.installed_ids(certificate_type)
         if not ids:
             return call_result.GetInstalledCertificateIds(status=GetInstalledCertificateStatus.not_found)
         return call_result.GetInstalledCertificateIds(
@@ -328,22 +360,22 @@ class SecurityHandlers:
             "issuerKeyHash": certificate_hash_data.get("issuer_key_hash"),
             "serialNumber": certificate_hash_data.get("serial_number"),
         }
-        status = self.station.security.delete(wire)
+        status = self.certificates_api.delete(wire)
         return call_result.DeleteCertificate(status=DeleteCertificateStatus(status))
 
     @on(Action.certificate_signed)
     async def on_certificate_signed(self, certificate_chain: str) -> call_result.CertificateSigned:
-        status = self.station.security.certificate_signed(certificate_chain)
+        status = self.certificates_api.certificate_signed(certificate_chain)
         return call_result.CertificateSigned(status=CertificateSignedStatus(status))
 
     @on(Action.extended_trigger_message)
     async def on_extended_trigger_message(
         self, requested_message: str, connector_id: int | None = None
     ) -> call_result.ExtendedTriggerMessage:
-        status = self.station.trigger_status(requested_message, connector_id, extended=True)
+        status = self.trigger_api.trigger_status(requested_message, connector_id, extended=True)
         return call_result.ExtendedTriggerMessage(status=status)
 
     @after(Action.extended_trigger_message)
     async def after_extended_trigger_message(self, requested_message: str, connector_id: int | None = None) -> None:
-        if self.station.trigger_status(requested_message, connector_id, extended=True) == "Accepted":
-            await self.station.trigger(requested_message, connector_id, extended=True)
+        if self.trigger_api.trigger_status(requested_message, connector_id, extended=True) == "Accepted":
+            await self.trigger_api.trigger(requested_message, connector_id, extended=True)

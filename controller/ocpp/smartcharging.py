@@ -12,11 +12,10 @@ and tells the station the limits in force now (`caps`). The maths is in `control
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ocpp.charge_point import snake_to_camel_case
 from ocpp.routing import on
@@ -28,18 +27,58 @@ from ocpp.v16.enums import (
     GetCompositeScheduleStatus,
 )
 
+from controller.clock import Clock
 from controller.energy import schedules as sch
+from controller.ports import ChangeBus, Settings, Trace
 from controller.statefile import read_json, write_json
+from controller.timefmt import parse_time_or_none
+from controller.transactions.sessions import Session
 
 FILE = "charging_profiles.json"
 
 
-class SmartCharging:
-    """Installed charging profiles and the limits they impose. `station` is the composition root's Station."""
+class TransactionRecord(Protocol):
+    @property
+    def remote_id(self) -> int | None: ...
+    @property
+    def start_time(self) -> str: ...
 
-    def __init__(self, station: Any) -> None:
-        self.station = station
-        self.path: Path = station.state_dir / FILE
+
+class Transactions(Protocol):
+    """The journal, as far as smart charging reads it."""
+
+    def transaction(self, local_id: int) -> TransactionRecord | None: ...
+
+
+class SessionsView(Protocol):
+    @property
+    def sessions(self) -> Mapping[int, Session]: ...
+
+
+class SmartCharging:
+    """Installed charging profiles and the limits they impose."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        settings: Settings,
+        clock: Clock,
+        phases: Mapping[int, int],
+        sessions: SessionsView,
+        journal: Transactions,
+        socket_max: Callable[[int], float],
+        changes: ChangeBus,
+        trace: Trace,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._phases_of = dict(phases)
+        self._sessions = sessions
+        self._journal = journal
+        self._socket_max = socket_max
+        self._changes = changes
+        self._trace = trace
+        self.path: Path = state_dir / FILE
         self._raw: list[dict[str, Any]] = []  # wire form (camelCase) + "connectorId"
         self.profiles: list[sch.Profile] = []
         self._wake = asyncio.Event()
@@ -72,9 +111,7 @@ class SmartCharging:
         return list(zip(self._raw, self.profiles, strict=True))
 
     def _drop_stale_tx_profiles(self) -> None:
-        sessions = getattr(self.station, "sessions", None)
-        if sessions is None:
-            return
+        sessions = self._sessions
         keep = [
             (r, p)
             for r, p in self._pairs()
@@ -86,38 +123,34 @@ class SmartCharging:
 
     # -- the context of a connector ----------------------------------------------------------------------------
     def now(self) -> float:
-        return float(self.station.clock.now().timestamp())
+        return float(self._clock.now().timestamp())
 
     def _phases(self, cid: int) -> int:
-        for c in self.station.board.connectors:
-            if c.id == cid:
-                return int(c.phases)
-        return sch.DEFAULT_PHASES
+        return int(self._phases_of.get(cid, sch.DEFAULT_PHASES))
 
     def context(self, cid: int) -> sch.TxContext:
         if cid == 0:
             return sch.TxContext(0)
-        s = self.station.sessions.sessions.get(cid)
-        if s is None or not s.in_transaction:
+        s = self._sessions.sessions.get(cid)
+        if s is None or s.local_tx is None:
             return sch.TxContext(cid, phases=self._phases(cid))
-        rec = self.station.journal.transaction(s.local_tx)
+        rec = self._journal.transaction(s.local_tx)
         start: float | None = None
         tx_id: int | None = None
         if rec is not None:
             tx_id = rec.remote_id
-            with contextlib.suppress(sch.ProfileError):
-                start = sch.parse_time(rec.start_time)
+            start = parse_time_or_none(rec.start_time)
         return sch.TxContext(cid, True, tx_id, start, self._phases(cid))
 
     # -- SetChargingProfile ------------------------------------------------------------------------------------
     def set_profile(self, connector_id: int, wire: Mapping[str, Any]) -> str:
-        cfg = self.station.config
-        if connector_id != 0 and connector_id not in self.station.views:
+        cfg = self._settings
+        if connector_id != 0 and connector_id not in self._phases_of:
             return "Rejected"
         try:
             p = sch.profile_from_ocpp(wire, connector_id)
         except sch.ProfileError as exc:
-            self.station.trace(f"SetChargingProfile rejected: {exc}")
+            self._trace(f"SetChargingProfile rejected: {exc}")
             return "Rejected"
         reason = sch.validate(
             p,
@@ -132,7 +165,7 @@ class SmartCharging:
             elif p.transaction_id is not None and ctx.tx_id is not None and p.transaction_id != ctx.tx_id:
                 reason = f"transactionId {p.transaction_id} is not the running transaction {ctx.tx_id}"
         if reason is not None:
-            self.station.trace(f"SetChargingProfile {p.id} rejected: {reason}")
+            self._trace(f"SetChargingProfile {p.id} rejected: {reason}")
             return "Rejected"
         keep = [
             (r, q)
@@ -141,14 +174,14 @@ class SmartCharging:
             and not (q.purpose == p.purpose and q.stack_level == p.stack_level and q.connector_id == p.connector_id)
         ]
         if len(keep) + 1 > cfg.get_int("MaxChargingProfilesInstalled"):
-            self.station.trace(f"SetChargingProfile {p.id} rejected: MaxChargingProfilesInstalled reached")
+            self._trace(f"SetChargingProfile {p.id} rejected: MaxChargingProfilesInstalled reached")
             return "Rejected"
         raw = dict(snake_to_camel_case(dict(wire)))
         raw["connectorId"] = connector_id
         keep.append((raw, p))
         self._replace_all(keep)
-        self.station.trace(f"charging profile {p.id} installed ({p.purpose}, level {p.stack_level}, connector {connector_id})")
-        self.station._publish_limits()
+        self._trace(f"charging profile {p.id} installed ({p.purpose}, level {p.stack_level}, connector {connector_id})")
+        self._changes.limits_changed()
         return "Accepted"
 
     def install_tx_profile(self, connector_id: int, wire: Mapping[str, Any]) -> str:
@@ -181,7 +214,7 @@ class SmartCharging:
         if len(keep) == len(self._raw):
             return "Unknown"
         self._replace_all(keep)
-        self.station._publish_limits()
+        self._changes.limits_changed()
         return "Accepted"
 
     def on_transaction_end(self, connector_id: int) -> None:
@@ -191,15 +224,15 @@ class SmartCharging:
 
     # -- GetCompositeSchedule ----------------------------------------------------------------------------------
     def hardware_cap(self, cid: int) -> float:
-        station_max = float(self.station.config.get_float("Station-MaxCurrent"))
+        station_max = float(self._settings.get_float("Station-MaxCurrent"))
         if cid == 0:
             return station_max
-        return min(station_max, float(self.station._socket_max(cid)))
+        return min(station_max, float(self._socket_max(cid)))
 
     def composite(self, connector_id: int, duration: int, unit: str | None) -> dict[str, Any] | None:
-        if connector_id != 0 and connector_id not in self.station.views:
+        if connector_id != 0 and connector_id not in self._phases_of:
             return None
-        allowed = self.station.config.get_list("ChargingScheduleAllowedChargingRateUnit")
+        allowed = self._settings.get_list("ChargingScheduleAllowedChargingRateUnit")
         if unit is None:
             unit = "A" if "Current" in allowed else "W"
         ctx = self.context(connector_id)
@@ -212,13 +245,13 @@ class SmartCharging:
         now = self.now()
         st = sch.station_limit(self.profiles, now)
         per: dict[int, float] = {}
-        for cid in self.station.views:
+        for cid in self._phases_of:
             got = sch.connector_limit(self.profiles, now, self.context(cid))
             per[cid] = math.inf if got is None else got[0]
         return (math.inf if st is None else st), per
 
     def next_change(self) -> float | None:
-        ctxs = [sch.TxContext(0), *(self.context(cid) for cid in self.station.views)]
+        ctxs = [sch.TxContext(0), *(self.context(cid) for cid in self._phases_of)]
         return sch.next_change(self.profiles, self.now(), ctxs)
 
     def notify(self) -> None:
@@ -233,7 +266,7 @@ class SmartCharging:
             tasks: set[asyncio.Future[Any]] = {waker}
             sleeper: asyncio.Future[Any] | None = None
             if nxt is not None:
-                sleeper = asyncio.ensure_future(self.station.clock.sleep(max(0.0, nxt - self.now()) + 0.001))
+                sleeper = asyncio.ensure_future(self._clock.sleep(max(0.0, nxt - self.now()) + 0.001))
                 tasks.add(sleeper)
             try:
                 await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -241,20 +274,34 @@ class SmartCharging:
                 for t in tasks:
                     t.cancel()
             if sleeper is not None and sleeper.done() and not sleeper.cancelled():
-                self.station.trace("charging schedule boundary: re-allocating current")
-                self.station._publish_limits()
+                self._trace("charging schedule boundary: re-allocating current")
+                self._changes.limits_changed()
+
+
+class SmartChargingApi(Protocol):
+    def set_profile(self, connector_id: int, wire: Mapping[str, Any]) -> str: ...
+
+    def clear(
+        self,
+        profile_id: int | None = None,
+        connector_id: int | None = None,
+        purpose: str | None = None,
+        stack_level: int | None = None,
+    ) -> str: ...
+
+    def composite(self, connector_id: int, duration: int, unit: str | None) -> dict[str, Any] | None: ...
 
 
 class SmartChargingHandlers:
     """OCPP handlers of the SmartCharging profile (mixed into OcppClient)."""
 
-    station: Any
+    smart_api: SmartChargingApi
 
     @on(Action.set_charging_profile)
     async def on_set_charging_profile(
         self, connector_id: int, cs_charging_profiles: dict[str, Any]
     ) -> call_result.SetChargingProfile:
-        status = self.station.smart.set_profile(connector_id, cs_charging_profiles)
+        status = self.smart_api.set_profile(connector_id, cs_charging_profiles)
         return call_result.SetChargingProfile(status=ChargingProfileStatus(status))
 
     @on(Action.clear_charging_profile)
@@ -265,14 +312,14 @@ class SmartChargingHandlers:
         charging_profile_purpose: str | None = None,
         stack_level: int | None = None,
     ) -> call_result.ClearChargingProfile:
-        status = self.station.smart.clear(id, connector_id, charging_profile_purpose, stack_level)
+        status = self.smart_api.clear(id, connector_id, charging_profile_purpose, stack_level)
         return call_result.ClearChargingProfile(status=ClearChargingProfileStatus(status))
 
     @on(Action.get_composite_schedule)
     async def on_get_composite_schedule(
         self, connector_id: int, duration: int, charging_rate_unit: str | None = None
     ) -> call_result.GetCompositeSchedule:
-        sched = self.station.smart.composite(connector_id, duration, charging_rate_unit)
+        sched = self.smart_api.composite(connector_id, duration, charging_rate_unit)
         if sched is None:
             return call_result.GetCompositeSchedule(status=GetCompositeScheduleStatus.rejected)
         return call_result.GetCompositeSchedule(

@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from controller.evse.faults import PAUSING, REPORT_ONLY, Fault, ocpp_error
+from controller.evse.faults import PAUSING, REPORT_ONLY, Fault
+from controller.ocpp.errors import ocpp_error
 
 
 @dataclass(frozen=True)

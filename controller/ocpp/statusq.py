@@ -30,7 +30,8 @@ from ocpp.v16 import call
 from controller.clock import Clock
 from controller.ocpp.link import NotConnected
 from controller.ocpp.status import Status
-from controller.transactions.journal import Journal, iso
+from controller.timefmt import format_time
+from controller.transactions.journal import Journal
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +176,7 @@ class StatusReporter:
                 self._pending.pop(cid, None)
                 if mode == "Queued":
                     self.journal.push_status(
-                        cid, p.status.status, p.status.error_code, p.status.info, iso(p.since), p.after_seq
+                        cid, p.status.status, p.status.error_code, p.status.info, format_time(p.since), p.after_seq
                     )
                     self._queue_maybe_nonempty = True
                     self.queued_count += 1
@@ -184,7 +185,7 @@ class StatusReporter:
                 self._pending.pop(cid, None)
                 continue
             await self._barrier(p.after_seq)
-            stamp = iso(p.since) if mode in ("Timestamp", "Queued") else None
+            stamp = format_time(p.since) if mode in ("Timestamp", "Queued") else None
             if self._pending.get(cid) is not p:
                 return 0.0  # changed while we waited for the journal
             if await self._send(cid, p.status, stamp):

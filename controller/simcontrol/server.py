@@ -15,9 +15,12 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from controller.evse.supervisor import ControlProcessError
+from controller.ports import ControlPort
+from hal.factory import StationDevices
+from hal.sim.devices import SimGridMeter, SimRfid
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +31,21 @@ FORWARDED = frozenset(
 MAX_LINE = 65536
 
 
+class SimTarget(Protocol):
+    """The station as the sim control API drives it: the main process's simulated devices, the control
+    process (where the power-path devices live) and the status."""
+
+    @property
+    def devices(self) -> StationDevices: ...
+
+    @property
+    def control(self) -> ControlPort: ...
+
+    def status_snapshot(self) -> dict[str, Any]: ...
+
+
 class SimControlServer:
-    def __init__(self, station: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, station: SimTarget, host: str = "127.0.0.1", port: int = 0) -> None:
         self.station = station
         self.host = host
         self.port = port
@@ -86,17 +102,19 @@ class SimControlServer:
             uid = args["uid"]
             if not isinstance(uid, str) or not uid or len(uid) > 20:
                 return {"ok": False, "error": "uid must be a string of 1..20 characters"}
-            if st.devices.rfid is None:
+            rfid = st.devices.rfid
+            if not isinstance(rfid, SimRfid):
                 return {"ok": False, "error": "this board has no card reader"}
-            st.devices.rfid.present(uid)
+            rfid.present(uid)
             return {"ok": True}
         if cmd == "grid":
             currents = args["currents"]
             if not (isinstance(currents, list) and len(currents) == 3 and all(isinstance(c, int | float) for c in currents)):
                 return {"ok": False, "error": "currents must be a list of 3 numbers (A)"}
-            if st.devices.grid_meter is None:
+            grid = st.devices.grid_meter
+            if not isinstance(grid, SimGridMeter):
                 return {"ok": False, "error": "this board has no simulated grid meter"}
-            st.devices.grid_meter.house = tuple(float(c) for c in currents)
+            grid.house = (float(currents[0]), float(currents[1]), float(currents[2]))
             return {"ok": True}
         if cmd == "meter_offline":
             which = args.get("which", "socket")
@@ -104,9 +122,10 @@ class SimControlServer:
             if not isinstance(offline, bool):
                 return {"ok": False, "error": "offline must be true or false"}
             if which == "grid":
-                if st.devices.grid_meter is None:
+                grid = st.devices.grid_meter
+                if not isinstance(grid, SimGridMeter):
                     return {"ok": False, "error": "this board has no simulated grid meter"}
-                st.devices.grid_meter.offline = offline
+                grid.offline = offline
                 return {"ok": True}
             if which != "socket":
                 return {"ok": False, "error": 'which must be "grid" or "socket"'}

@@ -30,9 +30,10 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from controller.timefmt import format_time, parse_time_or_none
 
 SCHEMA_VERSION = 2
 
@@ -99,18 +100,6 @@ _TX_COLUMNS = (
     "local_id,connector_id,id_tag,meter_start,start_time,remote_id,id_tag_status,meter_stop,stop_time,"
     "stop_reason,state,last_meter,last_seen,start_dropped"
 )
-
-
-def iso(ts: float) -> str:
-    """An OCPP timestamp (UTC, `Z`) for epoch seconds."""
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-
-
-def parse_iso(text: str) -> float | None:
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except (ValueError, AttributeError):
-        return None
 
 
 @dataclass(frozen=True)
@@ -206,7 +195,7 @@ class Journal:
             cur = self.db.execute(
                 "INSERT INTO transactions(connector_id,id_tag,meter_start,start_time,last_meter,last_seen) "
                 "VALUES(?,?,?,?,?,?)",
-                (connector_id, id_tag, meter_start, timestamp, meter_start, parse_iso(timestamp)),
+                (connector_id, id_tag, meter_start, timestamp, meter_start, parse_time_or_none(timestamp)),
             )
             local_id = int(cur.lastrowid or 0)
             self._enqueue("StartTransaction", payload, local_id, connector_id)
@@ -227,7 +216,7 @@ class Journal:
             self.db.execute("BEGIN IMMEDIATE")
             self._enqueue("MeterValues", payload, local_id, connector_id, not_before)
             if energy_wh is not None:
-                stamp = parse_iso(str(meter_value[-1].get("timestamp", ""))) if meter_value else None
+                stamp = parse_time_or_none(str(meter_value[-1].get("timestamp", ""))) if meter_value else None
                 self.db.execute(
                     "UPDATE transactions SET last_meter=MAX(COALESCE(last_meter,0),?), "
                     "last_seen=MAX(COALESCE(last_seen,0),?) WHERE local_id=? AND state='active'",
@@ -387,10 +376,10 @@ class Journal:
             return OutageDecision(outage, [t.local_id for t in active], [], "resume within the allowed outage")
         stopped: list[int] = []
         for t in active:
-            start = parse_iso(t.start_time) or 0.0
+            start = parse_time_or_none(t.start_time) or 0.0
             stamp = max(x for x in (t.last_seen, last, start) if x is not None)
             meter = max(t.meter_start, t.last_meter or t.meter_start)
-            self.stop_transaction(t.local_id, meter, iso(stamp), "PowerLoss", t.id_tag)
+            self.stop_transaction(t.local_id, meter, format_time(stamp), "PowerLoss", t.id_tag)
             stopped.append(t.local_id)
         why = "Power Outage Recovery is Idle" if policy.lower() != "resume" else "outage longer than allowed"
         return OutageDecision(outage, [], stopped, why)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller.clock import Clock
+from controller.timefmt import format_time
 from controller.transactions.journal import Journal
 
 log = logging.getLogger(__name__)
@@ -199,7 +200,7 @@ class SessionManager:
         if self.cp_state.get(cid) not in PLUGGED:
             return
         meter = int(round(self._energy_wh(cid)))
-        now = self.clock.now().isoformat().replace("+00:00", "Z")
+        now = format_time(self.clock.now())
         reservation_id = self.reservation_for(cid, s.id_tag)
         s.local_tx = self.journal.start_transaction(cid, s.id_tag, meter, now, reservation_id=reservation_id)
         s.meter_start_wh = meter
@@ -216,7 +217,7 @@ class SessionManager:
         if s.local_tx is None:
             return
         meter = int(round(self._energy_wh(cid)))
-        now = self.clock.now().isoformat().replace("+00:00", "Z")
+        now = format_time(self.clock.now())
         self.journal.stop_transaction(s.local_tx, meter, now, reason, s.id_tag)
         self._log(f"connector {cid}: transaction stopped ({reason}) at {meter} Wh")
         s.local_tx = None
@@ -254,5 +255,5 @@ class SessionManager:
         s = self.sessions[cid]
         if s.local_tx is None or not sampled:
             return
-        now = self.clock.now().isoformat().replace("+00:00", "Z")
+        now = format_time(self.clock.now())
         self.journal.add_meter_values(s.local_tx, cid, [{"timestamp": now, "sampledValue": sampled}])

@@ -53,7 +53,7 @@ class SimSocket:
 
 class SimWorld:
     def __init__(self, connectors: int, now: Callable[[], float], contactor_feedback: bool = True) -> None:
-        self._now = now
+        self.now = now  # the monotonic clock the simulated plant runs on
         self.sockets: dict[int, SimSocket] = {}
         for cid in range(1, connectors + 1):
             ev = SimEv()
@@ -293,7 +293,7 @@ def _bench_start(world: SimWorld, a: dict[str, Any]) -> None:
         s = world.socket({"connector": cid})
         if "feedback_delay_s" in a:
             s.contactor.feedback_delay_s = num(a, "feedback_delay_s", 0, 1)
-        world.scenarios[cid] = LatencyScenario(s, str(kind), world._now, max_delay, seed + cid, world.control_ticks)
+        world.scenarios[cid] = LatencyScenario(s, str(kind), world.now, max_delay, seed + cid, world.control_ticks)
 
 
 def _bench_status(world: SimWorld, a: dict[str, Any]) -> dict[str, Any]:

@@ -46,16 +46,11 @@ def test_notes_name_real_keys_and_show_in_the_table(tmp_path: Path) -> None:
 
 
 def test_obsolete_authorise_keys_write_their_replacements(tmp_path: Path) -> None:
-    # the Station subscribes these; exercise the same rule through a registry and the app's handler
-    from controller.app import Station
+    from controller.station.keys import REPLACED, apply_replaced
 
     reg = ConfigRegistry(ConfigStore(tmp_path / "c.json"))
-
-    class Fake:
-        config = reg
-
-    reg.subscribe("OfflineAuthorise", lambda n, v: Station._replaced_keys(Fake, n, v))  # type: ignore[arg-type]
-    reg.subscribe("OnlineAuthorise", lambda n, v: Station._replaced_keys(Fake, n, v))  # type: ignore[arg-type]
+    for name in REPLACED:
+        reg.subscribe(name, lambda n, v: apply_replaced(reg, n, v))
     assert reg.set("OfflineAuthorise", "true") == "Accepted"
     assert reg.get("LocalAuthorizeOffline") == "true"
     reg.set("OfflineAuthorise", "false")

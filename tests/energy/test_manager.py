@@ -64,7 +64,7 @@ class Bench:
         return self.em.offers({cid: socket_max for cid in self.currents}, set(active), **kw)
 
     def poll(self, seconds: float = 1.0) -> None:
-        self.clock._t += seconds  # the poll task is driven by hand here (see test_poll_task)
+        self.clock.jump(seconds)  # the poll task is driven by hand here (see test_poll_task)
         self.em.poll_once()
 
     def draw(self, cid: int, amps: float, phases: int = 3) -> None:
@@ -192,9 +192,9 @@ def test_modbus_socket_setpoint_validity_and_safe_current(tmp_path: Path) -> Non
     assert b.offers([1])[1] == 7.0  # nothing written yet: the safe current
     b.em.write_socket_setpoint(1, 13.5)
     assert b.offers([1])[1] == 13.5
-    b.clock._t += 29.9
+    b.clock.jump(29.9)
     assert b.offers([1])[1] == 13.5
-    b.clock._t += 0.2
+    b.clock.jump(0.2)
     assert b.offers([1])[1] == 7.0
     b.em.write_socket_setpoint(1, 0.0)  # 0 pauses
     assert b.offers([1])[1] == 0.0
@@ -211,7 +211,7 @@ def test_modbus_scn_setpoints_limit_the_station_per_phase(tmp_path: Path) -> Non
     for p, amps in enumerate((20.0, 30.0, 30.0)):
         b.em.write_phase_setpoint(p, amps)
     assert b.offers([1, 2]) == {1: 10.0, 2: 10.0}
-    b.clock._t += 61
+    b.clock.jump(61)
     assert b.offers([1, 2]) == {1: 6.0, 2: 0.0}
 
 
@@ -221,9 +221,9 @@ def test_static_load_balancing_gives_unused_current_to_the_other_socket(tmp_path
     b.draw(1, 8)  # car 1 only takes 8 A
     b.draw(2, 16)
     for _ in range(10):
-        b.clock._t += 1
+        b.clock.jump(1)
         b.offers([1, 2])
-    b.clock._t += 1
+    b.clock.jump(1)
     assert b.offers([1, 2]) == {1: 10.0, 2: 22.0}
     b.config.set("Static-LoadBalancing", "Off")  # a plain fair split again
     assert b.offers([1, 2]) == {1: 16.0, 2: 16.0}

@@ -18,14 +18,14 @@ from typing import Any
 import pytest
 
 from board.loader import Board, builtin_board, load_board
-from controller.app import ConnectorView, StationOptions
 from controller.clock import FakeClock
 from controller.config.registry import ConfigRegistry
 from controller.config.store import ConfigStore
 from controller.energy.manager import EnergyManager
 from controller.modbus import codec
 from controller.modbus.registers import SOCKET_MAP, STATION_MAP
-from controller.modbus.slave import AlfenSlave, mode3_state
+from controller.modbus.slave import AlfenSlave, SlaveBoard, mode3_state
+from controller.station.sockets import Sockets
 from tests.energy.conftest import Client
 
 
@@ -39,16 +39,15 @@ class FakeStation:
     config: ConfigRegistry
     board: Board
     clock: FakeClock = field(default_factory=FakeClock)
-    options: StationOptions = field(default_factory=lambda: StationOptions(identity="EVE-TEST-1"))
     link: FakeLink = field(default_factory=FakeLink)
-    temperature_c: float | None = 31.5
     traces: list[str] = field(default_factory=list)
-    views: dict[int, ConnectorView] = field(default_factory=dict)
+    views: Sockets = field(init=False)
     active: set[int] = field(default_factory=set)
     energy: Any = None
 
     def __post_init__(self) -> None:
-        self.views = {c.id: ConnectorView(c.id) for c in self.board.connectors}
+        self.views = Sockets([c.id for c in self.board.connectors], self.clock.monotonic)
+        self.views.temperature_c = 31.5
         self.energy = EnergyManager(
             self.config, self.clock, {c.id: c.phases for c in self.board.connectors}, None,
             lambda: {cid: v.currents if v.meter else None for cid, v in self.views.items()}, self.publish,
@@ -59,6 +58,13 @@ class FakeStation:
 
     def publish(self) -> None:
         self.energy.offers({cid: 32.0 for cid in self.views}, self.active)
+
+
+def slave_for(st: FakeStation, port: int = 0, **kw: Any) -> AlfenSlave:
+    """The slave with the ports it names: energy, clock, settings, the sockets mirror, the link, the board."""
+    board = SlaveBoard(st.board.name, "EVE-TEST-1", {c.id: c.phases for c in st.board.connectors},
+                       {c.id: c.devices["meter"].driver for c in st.board.connectors})
+    return AlfenSlave(st.energy, st.clock, st.config, st.views, st.link, board, st.trace, "127.0.0.1", port, **kw)
 
 
 @dataclass
@@ -78,7 +84,7 @@ async def make(tmp_path: Path, config: dict[str, str] | None = None, idle_s: flo
         assert reg.set(k, v) in ("Accepted", "RebootRequired"), (k, v)
     reg.set_internal("DeviceIdentity", "SN-000123")  # read-only: set by the station itself
     st = FakeStation(reg, load_board(builtin_board("sim-double")))
-    slave = AlfenSlave(st, "127.0.0.1", 0, idle_timeout_s=idle_s)
+    slave = slave_for(st, idle_timeout_s=idle_s)
     port = await slave.start()
     assert port
     client = Client(port)
@@ -123,7 +129,7 @@ async def test_identification_strings_nul_padded(setup: Setup) -> None:
     assert regs[68:74] == [2026, 1, 1, 12, 0, 0]  # the fake clock's UTC wall time
     assert codec.decode_uint(regs[74:78]) == 0  # uptime ms
     assert regs[78] == 0  # UTC
-    setup.station.clock._t += 12.5
+    setup.station.clock.jump(12.5)
     assert codec.decode_uint(await c.regs(200, 174, 4)) == 12500
 
 
@@ -135,7 +141,7 @@ async def test_station_status_and_scn_block(setup: Setup) -> None:
     assert f32(regs, 2) == 31.5
     assert regs[4:6] == [1, 2]  # OCPP connected, 2 sockets
     st.link.online = False
-    st.temperature_c = None
+    st.views.temperature_c = None
     regs = await c.regs(200, 1100, 6)
     assert math.isnan(f32(regs, 2)) and regs[2:4] == [0xFFFF, 0xFFFF] and regs[4] == 0
     regs = await c.regs(200, 1400, 32)
@@ -151,7 +157,7 @@ async def test_socket_measurements_while_charging(setup: Setup) -> None:
     regs = await c.regs(1, 300, 125)  # evcc / HA read the meter in big blocks
     assert regs[0] == 0x00 and regs[1:5] == [0xFFFF] * 4  # no sample yet: not initialised, no age
     charging(st, 1, 15.8)
-    st.clock._t += 0.5
+    st.clock.jump(0.5)
     regs = await c.regs(1, 300, 125) + await c.regs(1, 425, 1)
     assert regs[0] == 0x03  # initialised + updated
     assert codec.decode_uint(regs[1:5]) == 500
@@ -189,12 +195,12 @@ async def test_write_max_current_applies_and_falls_back_after_validity(setup: Se
     assert f32(regs, 0) == pytest.approx(10.7)  # the applied limit follows
     assert codec.decode_uint(regs[2:4]) == 30 and regs[8] == 1
     assert f32(regs, 6) == 6.5  # 1212 safe current
-    st.clock._t += 25
+    st.clock.jump(25)
     assert codec.decode_uint(await c.regs(1, 1208, 2)) == 5
     rr = await c.write(1, 1210, codec.float32(12.0))  # the keep-alive rewrite restarts the countdown
-    st.clock._t += 25
+    st.clock.jump(25)
     assert codec.decode_uint(await c.regs(1, 1208, 2)) == 5
-    st.clock._t += 5.01
+    st.clock.jump(5.01)
     st.publish()  # the station re-allocates every second
     regs = await c.regs(1, 1206, 10)
     assert f32(regs, 0) == 6.5 and codec.decode_uint(regs[2:4]) == 0 and regs[8] == 0
@@ -259,7 +265,7 @@ async def test_scn_setpoints(tmp_path: Path) -> None:
         assert [f32(regs, i) for i in (0, 2, 4)] == [20.0, 24.0, 30.0]  # the station's room per phase
         assert st.energy.last_offers == {1: 10.0, 2: 10.0}
         assert (await c.regs(1, 1214, 1)) == [0]  # socket setpoints are not what counts in SCN mode
-        st.clock._t += 31
+        st.clock.jump(31)
         st.publish()
         assert st.energy.last_offers == {1: 6.0, 2: 0.0}
         assert (await c.write1(200, 1417, 0x41A0)).exception_code == 2
@@ -297,13 +303,13 @@ async def test_two_masters_at_most_and_idle_connections_closed(tmp_path: Path) -
 async def test_slave_only_listens_when_enabled(tmp_path: Path) -> None:
     reg = ConfigRegistry(ConfigStore(tmp_path / "config.json"))
     st = FakeStation(reg, load_board(builtin_board("sim")))
-    slave = AlfenSlave(st, "127.0.0.1", 0)
+    slave = slave_for(st)
     assert await slave.start() is None and not slave.running  # MbsSlaveTCPIP Off (the default)
     assert reg.set("MbsSlaveTCPIP", "On") == "RebootRequired"
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        slave = AlfenSlave(st, "127.0.0.1", busy.getsockname()[1])
+        slave = slave_for(st, busy.getsockname()[1])
         assert await slave.start() is None  # the port is taken: reported, the station goes on
     assert any("cannot listen" in t for t in st.traces)
 

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from board.loader import builtin_board
-from controller.evse.protocol import Calibration, Log, State, StationSample, StationState
 from controller.evse.supervisor import ControlProcess
 
 
@@ -23,12 +22,11 @@ class Main:
         self.messages: list[Any] = []
         self.state: dict[int, dict[str, Any]] = {}
 
-    def on_message(self, msg: Any) -> None:
+    def on_message(self, msg: dict[str, Any]) -> None:
+        """The main process takes the messages in their dict shape (`protocol.as_event_dict`)."""
         self.messages.append(msg)
-        if isinstance(msg, State):
-            self.state[msg.connector] = {"contactor": msg.contactor, "faults": list(msg.faults), "cp": msg.cp_state}
-        elif isinstance(msg, StationState):
-            self.state[0] = {"faults": list(msg.faults)}
+        if msg["t"] == "state":
+            self.state[int(msg["connector"])] = msg
 
     async def until(self, pred: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
         end = time.monotonic() + timeout
@@ -107,16 +105,16 @@ async def test_calibration_and_config_over_the_channel(
     assert (await cp.sim("tilt", {"degrees": 4.5}))["ok"]
     caplog.set_level("WARNING")
     cp.send_config({"CalibrateTilt": "1", "TemperatureHigh": "hot"})
-    await main.until(lambda: any(isinstance(m, Calibration) for m in main.messages), 2, "calibration")
-    cal = next(m for m in main.messages if isinstance(m, Calibration))
-    assert cal.tilt_deg == 4.5 and cal.error is None and cal.tilt_vector is not None
-    assert cp.tilt_vector == cal.tilt_vector  # kept for a restarted control process
-    assert any(isinstance(m, Log) and "TemperatureHigh" in m.text for m in main.messages)
+    await main.until(lambda: any(m["t"] == "calibration" for m in main.messages), 2, "calibration")
+    cal = next(m for m in main.messages if m["t"] == "calibration")
+    assert cal["tilt_deg"] == 4.5 and cal["error"] is None and cal["tilt_vector"] is not None
+    assert cp.tilt_vector == tuple(cal["tilt_vector"])  # kept for a restarted control process
+    assert any(m["t"] == "log" and "TemperatureHigh" in m["text"] for m in main.messages)
     # the loop's log line reaches the main process's log
     assert any("control process" in r.getMessage() and "TemperatureHigh" in r.getMessage() for r in caplog.records)
     assert "CalibrateTilt" not in cp._config  # noqa: SLF001 - never replayed to a restarted process
     await main.until(
-        lambda: any(isinstance(m, StationSample) and m.tilt_deg == 0.0 for m in main.messages),
+        lambda: any(m["t"] == "sample" and m["connector"] == 0 and m["tilt_deg"] == 0.0 for m in main.messages),
         3,
         "tilt relative to the calibration in the station sample",
     )

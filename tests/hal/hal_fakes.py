@@ -1,7 +1,10 @@
 """Fakes that behave like the hardware the real drivers talk to: an SMBus with chips that implement their
 register maps strictly (a register the model does not have NACKs, like a missing chip: OSError EREMOTEIO),
-every transfer recorded; a sysfs PWM class directory; the pilot's analog front end (gated S/H pair + divider)
-reading the PWM state from that directory; and gpiozero mock pins wired like a contactor and an RCD module."""
+every transfer recorded; a sysfs PWM class as the kernel and udev make it (`FakePwmKernel`); the pilot's
+analog front end (gated S/H pair + divider) reading the PWM state from that directory; gpiozero mock pins
+wired like a contactor and an RCD module; a GPIO chip whose lines outlive the processes that drive them
+(`FakeGpioChip`, as Raspberry Pi kernels keep released outputs driven unless strict_gpiod); and a directory
+laid out like /proc, /sys/module and /dev (`make_system_root`)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ import errno
 import math
 import os
 import struct
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -51,6 +53,7 @@ class FakeSMBus:
     def __init__(self, chips: dict[int, Chip] | None = None) -> None:
         self.chips: dict[int, Chip] = dict(chips or {})
         self.log: list[tuple[str, int, int, tuple[int, ...]]] = []
+        self.all_ones = False  # a bus that reads all ones (whatever the address) and swallows writes
 
     def _chip(self, addr: int) -> Chip:
         chip = self.chips.get(addr)
@@ -59,12 +62,16 @@ class FakeSMBus:
         return chip
 
     def read_i2c_block_data(self, i2c_addr: int, register: int, length: int) -> list[int]:
+        if self.all_ones:
+            return [0xFF] * length
         data = self._chip(i2c_addr).read(register, length)
         assert len(data) == length
         self.log.append(("read", i2c_addr, register, tuple(data)))
         return data
 
     def write_i2c_block_data(self, i2c_addr: int, register: int, data: Sequence[int]) -> None:
+        if self.all_ones:
+            return
         self._chip(i2c_addr).write(register, list(data))
         self.log.append(("write", i2c_addr, register, tuple(data)))
 
@@ -189,10 +196,16 @@ class FakeAdxl345(Chip):
     """ADXL345: 8-bit registers, multi-byte reads auto-increment. Implements DEVID, BW_RATE, POWER_CTL,
     DATA_FORMAT and DATAX0..DATAZ1 (zeros unless POWER_CTL has Measure); anything else NACKs."""
 
+    POWER_UP = {0x2C: 0x0A, 0x2D: 0x00, 0x31: 0x00}
+
     def __init__(self, gravity: tuple[float, float, float] = (0.0, 0.0, 1.0), devid: int = 0xE5) -> None:
         self.gravity = gravity
-        self.regs = {0x00: devid, 0x2C: 0x0A, 0x2D: 0x00, 0x31: 0x00}
+        self.regs = {0x00: devid, **self.POWER_UP}
         self.writes: list[tuple[int, int]] = []
+
+    def brown_out(self) -> None:
+        """The supply dipped: every register back to its power-up value (standby: the data reads zeros)."""
+        self.regs.update(self.POWER_UP)
 
     def tilt(self, degrees: float, about: str = "x") -> None:
         a = math.radians(degrees)
@@ -228,6 +241,7 @@ class FakeAdxl345(Chip):
 
 
 def make_pwmchip(root: Path, chip: int = 0, npwm: int = 2, exported: tuple[int, ...] = ()) -> Path:
+    """A plain directory laid out like a PWM chip (for tests that need no kernel rules)."""
     d = root / f"pwmchip{chip}"
     d.mkdir(parents=True)
     (d / "npwm").write_text(f"{npwm}\n")
@@ -238,37 +252,95 @@ def make_pwmchip(root: Path, chip: int = 0, npwm: int = 2, exported: tuple[int, 
     return d
 
 
-def make_channel(chip_dir: Path, ch: int) -> Path:
-    c = chip_dir / f"pwm{ch}"
-    c.mkdir()
-    for name, value in (("period", "0"), ("duty_cycle", "0"), ("enable", "0"), ("polarity", "normal")):
-        (c / name).write_text(value + "\n")
-    return c
+CHANNEL_FILES = {"period": "0", "duty_cycle": "0", "enable": "0", "polarity": "normal"}
 
 
-class FakeKernelExport:
-    """Creates pwmN when N is written to `export`, like the kernel (after a short udev-like delay)."""
+def make_channel(chip_dir: Path, ch: int, **values: str) -> Path:
+    """pwm<ch> with every attribute file at once (written in a temporary directory, then renamed into place:
+    nobody ever sees a channel with some files missing)."""
+    tmp = chip_dir / f".pwm{ch}.new"
+    tmp.mkdir()
+    for name, value in {**CHANNEL_FILES, **values}.items():
+        (tmp / name).write_text(value + "\n")
+    final = chip_dir / f"pwm{ch}"
+    os.rename(tmp, final)
+    return final
 
-    def __init__(self, chip_dir: Path, delay_s: float = 0.02) -> None:
-        self.chip_dir = chip_dir
-        self.delay_s = delay_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
 
-    def _run(self) -> None:
-        export = self.chip_dir / "export"
-        while not self._stop.is_set():
-            text = export.read_text().strip()
-            if text:
-                time.sleep(self.delay_s)
-                make_channel(self.chip_dir, int(text))
-                export.write_text("")
-            time.sleep(0.002)
+class FakePwmKernel:
+    """The sysfs PWM class as the kernel and udev make it, for a non-root service (file access through the
+    driver's `io`; the files are real, under `root`, so the pilot front end and the tests read them).
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(1.0)
+    - Writing N to `pwmchipK/export` creates pwmN with all its attributes at once, owned by root: the service's
+      writes fail with EACCES until udev has given them to its group, `udev_delay_s` of `clock` time later.
+      Exporting an exported channel is EBUSY.
+    - The kernel's rules: duty_cycle <= period (EINVAL), enable needs a period (EINVAL), polarity only changes
+      while the channel is disabled (EBUSY), values must parse (EINVAL).
+    `sleep(dt)` advances the clock (pass it as the driver's sleep): deterministic, no threads."""
+
+    def __init__(self, root: Path, clock: Clock, chips: tuple[int, ...] = (0,), npwm: int = 2, udev_delay_s: float = 0.05) -> None:
+        self.root = root
+        self.clock = clock
+        self.udev_delay_s = udev_delay_s
+        self.granted_at: dict[Path, float] = {}
+        self.denied = 0
+        self.writes: list[tuple[str, str]] = []
+        for chip in chips:
+            make_pwmchip(root, chip, npwm)
+
+    def sleep(self, dt: float) -> None:
+        self.clock.advance(dt)
+
+    def channel(self, chip: int, ch: int, **values: str) -> Path:
+        """A channel left exported (and given to the service by udev) by an earlier run."""
+        d = make_channel(self.root / f"pwmchip{chip}", ch, **values)
+        self.granted_at[d] = self.clock()
+        return d
+
+    def exists(self, path: Path) -> bool:
+        return path.exists()
+
+    def read(self, path: Path) -> str:
+        return path.read_text()
+
+    def _attr(self, path: Path) -> str:
+        return (path.parent / path.name).read_text().strip()
+
+    def write(self, path: Path, value: str) -> None:
+        value = value.strip()
+        if path.name == "export":
+            n = int(value)
+            if (path.parent / f"pwm{n}").exists():
+                raise OSError(errno.EBUSY, "Device or resource busy")
+            d = make_channel(path.parent, n)
+            self.granted_at[d] = self.clock() + self.udev_delay_s
+            self.writes.append((str(path.relative_to(self.root)), value))
+            return
+        d = path.parent
+        if self.clock() < self.granted_at.get(d, float("inf")):
+            self.denied += 1
+            raise PermissionError(errno.EACCES, "Permission denied")
+        cur = {name: (d / name).read_text().strip() for name in CHANNEL_FILES}
+        enabled = cur["enable"] == "1"
+        if path.name in ("period", "duty_cycle", "enable"):
+            if not value.isdigit():
+                raise OSError(errno.EINVAL, "Invalid argument")
+            v = int(value)
+            if path.name == "period" and v < int(cur["duty_cycle"]):
+                raise OSError(errno.EINVAL, "Invalid argument")
+            if path.name == "duty_cycle" and v > int(cur["period"]):
+                raise OSError(errno.EINVAL, "Invalid argument")
+            if path.name == "enable" and (v not in (0, 1) or (v == 1 and int(cur["period"]) == 0)):
+                raise OSError(errno.EINVAL, "Invalid argument")
+        elif path.name == "polarity":
+            if value not in ("normal", "inversed"):
+                raise OSError(errno.EINVAL, "Invalid argument")
+            if enabled and value != cur["polarity"]:
+                raise OSError(errno.EBUSY, "Device or resource busy")
+        else:
+            raise OSError(errno.EACCES, "Permission denied")
+        path.write_text(value + "\n")
+        self.writes.append((str(path.relative_to(self.root)), value))
 
 
 class FakeEv:
@@ -471,3 +543,98 @@ class Pty:
         os.close(self.master)
         os.close(self.slave)
 
+
+
+# --- a GPIO chip whose lines outlive the processes --------------------------------------------------------
+
+
+class GpioLine:
+    def __init__(self) -> None:
+        self.function = "input"
+        self.level = False  # the level an output drives
+        self.history: list[tuple[str, bool]] = []
+
+    @property
+    def coil_on(self) -> bool:
+        """What a coil driver with a gate pull-down sees: the driven level, or off for an input."""
+        return self.function == "output" and self.level
+
+
+class ChipPin(MockPin):
+    """A MockPin that is a view of one line of a FakeGpioChip (the line keeps its state between processes)."""
+
+    chip: FakeGpioChip
+
+    def __init__(self, factory, info) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(factory, info)
+        self.line = self.chip.line(int(info.name.removeprefix("GPIO")))  # BCM number (info.number is the header pin)
+        if self.line.function == "output":
+            self._function = "output"
+            self._state = self.line.level
+
+    def _set_function(self, value: str) -> None:
+        super()._set_function(value)
+        self.line.function = value
+
+    def _change_state(self, value: bool) -> bool:
+        changed = super()._change_state(value)
+        if self._function == "output":
+            self.line.level = bool(value)
+            self.line.history.append(("drive", bool(value)))
+        return changed
+
+    def close(self) -> None:
+        self.chip.release(self)
+
+
+class FakeGpioChip:
+    """GPIO lines that outlive the processes driving them. A released line (a device closed, or its process
+    dead) stays an output at its last level, as on Raspberry Pi kernels without dtparam=strict_gpiod; with
+    `strict` it returns to an input (and the board's pull-down holds the coil off). `process()` is the pin
+    factory of one process; `kill(factory)` is that process dying without closing anything."""
+
+    def __init__(self, strict: bool = False) -> None:
+        self.strict = strict
+        self.lines: dict[int, GpioLine] = {}
+        self.pin_class = type("BoundChipPin", (ChipPin,), {"chip": self})
+
+    def line(self, number: int) -> GpioLine:
+        return self.lines.setdefault(number, GpioLine())
+
+    def process(self):  # type: ignore[no-untyped-def]
+        from gpiozero.pins.mock import MockFactory
+
+        return MockFactory(pin_class=self.pin_class)
+
+    def release(self, pin: ChipPin) -> None:
+        pin.when_changed = None
+        if self.strict:
+            pin.line.function = "input"
+            pin.line.history.append(("released to input", False))
+        else:
+            pin.line.history.append(("released, still driven", pin.line.level))
+
+    def kill(self, factory) -> None:  # type: ignore[no-untyped-def]
+        for pin in list(factory.pins.values()):
+            self.release(pin)
+        factory.reset()
+
+
+def make_system_root(
+    root: Path, persist_gpio_outputs: str | None = "N", cmdline: str = "console=tty1 root=/dev/mmcblk0p2 rootwait"
+) -> Path:
+    """A directory laid out like the parts of / the drivers check: the pinctrl parameter (None: a kernel
+    without it), /proc/cmdline, /dev/ttyAMA0..4 and /dev/serial0 -> ttyAMA0."""
+    root.mkdir(parents=True, exist_ok=True)
+    if persist_gpio_outputs is not None:
+        param = root / "sys/module/pinctrl_bcm2835/parameters/persist_gpio_outputs"
+        param.parent.mkdir(parents=True)
+        param.write_text(persist_gpio_outputs + "\n")
+    (root / "proc").mkdir(exist_ok=True)
+    (root / "proc/cmdline").write_text(cmdline + "\n")
+    dev = root / "dev"
+    dev.mkdir(exist_ok=True)
+    for n in range(5):
+        (dev / f"ttyAMA{n}").write_text("")
+    (dev / "serial0").symlink_to("ttyAMA0")
+    return root

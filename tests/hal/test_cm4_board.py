@@ -19,17 +19,21 @@ from hal_fakes import (
     PilotFrontEnd,
     dsmr5_telegram,
     make_pwmchip,
+    make_system_root,
 )
+from pn532_emulator import PtyPn532
 
+from board.errors import BoardError
 from board.loader import builtin_board, load_board
-from hal.errors import BoardError, DeviceError, DeviceOffline
+from hal.errors import DeviceError, DeviceOffline
 from hal.factory import build_power_path, build_station_devices
 from hal.gpio import GpioContactor, GpioLock, GpioRcd, GpioRgbLeds, GpioSuspendInput
 from hal.i2c_devices import Adxl345Tilt, Mcp9808Temperature
 from hal.modbus_meter import MeterValues, ModbusMeter, SdmMeterServer
 from hal.p1_meter import P1Meter
 from hal.pilot_sysfs import SysfsPilot
-from hal.serial_rfid import Rdm6300Reader, rdm6300_frame
+from hal.pn532 import Pn532Reader
+from hal.real_drivers import BuildContext
 
 CM4 = builtin_board("cm4-rev1")
 
@@ -40,13 +44,15 @@ def test_board_file_loads() -> None:
     [conn] = board.connectors
     assert {k: d.driver for k, d in conn.devices.items()} == {
         "pilot": "sysfs_ads1115", "contactor": "gpiozero", "lock": "gpiozero", "meter": "sdm_rtu", "rcd": "gpiozero",
-        "pp": "ads1115",
     }  # fmt: skip
     assert {k: d.driver for k, d in board.station.items()} == {
-        "temperature": "mcp9808", "tilt": "adxl345", "rfid": "rdm6300", "leds": "gpiozero", "grid_meter": "p1",
+        "temperature": "mcp9808", "tilt": "adxl345", "rfid": "pn532_hsu", "leds": "gpiozero", "grid_meter": "p1",
         "suspend_input": "gpiozero",
     }  # fmt: skip
     assert board.station["grid_meter"].params["port"] == "/dev/ttyAMA0"
+    assert conn.devices["meter"].params["port"] == "/dev/ttyAMA3"  # dtoverlay=uart3 on kernels 6.x
+    assert board.station["rfid"].params["port"] == "/dev/ttyAMA4"  # dtoverlay=uart4
+    assert board.system is not None and board.system.strict_gpiod
 
 
 def test_the_pwm_pin_takes_part_in_the_double_use_check(tmp_path: Path) -> None:
@@ -80,16 +86,25 @@ class Hardware:
         self.pins.pin(17, pin_class=ContactorCoilPin, mirror_pin=self.pins.pin(27))  # coil + NC mirror contact
         self.led_pins = MockFactory(pin_class=MockPWMPin)
 
+        self.system_root = str(make_system_root(tmp_path / "root"))
+
     def smbus(self, number: int) -> FakeSMBus:
         self.buses_opened.append(number)
         return self.bus
+
+    def power(self, board):  # type: ignore[no-untyped-def]
+        ctx = BuildContext(pin_factory=self.pins, smbus=self.smbus, sysfs_root=self.sysfs_root, system_root=self.system_root)
+        return build_power_path(board, time.monotonic, hardware=ctx)
+
+    def station(self, board):  # type: ignore[no-untyped-def]
+        return build_station_devices(board, time.monotonic, lambda: [], hardware=BuildContext(pin_factory=self.led_pins, system_root=self.system_root))
 
 
 def test_original_board_builds_and_missing_serial_ports_are_just_offline(tmp_path: Path) -> None:
     hw = Hardware(tmp_path)
     board = load_board(CM4)
-    power = build_power_path(board, time.monotonic, pin_factory=hw.pins, smbus=hw.smbus, sysfs_root=hw.sysfs_root)
-    station = build_station_devices(board, time.monotonic, lambda: [], pin_factory=hw.led_pins)
+    power = hw.power(board)
+    station = hw.station(board)
     try:
         sock = power.sockets[1]
         assert isinstance(sock.pilot, SysfsPilot)
@@ -102,10 +117,10 @@ def test_original_board_builds_and_missing_serial_ports_are_just_offline(tmp_pat
         assert isinstance(power.suspend, GpioSuspendInput)
         assert power.world is None
         assert hw.buses_opened == [1]  # one bus object shared by the ADC, the thermometer and the accelerometer
-        assert isinstance(station.rfid, Rdm6300Reader)
+        assert isinstance(station.rfid, Pn532Reader)
         assert isinstance(station.leds, GpioRgbLeds)
         assert isinstance(station.grid_meter, P1Meter)
-        if not os.path.exists("/dev/ttyAMA1"):
+        if not os.path.exists("/dev/ttyAMA3"):
             with pytest.raises(DeviceOffline):
                 sock.meter.read()
         assert station.rfid.poll() is None  # never raises, even without its port
@@ -120,19 +135,19 @@ def test_every_device_answers(tmp_path: Path) -> None:
     meter_server = SdmMeterServer(MeterValues(currents=(16.0, 16.0, 16.0), import_kwh=10.0), framer="rtu")
     meter_server.start()
     p1_master, p1_slave = os.openpty()
-    rfid_master, rfid_slave = os.openpty()
+    nfc = PtyPn532()
     text = (
         CM4.read_text()
-        .replace("/dev/ttyAMA1", f"socket://127.0.0.1:{meter_server.port}")
+        .replace("/dev/ttyAMA3", f"socket://127.0.0.1:{meter_server.port}")
         .replace("/dev/ttyAMA0", os.ttyname(p1_slave))
-        .replace("/dev/ttyAMA2", os.ttyname(rfid_slave))
+        .replace("/dev/ttyAMA4", nfc.name)
         .replace("poll_interval_s = 0.5", "poll_interval_s = 0.02")
     )
     path = tmp_path / "cm4-test.toml"
     path.write_text(text)
     board = load_board(path)
-    power = build_power_path(board, time.monotonic, pin_factory=hw.pins, smbus=hw.smbus, sysfs_root=hw.sysfs_root)
-    station = build_station_devices(board, time.monotonic, lambda: [], pin_factory=hw.led_pins)
+    power = hw.power(board)
+    station = hw.station(board)
     try:
         sock = power.sockets[1]
         assert sock.pilot.read().high_v == pytest.approx(12.0, abs=0.01)
@@ -158,7 +173,6 @@ def test_every_device_answers(tmp_path: Path) -> None:
         assert station.grid_meter is not None and station.rfid is not None
         time.sleep(0.05)
         os.write(p1_master, dsmr5_telegram(currents=(20, 4, 4)))
-        os.write(rfid_master, rdm6300_frame("0A0B0C0D0E"))
         deadline = time.monotonic() + 3.0
         while True:
             try:
@@ -167,15 +181,20 @@ def test_every_device_answers(tmp_path: Path) -> None:
             except DeviceError:
                 assert time.monotonic() < deadline
                 time.sleep(0.02)
-        time.sleep(0.02)
-        assert station.rfid.poll() == "0A0B0C0D0E"
+        nfc.core.card = bytes.fromhex("04A1B2C3D4E5F6")
+        deadline = time.monotonic() + 3.0
+        while (uid := station.rfid.poll()) is None:
+            assert time.monotonic() < deadline, station.rfid.last_error  # type: ignore[attr-defined]
+            time.sleep(0.01)
+        assert uid == "04A1B2C3D4E5F6"
         station.leds.show("green", "solid", 100)
         assert hw.led_pins.pin(19).state == 1.0
     finally:
         power.close()
         station.close()
         meter_server.stop()
-        for fd in (p1_master, p1_slave, rfid_master, rfid_slave):
+        nfc.close()
+        for fd in (p1_master, p1_slave):
             os.close(fd)
 
 
@@ -187,10 +206,42 @@ def test_a_failing_device_leaves_nothing_running(tmp_path: Path) -> None:
 
     before = {t.name for t in threading.enumerate()}
     with pytest.raises(DeviceOffline, match="ADXL345"):
-        build_power_path(board, time.monotonic, pin_factory=hw.pins, smbus=hw.smbus, sysfs_root=hw.sysfs_root)
+        hw.power(board)
     time.sleep(0.05)
     assert {t.name for t in threading.enumerate()} - before == set()
     # the pins were released: the same board builds again on the same pin factory
     hw.bus.chips[0x53] = FakeAdxl345()
-    power = build_power_path(board, time.monotonic, pin_factory=hw.pins, smbus=hw.smbus, sysfs_root=hw.sysfs_root)
+    power = hw.power(board)
     power.close()
+
+
+def test_a_serial_console_on_the_p1_port_is_refused(tmp_path: Path) -> None:
+    """The stock cmdline.txt puts the kernel console (and a getty) on serial0 = ttyAMA0, the P1 port: the
+    telegrams would fail their CRC. The main process refuses to start and says how to fix it."""
+    from hal.errors import UnsafeSystem
+
+    hw = Hardware(tmp_path)
+    (Path(hw.system_root) / "proc/cmdline").write_text("console=serial0,115200 console=tty1 root=/dev/mmcblk0p2\n")
+    with pytest.raises(UnsafeSystem, match=r"/dev/ttyAMA0 carries the kernel console \(console=serial0"):
+        hw.station(load_board(CM4))
+
+
+def test_board_setup_writes_config_txt_and_removes_the_serial_console(tmp_path: Path) -> None:
+    from controller.__main__ import main
+
+    boot = tmp_path / "boot"
+    boot.mkdir()
+    (boot / "config.txt").write_text("# stock\ndtparam=audio=on\n[pi4]\narm_boost=1\n")
+    stock = "console=serial0,115200 console=tty1 root=PARTUUID=1234-02 rootfstype=ext4 fsck.repair=yes rootwait\n"
+    (boot / "cmdline.txt").write_text(stock)
+    assert main(["board-setup", "--board", str(CM4), "--boot", str(boot)]) == 0
+    config = (boot / "config.txt").read_text()
+    board = load_board(CM4)
+    assert board.system is not None
+    for line in board.system.config_txt:
+        assert f"\n{line}\n" in config
+    assert config.index("[all]") < config.index("dtparam=strict_gpiod")  # not under the [pi4] filter
+    cmdline = (boot / "cmdline.txt").read_text()
+    assert cmdline == "console=tty1 root=PARTUUID=1234-02 rootfstype=ext4 fsck.repair=yes rootwait\n"
+    assert main(["board-setup", "--board", str(CM4), "--boot", str(boot)]) == 0  # idempotent
+    assert (boot / "config.txt").read_text() == config and (boot / "cmdline.txt").read_text() == cmdline

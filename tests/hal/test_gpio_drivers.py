@@ -154,3 +154,43 @@ def test_rgb_leds_colours_patterns_and_safe_state() -> None:
     leds.to_safe_state()
     assert (r.state, g.state, b.state, factory.pin(20).state) == (0.0, 0.0, 0.0, 0.0)
     leds.close()
+
+
+def test_lgpio_is_installed_for_gpiozero() -> None:
+    """gpiozero's native factory cannot use gpiochip0 at base 512 (kernels 6.6+) and has no PWM: lgpio is
+    pinned in pyproject.toml and imports on this machine too (the unit sets GPIOZERO_PIN_FACTORY=lgpio)."""
+    import lgpio  # noqa: F401
+    from gpiozero.pins.lgpio import LGPIOFactory  # noqa: F401
+
+
+def test_each_process_gets_its_own_lgpio_directory(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """lgpio puts its FIFOs (.lgd-nfy0, numbered per process) in LG_WD or the current directory: the unit
+    starts in the state directory; each process gets a sibling directory, children inherit the base."""
+    import os
+
+    from hal.gpio import use_lgpio_workdir
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHARGEPOINT_LGPIO_DIR", "")
+    monkeypatch.setenv("LG_WD", "")
+    assert use_lgpio_workdir("main") == tmp_path / "lgpio-main"
+    assert os.environ["LG_WD"] == str(tmp_path / "lgpio-main")
+    # the control process, started by the main one, inherits both variables
+    assert use_lgpio_workdir("control") == tmp_path / "lgpio-control"
+    assert (tmp_path / "lgpio-main").is_dir() and (tmp_path / "lgpio-control").is_dir()
+    assert oct((tmp_path / "lgpio-control").stat().st_mode & 0o777) == "0o700"
+
+
+@pytest.mark.parametrize(("value", "ok"), [("N", True), ("Y", False), (None, False)])
+def test_released_outputs_check(tmp_path, value, ok) -> None:  # type: ignore[no-untyped-def]
+    from hal_fakes import make_system_root
+
+    from hal.errors import UnsafeSystem
+    from hal.gpio import check_released_outputs_return_to_inputs
+
+    root = make_system_root(tmp_path / "root", value)
+    if ok:
+        check_released_outputs_return_to_inputs(root)
+    else:
+        with pytest.raises(UnsafeSystem, match="Refusing to run"):
+            check_released_outputs_return_to_inputs(root)

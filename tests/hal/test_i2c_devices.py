@@ -115,3 +115,84 @@ def test_angle() -> None:
     assert angle_deg((1, 0, 0), (0, 0, 1)) == pytest.approx(90.0)
     with pytest.raises(ValueError):
         angle_deg((0, 0, 0), (0, 0, 1))
+
+
+def test_adxl345_after_a_brown_out_is_re_armed_and_recovers() -> None:
+    """Back in standby after a supply dip: the data reads zeros ("tilted", fail-safe); the next read re-checks
+    DEVID and rewrites the configuration, the one after it measures again."""
+    clock = Clock()
+    chip = FakeAdxl345()
+    tilt = Adxl345Tilt(FakeSMBus({0x53: chip}), 0x53, now=clock, min_interval_s=0.1, average=5)
+    assert tilt.read_tilt_deg() == pytest.approx(0.0, abs=0.5)
+    chip.brown_out()
+    chip.writes.clear()
+    clock.advance(0.1)
+    with pytest.raises(DeviceError, match="no gravity"):
+        tilt.read_tilt_deg()
+    clock.advance(0.1)
+    with pytest.raises(DeviceError, match="re-armed"):
+        tilt.read_tilt_deg()
+    assert chip.writes == [(0x31, 0x08), (0x2C, 0x0A), (0x2D, 0x08)] and tilt.rearms == 1
+    clock.advance(0.1)
+    assert tilt.read_tilt_deg() == pytest.approx(0.0, abs=0.5)
+
+
+def test_a_re_arm_finds_another_chip_and_keeps_failing() -> None:
+    clock = Clock()
+    bus = FakeSMBus({0x53: FakeAdxl345()})
+    tilt = Adxl345Tilt(bus, 0x53, now=clock, min_interval_s=0.1)
+    bus.chips[0x53] = FakeAdxl345(devid=0x33)
+    bus.chips[0x53].regs[0x2D] = 0x00
+    for _ in range(3):
+        clock.advance(0.1)
+        with pytest.raises(DeviceError):
+            tilt.read_tilt_deg()
+    clock.advance(0.1)
+    with pytest.raises(DeviceError, match="not an ADXL345"):
+        tilt.read_tilt_deg()
+
+
+@pytest.mark.parametrize(
+    "sensor",
+    [
+        lambda bus, clock: Mcp9808Temperature(bus, 0x18, now=clock),
+        lambda bus, clock: Tmp102Temperature(bus, 0x48, now=clock),
+        lambda bus, clock: Adxl345Tilt(bus, 0x53, now=clock),
+    ],
+)
+def test_a_bus_reading_all_ones_is_a_sensor_fault_not_a_value(sensor) -> None:  # type: ignore[no-untyped-def]
+    """All ones would decode as -0.0625 °C (MCP9808, TMP102) or a tiny acceleration: never a value."""
+    clock = Clock()
+    bus = FakeSMBus({0x18: FakeMcp9808(), 0x48: FakeTmp102(), 0x53: FakeAdxl345()})
+    dev = sensor(bus, clock)
+    read = dev.read_celsius if hasattr(dev, "read_celsius") else dev.read_tilt_deg
+    read()
+    bus.all_ones = True
+    clock.advance(1.0)
+    with pytest.raises(DeviceError):
+        read()
+    bus.all_ones = False
+    for _ in range(3):  # re-armed, then measuring again
+        clock.advance(1.0)
+        try:
+            value = read()
+            break
+        except DeviceError:
+            continue
+    assert value == pytest.approx(21.0 if hasattr(dev, "read_celsius") else 0.0, abs=0.5)
+
+
+def test_tmp102_at_the_pilot_adcs_address_is_refused() -> None:
+    """A TMP102 at its default 0x48 on the CM4 board would read the ADS1115: its identity check refuses it."""
+    from hal_fakes import FakeAds1115
+
+    with pytest.raises(DeviceError, match="not a TMP102"):
+        Tmp102Temperature(FakeSMBus({0x48: FakeAds1115(Clock(), lambda ch: 1.65)}), 0x48)
+    with pytest.raises(DeviceError, match="not a TMP102"):
+        Tmp102Temperature(FakeSMBus({0x48: FakeMcp9808()}), 0x48)
+
+
+def test_impossible_temperatures_are_errors() -> None:
+    chip = FakeMcp9808(celsius=140.0)  # outside the MCP9808's -40..125 °C
+    with pytest.raises(DeviceError, match="outside its range"):
+        Mcp9808Temperature(FakeSMBus({0x18: chip}), 0x18).read_celsius()

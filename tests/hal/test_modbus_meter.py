@@ -11,7 +11,7 @@ import pytest
 
 from hal.errors import DeviceError, DeviceOffline
 from hal.interfaces import EnergyMeter, MeterReading
-from hal.modbus_meter import TOTAL_KWH, MeterValues, ModbusMeter, SdmMeterServer, sdm_rtu, sdm_tcp
+from hal.modbus_meter import FREQUENCY, MeterValues, ModbusMeter, SdmMeterServer, sdm_rtu, sdm_tcp
 
 FAST = {"poll_interval_s": 0.02, "timeout_s": 0.2}
 
@@ -61,7 +61,7 @@ def test_tcp_meter_reads_the_sdm_registers(server: SdmMeterServer) -> None:
         assert r.voltages_v == pytest.approx((229.5, 230.5, 231.0))
         assert r.currents_a == pytest.approx((15.9, 16.1, 0.0), abs=1e-3)
         assert r.power_w == pytest.approx(7350.0)
-        assert r.energy_wh == pytest.approx(1234500.0, abs=100)  # 0x0156 total kWh, float32
+        assert r.energy_wh == pytest.approx(1234500.0, abs=100)  # 0x0048 import kWh, float32
         assert r.frequency_hz == pytest.approx(49.98, abs=1e-3)
         server.values.currents = (6.0, 6.0, 6.0)
         wait_for(lambda: meter.read().currents_a == pytest.approx((6.0, 6.0, 6.0)))
@@ -128,12 +128,12 @@ def test_meter_offline_then_back(server: SdmMeterServer) -> None:
 
 
 def test_illegal_address_is_a_device_error_not_offline() -> None:
-    srv = SdmMeterServer(MeterValues(), omit=(TOTAL_KWH,))  # a meter model without the total kWh register
+    srv = SdmMeterServer(MeterValues(), omit=(FREQUENCY,))  # a meter model without the frequency register
     srv.start()
     meter = sdm_tcp("127.0.0.1", srv.port, **FAST)
     try:
         wait_for(lambda: meter.latest.failures > 0)
-        with pytest.raises(DeviceError, match=r"exception 2 \(illegal data address\) reading 0x0156") as exc:
+        with pytest.raises(DeviceError, match=r"exception 2 \(illegal data address\) reading 0x0046") as exc:
             meter.read()
         assert not isinstance(exc.value, DeviceOffline)
         assert srv.requests > 0

@@ -105,3 +105,24 @@ def test_framer_finds_telegrams_in_any_chunking() -> None:
     assert len(out) == 2
     assert framer.discarded_bytes == len(b"garbage")
     assert out[1].startswith("/ISk5") and out[1].endswith("\r\n")
+
+
+@pytest.mark.parametrize(("spec", "fresh_s", "stale_s"), [("v4", 25.0, 31.0), ("v5", 4.0, 6.0), ("belgium", 4.0, 6.0)])
+def test_staleness_follows_the_specs_telegram_interval(spec: str, fresh_s: float, stale_s: float) -> None:
+    """DSMR 4 sends a telegram every 10 s: a 10 s limit would call every slightly late one stale."""
+    from hal_fakes import Clock
+
+    clock = Clock()
+    meter = P1Meter("loop://", spec=spec, now=clock, start=False)
+    meter.latest.put(_reading())
+    clock.advance(fresh_s)
+    assert meter.read().currents_a[0] == 12.0
+    clock.advance(stale_s - fresh_s)
+    with pytest.raises(DeviceOffline, match="old"):
+        meter.read()
+
+
+def _reading():  # type: ignore[no-untyped-def]
+    from hal.interfaces import MeterReading
+
+    return MeterReading(currents_a=(12.0, 3.0, 1.0))

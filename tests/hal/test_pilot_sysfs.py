@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hal_fakes import Clock, FakeAds1115, FakeEv, FakeKernelExport, FakeSMBus, PilotFrontEnd, make_pwmchip
+from hal_fakes import Clock, FakeAds1115, FakeEv, FakePwmKernel, FakeSMBus, PilotFrontEnd, make_pwmchip
 
 from board.schema import PILOT_BANDS_DEFAULT
 from controller.evse.pilot import CpLevel, classify
@@ -27,9 +27,12 @@ class Rig:
         self.bus = FakeSMBus({0x48: self.ads})
         self.inverted = inverted
 
-    def pilot(self) -> SysfsPilot:
-        pwm = SysfsPwm(0, 0, sysfs_root=self.root)
-        return SysfsPilot(pwm, Ads1115(self.bus, 0x48, sleep=self.clock.advance), inverted=self.inverted)
+    def pilot(self, settle_s: float = 0.02) -> SysfsPilot:
+        pwm = SysfsPwm(0, 0, sysfs_root=self.root, now=self.clock, sleep=self.clock.advance)
+        adc = Ads1115(self.bus, 0x48, sleep=self.clock.advance)
+        return SysfsPilot(
+            pwm, adc, inverted=self.inverted, settle_s=settle_s, now=self.clock, sleep=self.clock.advance
+        )
 
     def file(self, name: str) -> str:
         return (self.chip / "pwm0" / name).read_text().strip()
@@ -49,22 +52,45 @@ def test_starts_in_safe_state_steady_high_and_reads_state_a(tmp_path: Path) -> N
     assert reading.low_v is None
 
 
-def test_exports_the_channel_when_the_kernel_has_not(tmp_path: Path) -> None:
-    rig = Rig(tmp_path, exported=False)
-    kernel = FakeKernelExport(rig.chip)
-    try:
-        rig.pilot()
-    finally:
-        kernel.stop()
-    assert rig.file("enable") == "1"
+def test_exports_the_channel_and_waits_for_udev_to_grant_the_files(tmp_path: Path) -> None:
+    """The kernel creates pwm0 with root-only files; udev gives them to the service's group 50 ms later: the
+    first writes fail with EACCES and are retried within the export timeout (on the fake clock)."""
+    clock = Clock()
+    kernel = FakePwmKernel(tmp_path, clock, udev_delay_s=0.05)
+    pwm = SysfsPwm(0, 0, sysfs_root=tmp_path, io=kernel, now=clock, sleep=kernel.sleep)
+    pwm.set_duty_ns(pwm.period_ns)
+    pwm.enable()
+    channel = tmp_path / "pwmchip0" / "pwm0"
+    assert [(channel / n).read_text().strip() for n in ("period", "duty_cycle", "enable")] == ["1000000", "1000000", "1"]
+    assert kernel.denied >= 1 and pwm.permission_retries == kernel.denied
+    assert ("pwmchip0/export", "0") in kernel.writes
+
+
+def test_a_service_udev_never_grants_fails_loudly_within_the_timeout(tmp_path: Path) -> None:
+    clock = Clock()
+    kernel = FakePwmKernel(tmp_path, clock, udev_delay_s=float("inf"))
+    with pytest.raises(DeviceError, match="Permission denied.*group"):
+        SysfsPwm(0, 0, sysfs_root=tmp_path, io=kernel, now=clock, sleep=kernel.sleep, export_timeout_s=0.5)
+    assert clock() - 1000.0 == pytest.approx(0.5, abs=0.02)
+
+
+def test_polarity_left_inversed_is_set_normal_while_disabled(tmp_path: Path) -> None:
+    """A channel left enabled with inversed polarity: the kernel refuses a polarity change while enabled."""
+    clock = Clock()
+    kernel = FakePwmKernel(tmp_path, clock)
+    kernel.channel(0, 0, period="1000000", duty_cycle="300000", enable="1", polarity="inversed")
+    SysfsPwm(0, 0, sysfs_root=tmp_path, io=kernel, now=clock, sleep=kernel.sleep)
+    assert (tmp_path / "pwmchip0/pwm0/polarity").read_text().strip() == "normal"
+    assert kernel.writes[:2] == [("pwmchip0/pwm0/enable", "0"), ("pwmchip0/pwm0/polarity", "normal")]
 
 
 def test_missing_chip_or_channel_is_offline(tmp_path: Path) -> None:
     with pytest.raises(DeviceOffline, match="no PWM chip"):
         SysfsPwm(3, 0, sysfs_root=tmp_path)
     make_pwmchip(tmp_path, 0)
+    clock = Clock()
     with pytest.raises(DeviceOffline, match="did not appear"):
-        SysfsPwm(0, 1, sysfs_root=tmp_path, export_timeout_s=0.05)
+        SysfsPwm(0, 1, sysfs_root=tmp_path, export_timeout_s=0.05, now=clock, sleep=clock.advance)
 
 
 def test_pwm_duty_and_both_phases(tmp_path: Path) -> None:
@@ -222,3 +248,69 @@ def test_a_stuck_conversion_is_an_error_not_a_frozen_reading(tmp_path: Path) -> 
     rig.ads.busy_until = 0.0  # the chip recovers
     rig.ticks(pilot)
     assert pilot.read().high_v == pytest.approx(12.0, abs=0.01)
+
+
+def test_no_low_phase_reading_until_the_stage_and_the_holds_have_settled(tmp_path: Path) -> None:
+    """After PWM is enabled, or its duty changes, a conversion started within `settle_s` is not a reading:
+    low_v stays None (the loop must not take an unsettled low phase for the car's diode)."""
+    rig = Rig(tmp_path)
+    pilot = rig.pilot(settle_s=0.05)
+    rig.ev.state = "B"
+    pilot.set_output(PilotOutput.pwm(16.0))
+    lows = []
+    for _ in range(5):  # 50 ms: every conversion so far started before the output settled
+        rig.clock.advance(0.01)
+        lows.append(pilot.read().low_v)
+    assert lows == [None] * 5
+    for _ in range(4):
+        rig.clock.advance(0.01)
+        reading = pilot.read()
+    assert reading.low_v == pytest.approx(-12.0, abs=0.01)
+    pilot.set_output(PilotOutput.pwm(25.0))  # a new duty: settle again
+    assert pilot.read().low_v is None
+    rig.clock.advance(0.01)
+    assert pilot.read().low_v is None
+    pilot.set_output(PilotOutput.pwm(25.0))  # the same output again: nothing to settle
+    rig.ticks(pilot, 10)
+    assert pilot.read().low_v == pytest.approx(-12.0, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("state", "inverted", "files"),
+    [
+        ("disabled", False, ("160000", "0")),
+        ("negative", False, ("0", "1")),
+        ("high", False, ("1000000", "1")),
+        ("negative", True, ("1000000", "1")),
+    ],
+)
+def test_park_leaves_the_declared_steady_state(tmp_path: Path, state: str, inverted: bool, files: tuple[str, str]) -> None:
+    clock = Clock()
+    kernel = FakePwmKernel(tmp_path, clock)
+    kernel.channel(0, 0, period="1000000", duty_cycle="160000", enable="1")  # a dead controller's last PWM
+    SysfsPwm(0, 0, sysfs_root=tmp_path, io=kernel, now=clock, sleep=kernel.sleep).park(state, inverted)
+    d = tmp_path / "pwmchip0" / "pwm0"
+    assert ((d / "duty_cycle").read_text().strip(), (d / "enable").read_text().strip()) == files
+
+
+def test_an_adc_that_was_reset_is_an_error_then_rechecked(tmp_path: Path) -> None:
+    """The ADS1115's config register back at its power-up value mid-conversion: not a reading; the next
+    read re-checks the chip and measures again."""
+    rig = Rig(tmp_path)
+    pilot = rig.pilot()
+    rig.ticks(pilot)
+    rig.ads.config = 0x0583  # power-up config (OS bit apart)
+    rig.ads.pending = None
+    with pytest.raises(DeviceError, match="config reads 0x8583"):
+        pilot.read()
+    rig.ticks(pilot)
+    assert pilot.read().high_v == pytest.approx(12.0, abs=0.01) and pilot.rearms == 1
+
+
+def test_another_chip_at_the_adc_address_fails_at_start_up(tmp_path: Path) -> None:
+    from hal_fakes import FakeTmp102
+
+    rig = Rig(tmp_path)
+    rig.bus.chips[0x48] = FakeTmp102(89.0)
+    with pytest.raises(DeviceError, match="not an ADS1115"):
+        rig.pilot()

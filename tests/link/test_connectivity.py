@@ -32,15 +32,14 @@ async def path_recording_office(refuse_prefix: str | None = None) -> tuple[BackO
     """A back office that records the request paths it sees and refuses (404) those under `refuse_prefix`."""
     office = BackOffice()
     paths: list[str] = []
-    original = office._process_request
 
     def process(connection: Any, request: Any) -> Any:
         paths.append(request.path)
         if refuse_prefix and request.path.startswith(refuse_prefix):
             return connection.respond(404, "no such path\n")
-        return original(connection, request)
+        return None
 
-    office._process_request = process  # type: ignore[method-assign]
+    office.request_hook = process
     await office.start()
     return office, paths
 
@@ -246,15 +245,12 @@ async def test_reconnect_backoff_doubles_with_jitter(monkeypatch: pytest.MonkeyP
     async def online() -> None:
         return None
 
-    link = OcppLink(lambda: settings, lambda i, w: None, clock, online, lambda: None, lambda i: None,
+    def log(line: str) -> None:
+        if line.startswith("back office unreachable"):  # one line per failed attempt
+            times.append(clock.monotonic())
+
+    link = OcppLink(lambda: settings, lambda i, w: None, clock, online, lambda: None, lambda i: None, log,
                     heartbeat=lambda: HeartbeatSettings(), rng=random.Random(7))
-    original = link._failed
-
-    def failed(url: str, exc: BaseException) -> None:
-        times.append(clock.monotonic())
-        original(url, exc)
-
-    monkeypatch.setattr(link, "_failed", failed)
     task = asyncio.create_task(link.run())
     try:
         for k in range(1, 9):
@@ -276,7 +272,6 @@ async def test_reconnect_backoff_doubles_with_jitter(monkeypatch: pytest.MonkeyP
 async def test_malformed_frames_get_a_callerror_and_never_kill_the_link(tmp_path: Path, bo: BackOffice) -> None:
     rig = await start_station(tmp_path, bo)
     try:
-        connection = bo._cps["CP1"]._connection
         frames = [
             "this is not json",
             '{"not": "an array"}',
@@ -290,7 +285,7 @@ async def test_malformed_frames_get_a_callerror_and_never_kill_the_link(tmp_path
             "[]",
         ]
         for f in frames:
-            await connection.send(f)
+            await bo.send_raw("CP1", f)
         await until(lambda: len([r for r in bo.records if r.error]) >= 5, 5, "the CALLERRORs")
         errors = {r.unique_id: r.error for r in bo.records if r.direction == "result" and r.error}
         assert errors["m1"] == "FormationViolation"

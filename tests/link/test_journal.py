@@ -5,25 +5,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from controller.transactions.journal import Journal, iso, parse_iso
+from controller.timefmt import format_time, parse_time_or_none
+from controller.transactions.journal import Journal
 
-T0 = parse_iso("2026-01-01T12:00:00Z") or 0.0
+T0 = parse_time_or_none("2026-01-01T12:00:00Z") or 0.0
 
 
 def _start(j: Journal, cid: int = 1, tag: str = "TAG", meter: int = 100, at: float = T0) -> int:
-    return j.start_transaction(cid, tag, meter, iso(at))
+    return j.start_transaction(cid, tag, meter, format_time(at))
 
 
 def test_messages_leave_in_order_with_the_mapped_transaction_id(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.sqlite")
     local = _start(j)
-    j.add_meter_values(local, 1, [{"timestamp": iso(T0 + 60), "sampledValue": [{"value": "150"}]}], energy_wh=150)
-    j.stop_transaction(local, 200, iso(T0 + 120), "Local", "TAG")
+    j.add_meter_values(local, 1, [{"timestamp": format_time(T0 + 60), "sampledValue": [{"value": "150"}]}], energy_wh=150)
+    j.stop_transaction(local, 200, format_time(T0 + 120), "Local", "TAG")
     actions = [i.action for i in j.pending()]
     assert actions == ["StartTransaction", "MeterValues", "StopTransaction"]
     start = j.next_pending()
     assert start is not None and j.resolve(start) == {
-        "connectorId": 1, "idTag": "TAG", "meterStart": 100, "timestamp": iso(T0),
+        "connectorId": 1, "idTag": "TAG", "meterStart": 100, "timestamp": format_time(T0),
     }
     j.ack(start, {"transactionId": 42, "idTagInfo": {"status": "Accepted"}})
     mv = j.next_pending()
@@ -41,7 +42,7 @@ def test_messages_leave_in_order_with_the_mapped_transaction_id(tmp_path: Path) 
 def test_committed_messages_survive_reopening(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.sqlite")
     local = _start(j)
-    j.stop_transaction(local, 300, iso(T0 + 10), "EVDisconnected")
+    j.stop_transaction(local, 300, format_time(T0 + 10), "EVDisconnected")
     del j  # no close: like a power cut right after the commit
     j2 = Journal(tmp_path / "j.sqlite")
     assert [i.action for i in j2.pending()] == ["StartTransaction", "StopTransaction"]
@@ -51,15 +52,15 @@ def test_committed_messages_survive_reopening(tmp_path: Path) -> None:
 def test_a_second_stop_is_never_journalled(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.sqlite")
     local = _start(j)
-    j.stop_transaction(local, 300, iso(T0 + 10), "Local")
-    j.stop_transaction(local, 310, iso(T0 + 11), "PowerLoss")
+    j.stop_transaction(local, 300, format_time(T0 + 10), "Local")
+    j.stop_transaction(local, 310, format_time(T0 + 11), "PowerLoss")
     assert [i.action for i in j.pending()] == ["StartTransaction", "StopTransaction"]
 
 
 def test_a_dropped_start_drops_the_rest_of_its_transaction(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.sqlite")
     local = _start(j)
-    j.add_meter_values(local, 1, [{"timestamp": iso(T0 + 1), "sampledValue": [{"value": "1"}]}])
+    j.add_meter_values(local, 1, [{"timestamp": format_time(T0 + 1), "sampledValue": [{"value": "1"}]}])
     start = j.next_pending()
     assert start is not None
     j.drop(start)
@@ -78,7 +79,7 @@ def test_power_loss_stop_uses_last_alive_and_last_meter(tmp_path: Path) -> None:
     assert stop.action == "StopTransaction"
     assert stop.payload["reason"] == "PowerLoss"
     assert stop.payload["meterStop"] == 1500
-    assert stop.payload["timestamp"] == iso(T0 + 60)
+    assert stop.payload["timestamp"] == format_time(T0 + 60)
 
 
 def test_resume_within_the_allowed_outage_only(tmp_path: Path) -> None:
@@ -94,8 +95,8 @@ def test_resume_within_the_allowed_outage_only(tmp_path: Path) -> None:
 
 def test_status_queue_is_durable_and_ordered(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.sqlite")
-    j.push_status(1, "Preparing", "NoError", None, iso(T0), 0)
-    j.push_status(1, "Charging", "NoError", None, iso(T0 + 5), 1)
+    j.push_status(1, "Preparing", "NoError", None, format_time(T0), 0)
+    j.push_status(1, "Charging", "NoError", None, format_time(T0 + 5), 1)
     j2 = Journal(tmp_path / "j.sqlite")
     q = j2.queued_statuses()
     assert [(s.status, s.after_seq) for s in q] == [("Preparing", 0), ("Charging", 1)]
@@ -106,8 +107,8 @@ def test_status_queue_is_durable_and_ordered(tmp_path: Path) -> None:
 def test_transaction_data_goes_with_the_stop(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.sqlite")
     local = _start(j)
-    j.add_transaction_data(local, {"timestamp": iso(T0), "sampledValue": [{"value": "100", "context": "Transaction.Begin"}]})
-    j.stop_transaction(local, 250, iso(T0 + 30), "Local")
+    j.add_transaction_data(local, {"timestamp": format_time(T0), "sampledValue": [{"value": "100", "context": "Transaction.Begin"}]})
+    j.stop_transaction(local, 250, format_time(T0 + 30), "Local")
     data = j.pending()[-1].payload["transactionData"]
     assert [mv["sampledValue"][0]["context"] for mv in data] == ["Transaction.Begin", "Transaction.End"]
     assert data[-1]["sampledValue"][0]["value"] == "250"
@@ -120,7 +121,7 @@ def test_old_done_transactions_are_pruned(tmp_path: Path, monkeypatch) -> None: 
     j = Journal(tmp_path / "j.sqlite")
     for n in range(6):
         local = _start(j, meter=n)
-        j.stop_transaction(local, n + 1, iso(T0 + n), "Local")
+        j.stop_transaction(local, n + 1, format_time(T0 + n), "Local")
         while (item := j.next_pending()) is not None:
             j.ack(item, {"transactionId": 100 + n})
     assert len(j.transactions()) == 3

@@ -7,7 +7,7 @@ import pytest
 from controller.config.keys import MEASURANDS
 from controller.ocpp.aligned import next_aligned
 from controller.ocpp.meter_values import sampled_values, split_measurand
-from controller.transactions.journal import iso, parse_iso
+from controller.timefmt import format_time, parse_time_or_none
 
 SAMPLE = {
     "currents": [16.0, 10.0, 0.0],
@@ -90,7 +90,7 @@ def test_context_and_location() -> None:
 
 
 def test_clock_alignment_from_midnight() -> None:
-    t = parse_iso("2026-01-01T12:07:31Z") or 0.0
-    assert iso(next_aligned(t, 900)) == "2026-01-01T12:15:00Z"
-    assert iso(next_aligned(parse_iso("2026-01-01T12:15:00Z") or 0.0, 900)) == "2026-01-01T12:30:00Z"
-    assert iso(next_aligned(parse_iso("2026-01-01T23:59:00Z") or 0.0, 7000)) == "2026-01-02T00:00:00Z"
+    t = parse_time_or_none("2026-01-01T12:07:31Z") or 0.0
+    assert format_time(next_aligned(t, 900)) == "2026-01-01T12:15:00Z"
+    assert format_time(next_aligned(parse_time_or_none("2026-01-01T12:15:00Z") or 0.0, 900)) == "2026-01-01T12:30:00Z"
+    assert format_time(next_aligned(parse_time_or_none("2026-01-01T23:59:00Z") or 0.0, 7000)) == "2026-01-02T00:00:00Z"

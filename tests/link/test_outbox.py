@@ -14,7 +14,8 @@ from ocpp.v16 import call_result
 from controller.clock import FakeClock
 from controller.ocpp.link import NotConnected
 from controller.ocpp.outbox import INDEFINITE_RETRY_CAP_S, JournalSender, retry_decision
-from controller.transactions.journal import Journal, iso
+from controller.timefmt import format_time
+from controller.transactions.journal import Journal
 
 
 class Config:
@@ -83,8 +84,8 @@ async def _settle() -> None:
 @pytest.fixture
 def journal(tmp_path: Path) -> Journal:
     j = Journal(tmp_path / "j.sqlite")
-    local = j.start_transaction(1, "TAG", 0, iso(1.767e9))
-    j.stop_transaction(local, 10, iso(1.767e9 + 5), "Local")
+    local = j.start_transaction(1, "TAG", 0, format_time(1.767e9))
+    j.stop_transaction(local, 10, format_time(1.767e9 + 5), "Local")
     return j
 
 
@@ -144,8 +145,8 @@ async def test_offline_is_not_a_failed_try(journal: Journal) -> None:
 async def test_meter_values_wait_for_their_randomised_time(tmp_path: Path) -> None:
     clock = FakeClock()
     j = Journal(tmp_path / "j.sqlite")
-    local = j.start_transaction(1, "TAG", 0, iso(clock.now().timestamp()))
-    j.add_meter_values(local, 1, [{"timestamp": iso(clock.now().timestamp()), "sampledValue": [{"value": "1"}]}],
+    local = j.start_transaction(1, "TAG", 0, format_time(clock.now().timestamp()))
+    j.add_meter_values(local, 1, [{"timestamp": format_time(clock.now().timestamp()), "sampledValue": [{"value": "1"}]}],
                        not_before=clock.now().timestamp() + 30)
     link = ScriptedLink(clock, [StartConf(3), call_result.MeterValues()])
     sender = JournalSender(j, link, clock, Config(), lambda *a: None)  # type: ignore[arg-type]

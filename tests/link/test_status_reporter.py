@@ -12,7 +12,8 @@ from controller.clock import FakeClock
 from controller.ocpp.link import NotConnected
 from controller.ocpp.status import Status
 from controller.ocpp.statusq import StatusReporter
-from controller.transactions.journal import Journal, iso
+from controller.timefmt import format_time
+from controller.transactions.journal import Journal
 
 
 class Config:
@@ -94,7 +95,7 @@ async def test_timestamp_mode_stamps_when_the_status_began(tmp_path: Path) -> No
     began = clock.now().timestamp()
     rep.update(1, PREPARING)
     await settle(clock, 5.5)
-    assert link.sent == [(1, "Preparing", iso(began))]
+    assert link.sent == [(1, "Preparing", format_time(began))]
     task.cancel()
 
 
@@ -162,7 +163,7 @@ async def test_suspended_ev_needs_to_settle(tmp_path: Path) -> None:
 
 async def test_status_waits_for_the_transaction_message_before_it(tmp_path: Path) -> None:
     clock, link, journal, rep, task = await make(tmp_path)
-    local = journal.start_transaction(1, "TAG", 0, iso(clock.now().timestamp()))
+    local = journal.start_transaction(1, "TAG", 0, format_time(clock.now().timestamp()))
     rep.update(1, CHARGING)
     await settle(clock)
     assert link.sent == []  # StartTransaction goes first

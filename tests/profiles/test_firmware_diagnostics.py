@@ -97,3 +97,18 @@ async def test_get_diagnostics_ftp_upload_and_failure(rig: Rig, ftp_server: FtpS
     await rig.bo.call(rig.identity, call.GetDiagnostics(location=f"{bad}/upload/", retries=1, retry_interval=1))
     await wait_statuses(rig, "DiagnosticsStatusNotification", ["Uploading", "Uploaded", "Uploading", "UploadFailed"])
     assert statuses(rig, "DiagnosticsStatusNotification")[-1] == "UploadFailed"
+
+
+async def test_the_conf_goes_before_the_first_status_notification(rig: Rig, http_files: HttpFiles) -> None:
+    """The jobs start in the handlers' @after hooks, once the .conf has gone out (no sleep orders them)."""
+    http_files.files["/fw/order.bin"] = b"image"
+    bo, cp = rig.bo, rig.identity
+    for request, notification in (
+        (call.GetDiagnostics(location=f"{http_files.url}/upload"), "DiagnosticsStatusNotification"),
+        (call.UpdateFirmware(location=f"{http_files.url}/fw/order.bin", retrieve_date=NOW), "FirmwareStatusNotification"),
+    ):
+        after = len(bo.records)
+        await bo.call(cp, request)
+        await until(lambda n=notification, a=after: calls(rig, n, a), 10, notification)  # type: ignore[misc]
+        seen = [(r.direction, r.action) for r in bo.records[after:]]
+        assert seen.index(("result", type(request).__name__)) < seen.index(("in", notification)), seen

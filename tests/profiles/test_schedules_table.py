@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from controller.energy import schedules as sch
+from controller.timefmt import parse_time
 
-T0 = sch.parse_time("2026-01-01T12:00:00Z")
+T0 = parse_time("2026-01-01T12:00:00Z")
 assert T0 is not None
 
 

@@ -118,7 +118,7 @@ async def test_sign_certificate_and_certificate_signed(rig: Rig) -> None:
     )
     res = await bo.call(cp, call.CertificateSigned(certificate_chain=pem(cert) + pem(ca)))
     assert res.status == "Accepted"
-    assert (rig.station.security._cp_dir / "key.pem").exists()
+    assert (rig.station.security.cp_dir / "key.pem").exists()
 
 
 async def test_get_log_security_log(rig: Rig, http_files: HttpFiles) -> None:

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import controller.backoffice.server as server
 from controller.backoffice.server import BackOffice
 from controller.config.store import ConfigStore
 
@@ -201,22 +200,19 @@ async def kill_randomly(c: Controller, rng: random.Random, done: asyncio.Event) 
         await c.crash(rng.uniform(0.0, 0.5))
 
 
-def kill_in_flight(monkeypatch: Any, controllers: list[Controller], rng: random.Random, counts: dict[str, int]) -> None:
+def kill_in_flight(bo: BackOffice, controllers: list[Controller], rng: random.Random, counts: dict[str, int]) -> None:
     """Some kills land exactly in the window that matters: the back office has processed a transaction
     message and is about to answer; the controller dies before it can commit the answer."""
     by_id = {c.identity: c for c in controllers}
-    original = server._CentralSystemCP._send
 
-    async def send(self: Any, message: str) -> None:
-        msg = json.loads(message)
-        action = self._in_actions.get(str(msg[1])) if msg[0] == 3 else None
-        c = by_id.get(self.id)
+    def before_answer(cp_id: str, action: str) -> bool:
+        c = by_id.get(cp_id)
         if action in TX_ACTIONS and c is not None and rng.random() < 0.12 and c.kill_now():
             counts[f"killed before {action}.conf"] = counts.get(f"killed before {action}.conf", 0) + 1
             asyncio.ensure_future(c.crash(rng.uniform(0.0, 0.3)))
-        await original(self, message)
+        return True
 
-    monkeypatch.setattr(server._CentralSystemCP, "_send", send)
+    bo.before_answer = before_answer
 
 
 async def flap(bo: BackOffice, rng: random.Random, done: asyncio.Event, counts: dict[str, int]) -> None:
@@ -226,7 +222,7 @@ async def flap(bo: BackOffice, rng: random.Random, done: asyncio.Event, counts: 
         if done.is_set():
             return
         if rng.random() < 0.5:
-            for cp in list(bo._cps):
+            for cp in bo.connected_ids():
                 await bo.drop(cp)
             counts["drops"] += 1
         else:
@@ -250,14 +246,14 @@ async def test_sigkill_at_random_points_with_a_flapping_back_office(tmp_path: Pa
     await asyncio.gather(*(c.start() for c in controllers))
     done = asyncio.Event()
     counts = {"drops": 0, "outages": 0}
-    kill_in_flight(monkeypatch, controllers, random.Random(rng.random()), counts)
+    kill_in_flight(bo, controllers, random.Random(rng.random()), counts)
     chaos = [asyncio.create_task(kill_randomly(c, random.Random(rng.random()), done)) for c in controllers]
     chaos.append(asyncio.create_task(flap(bo, random.Random(rng.random()), done, counts)))
     try:
         await asyncio.gather(*(drive_sessions(c, random.Random(rng.random())) for c in controllers))
         done.set()
         await asyncio.gather(*chaos)
-        if bo._server is None:
+        if not bo.serving:
             await bo.start()
         for c in controllers:  # end any session still running, then let everything be delivered
             with contextlib.suppress(ConnectionError, TimeoutError, OSError):

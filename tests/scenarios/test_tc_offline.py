@@ -4,13 +4,11 @@ mid-StopTransaction (the back office processed it but its answer was lost: the r
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import controller.backoffice.server as server
 from controller.backoffice.server import BackOffice
 from tests.link.support import Rig, Script, start_station, stop_station, until
 
@@ -142,19 +140,20 @@ def lose_answer(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """The back office processes the next call of each named action, then the connection dies before its
     answer leaves (set the count per action)."""
     drops: dict[str, int] = {}
-    original = server._CentralSystemCP._send
 
-    async def send(self: Any, message: str) -> None:
-        msg = json.loads(message)
-        action = self._in_actions.get(str(msg[1])) if msg[0] == 3 else None
-        if action and drops.get(action, 0) > 0:
+    def before_answer(cp_id: str, action: str) -> bool:
+        if drops.get(action, 0) > 0:
             drops[action] -= 1
-            self._answers[str(msg[1])] = ("conf", msg[2], None)
-            self._connection.transport.abort()
-            return
-        await original(self, message)
+            return False
+        return True
 
-    monkeypatch.setattr(server._CentralSystemCP, "_send", send)
+    original_init = BackOffice.__init__
+
+    def init(self: BackOffice, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self.before_answer = before_answer  # every back office of this test loses the answers asked for
+
+    monkeypatch.setattr(BackOffice, "__init__", init)
     return drops
 
 

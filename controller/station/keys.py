@@ -1,0 +1,102 @@
+"""The configuration keys the station itself owns, bound where they are used: the evse keys forwarded to the
+control loop (with Station-MaxCurrent, which the loop also caps the offer with), the socket limits that
+re-publish the limits, the live monitoring keys read from the mirror, and the obsolete Alfen names that a
+back office may still write (applied to the keys that replaced them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from controller.config.registry import ConfigRegistry
+from controller.evse.settings import EvseConfig
+from controller.ports import ControlPort
+from controller.statefile import read_json
+from controller.station.control import TILT_FILE
+from controller.station.sockets import ConnectorView, Sockets
+
+OWNER = "station"
+# keys of other owners that the control loop needs as well (it caps the offer with them within one tick)
+LOOP_KEYS = frozenset({"Station-MaxCurrent"})
+# obsolete name -> (replacement, value written for "true", value written for "false")
+REPLACED: dict[str, tuple[str, str, str]] = {
+    "OfflineAuthorise": ("LocalAuthorizeOffline", "true", "false"),
+    "OnlineAuthorise": ("LocalPreAuthorize", "false", "true"),  # true = always ask the back office
+}
+
+
+def _actual_power_kw(v: ConnectorView) -> str:
+    return f"{((v.meter or {}).get('power_w') or 0.0) / 1000:.3f}"
+
+
+def _output_phases(v: ConnectorView) -> str:
+    return str(sum(1 for a in v.currents if a >= 0.5))
+
+
+def _input_phases(v: ConnectorView) -> str:
+    return str(sum(1 for u in v.voltages if u >= 100.0))
+
+
+def _phases_connected(v: ConnectorView) -> str:
+    return "".join(f"L{i + 1}" for i, u in enumerate(v.voltages) if u >= 100.0)
+
+
+def loop_keys(config: ConfigRegistry) -> list[str]:
+    """The keys the control loop applies (forwarded over the channel)."""
+    return [s.name for s in config.all_specs() if s.owner == "evse" or s.name in LOOP_KEYS]
+
+
+def evse_values(config: ConfigRegistry, state_dir: Path) -> dict[str, str]:
+    """Every loop key's value (and the persisted tilt calibration), for a (re)started control process."""
+    out: dict[str, str] = {}
+    for name in loop_keys(config):
+        spec = config.spec(name)
+        if spec is not None and spec.access != "W":
+            out[name] = config.get(name)
+    tilt = read_json(state_dir / TILT_FILE, {})
+    vec = tilt.get("tilt_vector") if isinstance(tilt, dict) else None
+    if isinstance(vec, list) and len(vec) == 3 and all(isinstance(x, int | float) for x in vec):
+        out["_TiltVector"] = ",".join(str(x) for x in vec)
+    return out
+
+
+def loop_refuses(name: str, value: str) -> str | None:
+    """The control loop's own verdict on a value of one of its keys (its pure parser, `EvseConfig.apply`), so
+    that a value the loop would ignore is Rejected where it comes in instead of Accepted and never applied."""
+    if EvseConfig().apply({name: value}):
+        return "the control loop cannot apply this value"
+    return None
+
+
+def apply_replaced(config: ConfigRegistry, name: str, value: str) -> None:
+    """An obsolete key was written: write the key that replaced it."""
+    target, when_true, when_false = REPLACED[name]
+    config.set_internal(target, when_true if value.strip().lower() == "true" else when_false)
+
+
+def bind_station_keys(
+    config: ConfigRegistry,
+    control: ControlPort,
+    sockets: Sockets,
+    publish_limits: Callable[[], None],
+    nfc_version: Callable[[], str],
+) -> None:
+    for name in loop_keys(config):
+        config.register_validator(name, partial(loop_refuses, name))
+        config.subscribe(name, lambda n, v: control.send_config({n: v}))
+    for name in ("Station-MaxCurrent", *(f"Connector{cid}-MaxCurrent" for cid in sockets)):
+        if config.spec(name) is not None:
+            config.subscribe(name, lambda *_: publish_limits())
+    for name in REPLACED:
+        config.subscribe(name, lambda n, v: apply_replaced(config, n, v))
+    live = {"Temperature": lambda: "" if sockets.temperature_c is None else f"{sockets.temperature_c:.1f}",
+            "NFC-Version1": nfc_version}
+    for cid, v in sockets.items():
+        live[f"Connector{cid}-ActualPower"] = partial(_actual_power_kw, v)
+        live[f"Connector{cid}-OutputPhases"] = partial(_output_phases, v)
+        live[f"Connector{cid}-InputPhases"] = partial(_input_phases, v)
+        live[f"Connector{cid}-PhasesConnected"] = partial(_phases_connected, v)
+    for name, provider in live.items():
+        if config.spec(name) is not None:
+            config.register_live(name, provider)
