@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint typecheck clean keys-doc tools
+.PHONY: demo test bench lint typecheck clean keys-doc tools mutate fuzz-loop
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || { \
@@ -38,6 +38,14 @@ test: $(STAMP) $(INTEROP) tools
 	$(PY) -m pytest
 	$(VENV)/bin/ruff check controller hal board hil tests bench
 	$(VENV)/bin/mypy controller hal board hil bench
+
+# a hand-listed set of mutants of the safety modules, each run against the tests that must kill it
+mutate: $(STAMP)
+	$(PY) -m tests.evse.mutants
+
+# the model-based test of the control loop with a bigger, random profile (the suite runs 200 x 200)
+fuzz-loop: $(STAMP)
+	FUZZ_EXAMPLES=2000 FUZZ_STEPS=400 FUZZ_RANDOM=1 $(PY) -m pytest -q -p no:cacheprovider tests/evse/test_model.py --hypothesis-show-statistics
 
 bench: $(STAMP)
 	$(PY) -m bench
