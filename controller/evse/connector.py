@@ -193,6 +193,7 @@ class ConnectorController:
         self._ignores_pwm_off = False
         self._connected = False
         self._unplug_pending = True  # a fresh loop knows nothing of the car until the pilot says so
+        self.quiet_until_pilot = False  # set after a restart (Restore.restarted)
         self._diode_seen = False
         self._resume_by_station = False  # the car's last C -> B followed our PWM off: its B -> C is not its own
         self._meter_bad_since: float | None = None
@@ -223,8 +224,8 @@ class ConnectorController:
 
     @property
     def pilot_known(self) -> bool:
-        """The state has been seen on the pilot since this loop started (not just assumed A)."""
-        return self._connected or not self._unplug_pending
+        """May the state be reported: after a restart only once the pilot showed it (not just assumed A)."""
+        return not self.quiet_until_pilot or self._connected or not self._unplug_pending
 
     def may_draw(self, now: float) -> float:
         """The most the car may draw now: the highest offer of the last 5 s."""

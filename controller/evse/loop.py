@@ -124,6 +124,9 @@ class ControlLoop:
                     self.log("warning", f"connector {cid}: unknown latched fault {name!r} handed back")
         if msg.tilt_vector is not None:
             self.config.tilt_vector = msg.tilt_vector
+        if msg.restarted:  # the car may still be there: never report a guessed state A (an unplug)
+            for ctl in self.connectors.values():
+                ctl.quiet_until_pilot = True
 
     def log(self, level: str, text: str) -> None:
         self.outbox.append(Log(level, text))

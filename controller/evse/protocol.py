@@ -61,6 +61,7 @@ class Restore:
     TAG: ClassVar[str] = "restore"
     latched: dict[int, tuple[str, ...]] = field(default_factory=dict)
     tilt_vector: Vector | None = None
+    restarted: bool = False  # a previous control process ran: report no state before the pilot showed it
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,6 +113,7 @@ class ControlProcess:
         self.restarts = 0
         self.restart_times: collections.deque[float] = collections.deque()
         self.gave_up = False
+        self._spawned = False  # a control process was started before (the next one is a restart)
         self.refused: str | None = None
         self.hello: Hello | None = None
         self.last_stats: Stats | None = None
@@ -173,7 +174,8 @@ class ControlProcess:
         self._link = SocketLink(parent, self._on_data, lambda: None)
         # before anything can authorise it: who we are, what it must not forget, what we ask of it
         self._send(MainHello(PROTOCOL_VERSION))
-        self._send(Restore(dict(self.latched), self.tilt_vector))
+        self._send(Restore(dict(self.latched), self.tilt_vector, restarted=self._spawned))
+        self._spawned = True
         if self._config:
             self._send(Config(dict(self._config)))
         self._send(self._limits_message())

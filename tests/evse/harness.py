@@ -103,7 +103,7 @@ class Harness:
         self.loop = build_loop(self.board, self.now)
         self._last_pilot = {}
         self._self_tests = {}
-        self.send(Restore(dict(self.latched), self.tilt_vector))
+        self.send(Restore(dict(self.latched), self.tilt_vector, restarted=True))
         if self._config:
             self.send(Config(dict(self._config)))
         self.send(Limits(dict(self._limits)))
