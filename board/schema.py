@@ -165,10 +165,12 @@ DEFAULTS_KEYS_TYPE = (str, int, float, bool)
 
 # [firmware]: how an UpdateFirmware image is installed. `install_command` is an argv list (or a shell-like
 # string) run with `{file}` replaced by the downloaded image and `{python}` by the running interpreter; exit
-# status 0 means installed (the station then reboots), anything else InstallationFailed.
+# status 0 means installed (the station then reboots), anything else InstallationFailed. `allow_unsigned`
+# (development boards only): accept the plain, unsigned UpdateFirmware; without it only SignedUpdateFirmware.
 FIRMWARE_KEYS: dict[str, Param] = {
     "install_command": Param((str, list)),
     "timeout_s": Param(NUMBER, min=1),
+    "allow_unsigned": Param(bool),
 }
 
 # [system]: the facts of the operating system image the board needs (board/system.py reads them; install.sh

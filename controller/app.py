@@ -10,9 +10,8 @@ process only asks it for things (limits), and hears back what happens (states, f
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
-import time
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ from controller.modbus.slave import AlfenSlave, SlaveBoard
 from controller.ocpp.aligned import MeterService
 from controller.ocpp.availability import Availability
 from controller.ocpp.client import ClientServices, OcppClient, frame_tracer
-from controller.ocpp.conn_settings import CertPaths, heartbeat_settings, link_settings, security_prerequisites
+from controller.ocpp.conn_settings import heartbeat_settings, link_settings
 from controller.ocpp.diagnostics import ArchiveSources, Diagnostics
 from controller.ocpp.firmware import Firmware
 from controller.ocpp.link import LinkSettings, OcppLink
@@ -42,6 +41,7 @@ from controller.ocpp.security import Security
 from controller.ocpp.smartcharging import SmartCharging
 from controller.ocpp.statusq import StatusReporter
 from controller.ocpp.trigger import Triggers
+from controller.redact import install_log_redaction, secret_key_names
 from controller.sdnotify import SystemdNotifier
 from controller.station import keys as station_keys
 from controller.station.changes import Changes
@@ -52,6 +52,7 @@ from controller.station.limits import LimitArbiter
 from controller.station.requests import CoreRequests
 from controller.station.sockets import Sockets
 from controller.station.status import StationStatus, snapshot
+from controller.station.trace import TraceLog
 from controller.transactions.journal import Journal
 from controller.transactions.sessions import SessionManager
 from hal.factory import StationDevices, build_station_devices
@@ -81,27 +82,20 @@ class Station:
         self.board, self.state_dir, self.options = board, state_dir, options
         state_dir.mkdir(parents=True, exist_ok=True)
         self.clock = clock = clock or SystemClock()
-        outer_trace = trace or (lambda s: None)
-        self.recent_log: collections.deque[tuple[float, str]] = collections.deque(maxlen=5000)  # for diagnostics
-
-        def _trace(line: str) -> None:
-            self.recent_log.append((time.time(), line))
-            outer_trace(line)
-
-        self.trace = _trace
+        self.trace = self.trace_log = TraceLog(clock, trace)
         ids = [c.id for c in board.connectors]
         defaults = dict(board.defaults)
         defaults.setdefault("NumberOfConnectors", str(len(ids)))
         self.config = config = ConfigRegistry(ConfigStore(state_dir / "config.json"), board_defaults=defaults)
+        self._secret_keys = secret_key_names(config.all_specs())  # write-only values: never traced or logged
+        for logger in ("ocpp", "controller.ocpp.client"):  # they log whole frames
+            install_log_redaction(logging.getLogger(logger), lambda: self._secret_keys)
         self.journal = journal = Journal(state_dir / "journal.sqlite")
         resumed = recover_after_outage(config, journal, clock, self.trace)  # before the sessions read the journal
         self.changes = changes = Changes()
         self.sockets = sockets = Sockets(ids, clock.monotonic, keep_energy_up=board.is_simulated)
-        self.views = sockets.views
         self.devices: StationDevices = build_station_devices(
-            board,
-            clock.monotonic,
-            lambda: [tuple(v.currents) for v in sockets.views.values()],  # type: ignore[misc]
+            board, clock.monotonic, lambda: [tuple(v.currents) for v in sockets.views.values()],  # type: ignore[misc]
             meter_model=lambda: modbus_meter_model(EnergySettings.read(config)),
         )
         grid = board.station.get("grid_meter")
@@ -114,6 +108,7 @@ class Station:
         self.link = OcppLink(
             self._link_settings, self._make_client, clock, self._on_online, lambda: self.trace("back office connection lost"),
             self._on_boot_interval, self.trace, heartbeat=lambda: heartbeat_settings(config),
+            on_attempt=lambda s, url, error: self.security.link_attempt(s, url, error),
         )
         self.sessions = sessions = SessionManager(
             ids, journal, clock, config, lambda tag: self.auth.authorize(tag), lambda cid: sockets[cid].energy_wh,
@@ -134,7 +129,7 @@ class Station:
             lambda: self.smart, self.energy,
         )
         self.meters = MeterService(
-            config, clock, journal, self.link, sessions, self._meter_sample, self.devices.grid_meter,
+            config, clock, journal, self.link, sessions, lambda cid: self.status.meter_sample(cid), self.devices.grid_meter,
             self.sender.notify, self.trace,
         )
         self.leds = LedController(self.devices.leds, config, clock)
@@ -157,7 +152,7 @@ class Station:
             self.limits.socket_max, changes, self.trace,
         )
         self.diagnostics = Diagnostics(clock, self.link, self._identity, ArchiveSources(
-            state_dir, lambda: list(self.recent_log), lambda: config.get_configuration(None)[0], journal,
+            state_dir, self.trace_log.recent, lambda: config.get_configuration(None)[0], journal,
             self.status_snapshot, lambda: self.security.events,
         ), self.trace)
         self.firmware = Firmware(
@@ -177,7 +172,8 @@ class Station:
         )
         self.control_events = ControlEvents(
             sockets, sessions, lambda: self.control, self.energy, journal, self.notifier, state_dir,
-            board.is_simulated, self._evse_values, self._plug_and_charge, self.limits.publish, changes, self.trace,
+            board.is_simulated, self._evse_values, self.auth.plug_and_charge_id, self.sender.notify, self.limits.publish,
+            changes, self.trace,
         )
         self.modbus = AlfenSlave(
             self.energy, clock, config, sockets, self.link,
@@ -185,6 +181,7 @@ class Station:
                        {c.id: c.devices["meter"].driver for c in board.connectors if "meter" in c.devices}),
             self.trace, options.modbus_host, options.modbus_port, options.modbus_idle_s,
         )
+        self.reset_done = self.lifecycle.reset_done  # set when a Reset/firmware reboot has stopped the station
         self._wire()
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -198,23 +195,16 @@ class Station:
         )
         s = self.sessions
         s.may_use = lambda cid, tag: not self.sockets[cid].unavailable and self.reservations.may_use(cid, tag)
-        s.reservation_for = self._consume_reservation
+        s.reservation_for = self.reservations.consume_for
         s.on_started = self._on_tx_started
         s.on_stopped = self._on_tx_stopped
         s.same_group = self.auth.same_group
-        config = self.config
         rfid = self.devices.rfid
         station_keys.bind_station_keys(
-            config, self.control, self.sockets, self.limits.publish, lambda: rfid.version() if rfid is not None else ""
+            self.config, self.control, self.sockets, self.limits.publish, lambda: rfid.version() if rfid else ""
         )
-        for key in ("HeartbeatInterval", "HeartBeatSendAllways"):
-            config.subscribe(key, lambda *_: self.link.heartbeat_changed())
-        for key in ("MeterValueSampleInterval", "ClockAlignedDataInterval", "CentralMeterValueSampleInterval",
-                    "CentralMeterValueAlignment", "CentralMeterValueTransmissionMode"):
-            config.subscribe(key, self.meters.changed)
-        certs = CertPaths.under(self.state_dir)
-        config.register_validator(
-            "SecurityProfile", lambda v: security_prerequisites(int(v), config, certs) if v.isdigit() else None
+        station_keys.bind_service_keys(
+            self.config, self.state_dir, self.clock, self.link.heartbeat_changed, self.meters.changed
         )
 
     # -- small adapters between the parts ----------------------------------------------------------------------
@@ -232,7 +222,7 @@ class Station:
             self.requests, self.triggers, self.firmware, self.diagnostics, self.auth, self.reservations, self.smart,
             self.security,
         )
-        return OcppClient(identity, ws, services, trace=frame_tracer(self.trace))
+        return OcppClient(identity, ws, services, trace=frame_tracer(self.trace, self._secret_keys))
 
     async def _on_online(self) -> None:
         self.status.report_all()
@@ -268,36 +258,10 @@ class Station:
         self.smart.on_transaction_end(cid)
         self.availability.on_transaction_end(cid)
 
-    def _plug_and_charge(self, cid: int) -> None:
-        id_tag = self.auth.plug_and_charge_id()
-        s = self.sessions.sessions[cid]
-        if id_tag is not None and not s.in_transaction and s.authorized_at is None and self.sessions.authorize_on(cid, id_tag):
-            self.trace(f"connector {cid}: Plug&Charge with {id_tag}")
-            self.sender.notify()
-
-    def _meter_sample(self, cid: int) -> dict[str, Any] | None:
-        """What the meter value schedule measures on `cid`: the loop's last sample, our offer, the temperature."""
-        v = self.sockets.views.get(cid)
-        if v is None or v.meter is None:
-            return None
-        return dict(v.meter, offered_a=self.status.offered(cid), temperature_c=self.sockets.temperature_c)
-
     # -- life cycle ----------------------------------------------------------------------------------------------
-    @property
-    def reset_done(self) -> asyncio.Event:
-        return self.lifecycle.reset_done
-
     @property
     def reset_kind(self) -> str | None:
         return self.lifecycle.reset_kind
-
-    @property
-    def station_faults(self) -> list[str]:
-        return self.sockets.station_faults
-
-    @property
-    def control_deaths(self) -> int:
-        return self.control_events.deaths
 
     async def start(self) -> None:
         for cid in self.lifecycle.resumed_connectors():

@@ -10,10 +10,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+
+from controller.clock import Clock
+from controller.config.registry import ConfigRegistry
+from hal.interfaces import Leds
 
 IDLE_DIM_AFTER_S = 60.0
 NIGHT_DIM_FACTOR = 0.3
+#: The Interface keys the LEDs apply (re-evaluated on every change).
+CONFIG_KEYS = ("LightIntensity", "AutoDimLights", "LED Heart Beat Mode", "LED Heart Beat Intensity", "Latitude",
+               "Longitude", "BlinkRepeat")
 
 # status -> (colour, pattern), most important first when several connectors differ
 STATUS_LOOK: dict[str, tuple[str, str]] = {
@@ -92,7 +98,7 @@ class LedState:
 class LedController:
     """Drives the LEDs from the station state and the Interface keys; re-evaluated on every change."""
 
-    def __init__(self, leds: Any, config: Any, clock: Any) -> None:
+    def __init__(self, leds: Leds | None, config: ConfigRegistry, clock: Clock) -> None:
         self.leds = leds
         self.config = config
         self.clock = clock
@@ -101,9 +107,7 @@ class LedController:
         self._statuses: list[str] = []
         self._warning = False
         self._signal: tuple[str, int] | None = None
-        for key in ("LightIntensity", "AutoDimLights", "LED Heart Beat Mode", "LED Heart Beat Intensity",
-                    "Latitude", "Longitude", "BlinkRepeat"):
-            config.subscribe(key, lambda *_: self.refresh())
+        config.bind("leds", CONFIG_KEYS, on_change=lambda *_: self.refresh())
 
     def interaction(self) -> None:
         self.last_interaction = self.clock.monotonic()

@@ -19,12 +19,21 @@ log = logging.getLogger(__name__)
 
 
 def write_json(path: Path, value: Any) -> None:
+    write_atomic(path, json.dumps(value, indent=1, sort_keys=True).encode())
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace `path` with `data`: a new temporary file created with mode 0600 (never wider, whatever a stale
+    one had), written whole, fsync-ed, renamed, and the directory fsync-ed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    data = json.dumps(value, indent=1, sort_keys=True).encode()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -23,7 +23,7 @@ async def test_killed_control_process_is_reported_and_restarted(rig: Rig) -> Non
     assert proc is not None
     old_pid = proc.pid
     os.kill(old_pid, signal.SIGKILL)
-    await until(lambda: rig.station.control_deaths == 1, 5, "death reported")
+    await until(lambda: rig.station.control_events.deaths == 1, 5, "death reported")
     await until(lambda: rig.station.control.proc is not None and rig.station.control.proc.pid != old_pid
                 and rig.station.control.alive, 5, "restart")
     await rig.station.control.wait_ready(5)
@@ -93,7 +93,7 @@ async def test_silent_main_process_stops_charging(tmp_path: Path, monkeypatch: p
         control.set_limits = lambda connectors: None  # type: ignore[method-assign]  # the main process hangs:
         monkeypatch.setattr(supervisor, "LIMITS_RESEND_S", 1e9)  # no more heartbeat after the one under way
         await until(lambda: rig.conn()["contactor"] == "open", 12, "the loop stops charging on its own")
-        assert "main_silent" in rig.station.station_faults
+        assert "main_silent" in rig.station.sockets.station_faults
     finally:
         await stop_rig(rig)
 
@@ -106,7 +106,7 @@ async def test_simulated_meter_keeps_counting_across_a_control_restart(rig: Rig)
     proc = rig.station.control.proc
     assert proc is not None
     os.kill(proc.pid, signal.SIGKILL)
-    await until(lambda: rig.station.control_deaths == 1, 5, "death reported")
+    await until(lambda: rig.station.control_events.deaths == 1, 5, "death reported")
     await rig.station.control.wait_ready(5)
     for _ in range(30):  # never below the reading before the restart, sample after sample
         await asyncio.sleep(0.1)

@@ -39,6 +39,14 @@ from controller.ports import ChangeBus, LinkPort, NotConnected, SessionsPort, Se
 
 MASTER_WINDOW_S = 30.0
 
+#: The configuration keys the authoriser applies (read where used; `decision.AuthSettings` reads the first six).
+CONFIG_KEYS = (
+    "LocalAuthListEnabled", "AuthorizationCacheEnabled", "WhiteListEnabled", "LocalPreAuthorize",
+    "LocalAuthorizeOffline", "AllowOfflineTxForUnknownId", "SendLocalListMaxLength", "LocalAuthListMaxLength",
+    "MasterKey-isEnabled", "MasterKey-Id", "StopTransactionOnInvalidId", "AbortConcurrentTx", "MaxEnergyOnInvalidId",
+    "AuthorizationMethod", "PlugAndChargeIdentifier",
+)
+
 
 class Authorizer:
     def __init__(

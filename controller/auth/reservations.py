@@ -25,6 +25,8 @@ from controller.transactions.sessions import Session
 
 BUSY = frozenset({"Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing", "Reserved"})
 
+CONFIG_KEYS = ("ReserveConnectorZeroSupported",)
+
 
 @dataclass(frozen=True)
 class Reservation:
@@ -205,6 +207,14 @@ class Reservations:
             return False
         self._drop(reservation_id, "cancelled")
         return True
+
+    def consume_for(self, cid: int, id_tag: str | None) -> int | None:
+        """A transaction starts on `cid` for `id_tag`: the reservation it uses up (its id), if any."""
+        r = self.match(cid, id_tag)
+        if r is None:
+            return None
+        self.consume(r)
+        return r.id
 
     def consume(self, r: Reservation) -> None:
         self._drop(r.id, "used")

@@ -181,6 +181,7 @@ IFACE, ALERT, MON, EICH, SEC = "Interface", "Alerts", "Monitoring", "Eichrecht",
 PRICE, DPS, OTHER = "Price transparency", "Direct Payment Solutions", "Other"
 
 OCPP = "OCPP"
+CONTROLLER = "Controller"  # keys of this controller that neither OCPP nor the Alfen list has
 
 # ---------------------------------------------------------------------------------------------------------
 # The table. One KeySpec per key; in document order, standard-only keys at the end of their category.
@@ -447,6 +448,10 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("AuthorizationKey", _S, "", W, CONN, "security",
             "Authorization key (hex, 16..20 bytes) for HTTP Basic auth of the websocket (profiles 1 and 2).",
             item_pattern=r"(?:[0-9A-Fa-f]{2}){16,20}", max_length=40, origin=OCPP),
+    KeySpec("AuthorizationKeyFormat", _E, "HexText", RW, CONN, "security",
+            "How the AuthorizationKey is sent as the HTTP Basic password: HexText (the hex text as configured) or "
+            "DecodedBytes (the 16..20 bytes it encodes); back offices differ.", options=("HexText", "DecodedBytes"),
+            origin=CONTROLLER),
     KeySpec("BackOffice-Path-APN", _S, "", RW, CONN, "hardware-absent",
             "Path of the back office server for the GPRS connection (e.g. /chargingstations/OCPPWS16).",
             max_length=63, item_pattern=r"(?:/\S*)?", hardware_note=NO_MODEM),

@@ -6,7 +6,7 @@ type, the notification of the modules that apply a key (`subscribe`) and the liv
 (`register_live`).
 
 Decisions:
-- Key names are case-sensitive (OCPP). An alias (`HeartBeatInterval` for `HeartbeatInterval`) is the same key:
+- Key names are matched case-insensitively (OCPP 1.6 CiString50Type); the table's spelling is canonical. An alias (`HeartBeatInterval` for `HeartbeatInterval`) is the same key:
   one value. GetConfiguration answers with the name that was asked; the full listing lists every name.
 - Write-only keys never reveal their value: they are left out of the full listing, and a request naming one
   gets an entry without "value" (readonly false). `get()` still returns the stored value to the station itself
@@ -22,35 +22,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import logging
-import math
 import os
-import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
-from urllib.parse import urlsplit
 
+from controller.config import validation
 from controller.config.keys import (
     KEYS,
-    MEASURAND_PHASES,
-    OCPP_PHASES,
     PASSWORD_KEYS,
-    PASSWORD_PATTERN,
     Access,
     KeySpec,
-    KeyType,
 )
+from controller.config.notes import NOTES
 from controller.config.store import ConfigStore
+from controller.config.validation import FLOAT_RE, INT_RE, MAX_VALUE_LENGTH
 
 log = logging.getLogger(__name__)
 
-MAX_VALUE_LENGTH = 500  # OCPP 1.6 KeyValue.value
-_INT_RE = re.compile(r"[+-]?\d+")
-_FLOAT_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_IPV4_LEADING_ZEROS_RE = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})")
 _HASH_PREFIX = "pbkdf2_sha256$"
 _HASH_ROUNDS = 60_000
 
@@ -80,17 +70,6 @@ def _password_matches(stored: str, candidate: str) -> bool:
     return hmac.compare_digest(stored.encode("utf-8"), candidate.encode("utf-8"))
 
 
-def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """IPv4/IPv6; also the zero-padded IPv4 form the Alfen document uses ("192.168.000.005")."""
-    try:
-        return ipaddress.ip_address(value)
-    except ValueError:
-        m = _IPV4_LEADING_ZEROS_RE.fullmatch(value)
-        if m is None:
-            raise
-        return ipaddress.IPv4Address(".".join(str(int(part)) for part in m.groups()))
-
-
 class ConfigRegistry:
     def __init__(
         self,
@@ -106,10 +85,15 @@ class ConfigRegistry:
                 if name in self._by_name:
                     raise ValueError(f"configuration key {name!r} declared twice")
                 self._by_name[name] = spec
+        self._by_lower: dict[str, KeySpec] = {}
+        for name, spec in self._by_name.items():
+            if self._by_lower.setdefault(name.lower(), spec) is not spec:
+                raise ValueError(f"configuration key {name!r} differs from another only in case")
         self._lock = threading.RLock()
         self._subscribers: dict[str, list[Callable[[str, str], None]]] = {}
         self._live: dict[str, Callable[[], str]] = {}
         self._validators: dict[str, list[Callable[[str], str | None]]] = {}
+        self._owners: dict[str, str] = {}  # key -> the service that applies it (`bind`)
 
         # Defaults: the table, overridden per order by the board file. Invalid board defaults fail early.
         self._defaults: dict[str, str] = {s.name: s.default for s in self._specs}
@@ -119,7 +103,7 @@ class ConfigRegistry:
                 raise ValueError(f"board default for unknown configuration key {name!r}")
             spec = found
             if spec.name in PASSWORD_KEYS:
-                reason = self._check_password_text(value)
+                reason = validation.check_password_text(value)
                 normal = value
             else:
                 reason = self.check(spec, value)
@@ -158,13 +142,17 @@ class ConfigRegistry:
 
     # -- lookup ----------------------------------------------------------------------------------------
     def spec(self, name: str) -> KeySpec | None:
-        return self._by_name.get(name)
+        """The key named `name` (or an alias), matched case-insensitively: OCPP key names are CiString."""
+        found = self._by_name.get(name)
+        if found is None and isinstance(name, str):
+            found = self._by_lower.get(name.lower())
+        return found
 
     def all_specs(self) -> Sequence[KeySpec]:
         return self._specs
 
     def _require(self, name: str) -> KeySpec:
-        spec = self._by_name.get(name)
+        spec = self.spec(name)
         if spec is None:
             raise KeyError(name)
         return spec
@@ -191,13 +179,13 @@ class ConfigRegistry:
 
     def get_int(self, name: str) -> int:
         value = self.get(name).strip()
-        if not _INT_RE.fullmatch(value):
+        if not INT_RE.fullmatch(value):
             raise ValueError(f"{name}={value!r} is not an integer")
         return int(value)
 
     def get_float(self, name: str) -> float:
         value = self.get(name).strip()
-        if not _FLOAT_RE.fullmatch(value):
+        if not FLOAT_RE.fullmatch(value):
             raise ValueError(f"{name}={value!r} is not a number")
         return float(value)
 
@@ -240,65 +228,7 @@ class ConfigRegistry:
 
     def check(self, spec: KeySpec, value: str) -> str | None:
         """Type, range and format rules of `spec` (no state-dependent rules)."""
-        if not isinstance(value, str):
-            return "value must be a string"
-        limit = min(spec.max_length or MAX_VALUE_LENGTH, MAX_VALUE_LENGTH)
-        if len(value) > limit:
-            return f"longer than {limit} characters"
-        if _CONTROL_RE.search(value):
-            return "contains control characters"
-        if value in spec.special_values:
-            return None
-        t = spec.type
-        if t is KeyType.BOOL:
-            if value.strip().lower() not in ("true", "false"):
-                return "expected true or false"
-            return None
-        if t is KeyType.INT:
-            if not _INT_RE.fullmatch(value.strip()):
-                return "expected an integer"
-            return self._check_range(spec, int(value))
-        if t is KeyType.FLOAT:
-            if not _FLOAT_RE.fullmatch(value.strip()):
-                return "expected a number"
-            number = float(value)
-            if not math.isfinite(number):
-                return "expected a finite number"
-            return self._check_range(spec, number)
-        if t is KeyType.ENUM:
-            if self._enum_option(spec, value) is None:
-                return f"expected one of {', '.join(spec.options)}"
-            return None
-        if t is KeyType.CSL:
-            return self._check_csl(spec, value)
-        if t is KeyType.IP:
-            try:
-                _parse_ip(value.strip())
-            except ValueError:
-                return "expected an IPv4 or IPv6 address"
-            return None
-        if t is KeyType.URL:
-            return self._check_url(spec, value)
-        # STRING
-        if spec.item_pattern is not None and not re.fullmatch(spec.item_pattern, value):
-            return f"does not match the format {spec.item_pattern}"
-        return None
-
-    def _check_range(self, spec: KeySpec, number: float) -> str | None:
-        also = f" (or {', '.join(spec.special_values)})" if spec.special_values else ""
-        if spec.minimum is not None and number < spec.minimum:
-            return f"below the minimum {_fmt(spec.minimum)}{also}"
-        if spec.maximum is not None and number > spec.maximum:
-            return f"above the maximum {_fmt(spec.maximum)}{also}"
-        return None
-
-    @staticmethod
-    def _enum_option(spec: KeySpec, value: str) -> str | None:
-        wanted = value.strip().lower()
-        for option in spec.options:
-            if option.lower() == wanted:
-                return option
-        return None
+        return validation.check(spec, value, self.max_items)
 
     def max_items(self, spec: KeySpec) -> int:
         companion = self._by_name.get(spec.name + "MaxLength")
@@ -309,61 +239,6 @@ class ConfigRegistry:
                 pass
         return spec.max_items if spec.max_items is not None else 1
 
-    def _check_csl(self, spec: KeySpec, value: str) -> str | None:
-        if value.strip() == "":
-            return None
-        items = [item.strip() for item in value.split(",")]
-        if any(item == "" for item in items):
-            return "empty item in the list"
-        limit = self.max_items(spec)
-        if len(items) > limit:
-            return f"more than {limit} item{'s' if limit != 1 else ''}"
-        seen: set[str] = set()
-        for item in items:
-            if item in seen:
-                return f"{item!r} listed twice"
-            seen.add(item)
-            if spec.options and item not in spec.options:
-                return self._explain_bad_item(spec, item)
-            if spec.item_pattern is not None and not re.fullmatch(spec.item_pattern, item):
-                return f"{item!r} does not match the format {spec.item_pattern}"
-        return None
-
-    @staticmethod
-    def _explain_bad_item(spec: KeySpec, item: str) -> str:
-        if spec.options and spec.options[0] in MEASURAND_PHASES:
-            for base, phases in MEASURAND_PHASES.items():
-                if item.startswith(base + "."):
-                    suffix = item[len(base) + 1:]
-                    if suffix in OCPP_PHASES or suffix in phases:
-                        allowed = ", ".join(phases) if phases else "none"
-                        return f"phase {suffix!r} is not supported for {base} (supported: {allowed})"
-            return f"{item!r} is not a supported measurand ({', '.join(MEASURAND_PHASES)})"
-        return f"{item!r} is not one of {', '.join(spec.options)}"
-
-    @staticmethod
-    def _check_url(spec: KeySpec, value: str) -> str | None:
-        if value == "":
-            return None  # not configured
-        if any(c.isspace() for c in value):
-            return "URL contains whitespace"
-        try:
-            parts = urlsplit(value)
-            parts.port  # noqa: B018 - raises ValueError on a bad port
-        except ValueError as exc:
-            return f"invalid URL: {exc}"
-        if spec.schemes and parts.scheme.lower() not in spec.schemes:
-            return f"URL scheme must be one of {', '.join(spec.schemes)}"
-        if not parts.hostname:
-            return "URL has no host"
-        return None
-
-    @staticmethod
-    def _check_password_text(password: str) -> str | None:
-        if not re.fullmatch(PASSWORD_PATTERN, password):
-            return "password must be 10-40 characters without backslash, double quote, comma or control chars"
-        return None
-
     def _check_password_change(self, spec: KeySpec, value: str) -> str | None:
         if spec.name == "PW-SetChargerPassword":
             if value.count(",") != 1:
@@ -371,8 +246,8 @@ class ConfigRegistry:
             existing, new = value.split(",")
             if not self.check_password(spec.name, existing):
                 return "the existing password does not match"
-            return self._check_password_text(new)
-        return self._check_password_text(value)
+            return validation.check_password_text(new)
+        return validation.check_password_text(value)
 
     def check_password(self, name: str, candidate: str) -> bool:
         """Whether `candidate` is the current password of a PW-* key. No password set: only '' matches."""
@@ -385,23 +260,7 @@ class ConfigRegistry:
         return _password_matches(stored, candidate)
 
     def _normalize(self, spec: KeySpec, value: str) -> str:
-        """The stored form of a valid value."""
-        if value in spec.special_values:
-            return value
-        t = spec.type
-        if t is KeyType.BOOL:
-            return value.strip().lower()
-        if t is KeyType.INT:
-            return str(int(value))
-        if t is KeyType.FLOAT:
-            return value.strip()
-        if t is KeyType.ENUM:
-            return self._enum_option(spec, value) or value
-        if t is KeyType.CSL:
-            return ",".join(item.strip() for item in value.split(",") if item.strip())
-        if t is KeyType.IP:
-            return value.strip()
-        return value
+        return validation.normalize(spec, value)
 
     def _stored_form(self, spec: KeySpec, value: str) -> str:
         if spec.name == "PW-SetChargerPassword":
@@ -476,6 +335,45 @@ class ConfigRegistry:
         """An owning module's extra rule for ChangeConfiguration (e.g. prerequisites); returns a reason or None."""
         self._validators.setdefault(self._require(name).name, []).append(validator)
 
+    # -- owners --------------------------------------------------------------------------------------
+    def bind(
+        self,
+        owner: str,
+        names: Iterable[str],
+        *,
+        on_change: Callable[[str, str], None] | None = None,
+        validator: Callable[[str], str | None] | None = None,
+        live: Callable[[], str] | None = None,
+    ) -> None:
+        """`owner` applies `names`: it reads them where it uses them, and (optionally) is told of every change,
+        validates a new value beyond its type and range (a reason refuses it), or provides a live value. A key
+        has one owner; binding it to a second one is an error (others may still read or subscribe)."""
+        for name in names:
+            spec = self._require(name)
+            prev = self._owners.get(spec.name)
+            if prev is not None and prev != owner:
+                raise ValueError(f"configuration key {spec.name!r} is bound by {prev}, not also by {owner}")
+            self._owners[spec.name] = owner
+            if on_change is not None:
+                self.subscribe(spec.name, on_change)
+            if validator is not None:
+                self.register_validator(spec.name, validator)
+            if live is not None:
+                self.register_live(spec.name, live)
+
+    def owner(self, name: str) -> str | None:
+        """The service that applies `name` (None: nobody bound it)."""
+        return self._owners.get(self._require(name).name)
+
+    def unbound_writable(self) -> list[str]:
+        """Writable keys no owner applies, that configure no absent hardware and that `notes.NOTES` does not
+        explain: what ChangeConfiguration would store without anything happening."""
+        return [
+            s.name
+            for s in self._specs
+            if s.access is not Access.R and s.name not in self._owners and not s.hardware_note and s.name not in NOTES
+        ]
+
     # -- GetConfiguration ------------------------------------------------------------------------------
     def _entry(self, asked: str, spec: KeySpec) -> dict:
         entry: dict = {"key": asked, "readonly": spec.access is Access.R}
@@ -507,5 +405,3 @@ class ConfigRegistry:
         return entries, unknown
 
 
-def _fmt(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else str(number)

@@ -42,6 +42,11 @@ log = logging.getLogger(__name__)
 ALIVE_INTERVAL_S = 10.0
 MAX_TICK_S = 1.0
 MAX_DIRECT_IN_FLIGHT = 8
+#: The meter value keys this service applies; a change of the first five re-plans the schedule at once.
+SCHEDULE_KEYS = ("MeterValueSampleInterval", "ClockAlignedDataInterval", "CentralMeterValueSampleInterval",
+                 "CentralMeterValueAlignment", "CentralMeterValueTransmissionMode")
+CONFIG_KEYS = (*SCHEDULE_KEYS, "MaxTxMeterValueRandomisationTime", "MeterValuesAlignedData", "MeterValuesSampledData",
+               "RegisterMeterValuesIncludePhases", "StopTxnAlignedData", "StopTxnSampledData")
 CENTRAL_MEASURANDS = (
     "Energy.Active.Import.Register",
     "Power.Active.Import",

@@ -26,6 +26,7 @@ from controller.ocpp.reservation import ReservationApi, ReservationHandlers
 from controller.ocpp.security import CertificatesApi, SecurityHandlers
 from controller.ocpp.smartcharging import SmartChargingApi, SmartChargingHandlers
 from controller.ports import Trace
+from controller.redact import redact_payload, redact_text
 
 log = logging.getLogger(__name__)
 
@@ -44,22 +45,24 @@ class ClientServices:
     certificates: CertificatesApi
 
 
-def frame_tracer(trace: Trace) -> Callable[[str, str], None]:
-    """A short line in the station trace for every frame in or out."""
+def frame_tracer(trace: Trace, secret: frozenset[str] = frozenset()) -> Callable[[str, str], None]:
+    """A short line in the station trace for every frame in or out; the values of the `secret` (write-only)
+    keys are masked before anything is cut short."""
 
     def trace_frame(direction: str, raw: str) -> None:
         try:
             msg = json.loads(raw)
         except ValueError:
-            trace(f"ocpp {direction}: {raw[:120]}")
+            trace(f"ocpp {direction}: {redact_text(raw, secret)[:120]}")
             return
         arrow = "->" if direction == "out" else "<-"
-        if isinstance(msg, list) and msg and msg[0] == 2:
-            trace(f"ocpp {arrow} {msg[2]} {json.dumps(msg[3], separators=(',', ':'))[:160]}")
+        if isinstance(msg, list) and len(msg) > 3 and msg[0] == 2:
+            payload = redact_payload(str(msg[2]), msg[3], secret)
+            trace(f"ocpp {arrow} {msg[2]} {json.dumps(payload, separators=(',', ':'))[:160]}")
         elif isinstance(msg, list) and msg and msg[0] == 3:
             trace(f"ocpp {arrow} result {json.dumps(msg[2], separators=(',', ':'))[:160]}")
         else:
-            trace(f"ocpp {arrow} {raw[:160]}")
+            trace(f"ocpp {arrow} {redact_text(raw, secret)[:160]}")
 
     return trace_frame
 
@@ -132,5 +135,9 @@ class OcppClient(
                 self._answered = frame[1]
                 if frame[0] == 4 and frame[2] == "FormatViolation":  # the library's OCPP 2.x spelling
                     frame[2] = "FormationViolation"  # OCPP-J 1.6 §4.2.3
+                    message = json.dumps(frame, separators=(",", ":"))
+                if frame[0] == 4 and len(frame) > 4 and frame[4]:
+                    # the library's schema errors echo the request (a write-only key's value too): not sent back
+                    frame[4] = {}
                     message = json.dumps(frame, separators=(",", ":"))
         await super()._send(message)

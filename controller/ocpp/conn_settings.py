@@ -3,14 +3,21 @@ connection attempt (the link asks again before every attempt, so changes apply o
 
 - URL: `BackOffice-URL-wired` (or the `--backoffice` command-line URL, which overrides it) + `BackOffice-Path-wired`;
   `BackOffice-Path-wired2` is the fallback path, tried after repeated failures. The identity is appended by the link.
+  The URL is parsed once (`backoffice_url`): the scheme in any casing, no user:password@ (websockets would send
+  it as credentials), no fragment.
 - Network: this board has only the wired (LAN) interface. `Wired` and `Auto` use it (Auto would switch to the
   modem when the back office is unreachable over LAN; there is no modem, so Auto behaves as Wired). `Wireless`
   cannot connect (no modem) and `None` means no back office connection at all: both leave the station offline.
-- SecurityProfile: 0 as configured (ws://), 1 HTTP Basic auth with the AuthorizationKey, 2 Basic auth over wss://
-  with the server certificate verified against the installed CentralSystemRootCertificate (the system trust store
-  when none is installed), 3 wss:// with our client certificate and no Basic auth. Profiles 2 and 3 never connect
-  in plain text: a ws:// URL is upgraded to wss://; a missing client certificate leaves the link down rather
-  than falling back to a lower profile.
+- SecurityProfile decides the scheme: 0 and 1 use the URL's ws:// or wss:// (over wss:// the server is verified
+  against the installed CentralSystemRootCertificate, or the system store when none is installed: these profiles
+  promise no server authentication); 1 and 2 send HTTP Basic auth with the AuthorizationKey; 2 and 3 always
+  connect with TLS through `tls.client_context`, whatever the URL says (ws:// is opened as wss://), verify the
+  server against the installed CentralSystemRootCertificate only, and without one do not connect at all (the
+  log says why). 3 presents our client certificate (`certstore`: a newly signed pair first) and sends no Basic
+  auth; without one it does not connect either. A profile is never lowered to get a connection.
+- Basic auth password (`AuthorizationKeyFormat`): `HexText` (default) sends the AuthorizationKey as configured,
+  the hex text; `DecodedBytes` sends the 16..20 bytes it encodes. Back offices differ; the board file can set the
+  default in `[defaults]`.
 - Proxy: `ProxyEnable` with `ProxyAddressAndPort` (host:port), `ProxyUsername`/`ProxyPassword` -> an HTTP CONNECT
   proxy. Disabled, the environment's proxy variables are ignored too.
 - Timeouts: `OCPP-reply timeout` (a request without reply fails), `OCPP-send timeout` (setting up the websocket;
@@ -19,58 +26,38 @@ connection attempt (the link asks again before every attempt, so changes apply o
 - ProtocolName `ocpp/json` and ProtocolVersion `OCPP1.6` (the only values this controller speaks) give the
   websocket subprotocol `ocpp1.6`.
 
-Certificates are installed by `controller.ocpp.security` (InstallCertificate, SignCertificate/CertificateSigned)
-under `<state dir>/certs/`; `CertPaths` reads that layout.
+ChangeConfiguration rules owned here (`register_validators`): a BackOffice URL that contradicts the security
+profile (ws:// at profile 2 or 3) or carries credentials is Rejected; SecurityProfile can only be raised, and
+only when its prerequisites (AuthorizationKey, a valid CentralSystemRootCertificate, a client certificate) are
+met (A05.FR.01-04).
 """
 
 from __future__ import annotations
 
-import json
 import ssl
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
+from controller.ocpp import tls
+from controller.ocpp.certcheck import CS_ROOT, valid_at
+from controller.ocpp.certstore import CertPaths, CertStore
 from controller.ocpp.link import HeartbeatSettings, LinkSettings
 
-CERT_DIR = "certs"
+__all__ = ["CertPaths", "link_settings", "heartbeat_settings", "backoffice_url", "register_validators"]
+
 BACKOFF_INITIAL_S = 1.0  # reconnect backoff: doubles per failed attempt (x0.75..1.25 jitter) up to the max
 BACKOFF_MAX_S = 60.0
 SUBPROTOCOLS = {"OCPP1.6": "ocpp1.6"}  # ProtocolVersion -> websocket subprotocol (ProtocolName ocpp/json)
-
-
-@dataclass(frozen=True)
-class CertPaths:
-    """Where `controller.ocpp.security` keeps the certificates (PEM): installed roots listed in
-    `certs/index.json` (type, file), the charge point's own certificate chain and key in `certs/cp/`."""
-
-    dir: Path
-    client_cert: Path  # ChargePointCertificate (chain), from CertificateSigned
-    client_key: Path
-
-    @classmethod
-    def under(cls, state_dir: Path) -> CertPaths:
-        d = state_dir / CERT_DIR
-        return cls(d, d / "cp" / "cert.pem", d / "cp" / "key.pem")
-
-    def roots(self) -> list[Path]:
-        """The installed CentralSystemRootCertificate files (they verify the back office's certificate)."""
-        try:
-            index = json.loads((self.dir / "index.json").read_text())
-        except (OSError, ValueError):
-            return []
-        if not isinstance(index, list):
-            return []
-        files = [
-            self.dir / str(e["file"])
-            for e in index
-            if isinstance(e, dict) and e.get("type") == "CentralSystemRootCertificate" and e.get("file")
-        ]
-        return [f for f in files if f.exists()]
-
-    def has_client(self) -> bool:
-        return self.client_cert.exists() and self.client_key.exists()
+#: The keys the link applies (read for every connection attempt; the heartbeat ones at once).
+HEARTBEAT_KEYS = ("HeartbeatInterval", "HeartBeatSendAllways")
+URL_KEYS = ("BackOffice-URL-wired", "BackOffice-URL-APN")
+SECURITY_KEYS = ("SecurityProfile", "AuthorizationKey", "AuthorizationKeyFormat")  # what a connection authenticates with
+KEYS = (
+    *HEARTBEAT_KEYS, *SECURITY_KEYS, "Identity", "Network", "BackOffice-URL-wired", "BackOffice-Path-wired",
+    "BackOffice-Path-wired2", "ProtocolVersion", "ProxyEnable", "ProxyAddressAndPort", "ProxyUsername",
+    "ProxyPassword", "OCPP-reply timeout", "OCPP-send timeout", "WS timeout", "WebSocketPingInterval",
+)
 
 
 def _get(config: Any, name: str, default: str = "") -> str:
@@ -94,27 +81,92 @@ def _get_bool(config: Any, name: str, default: bool = False) -> bool:
         return default
 
 
-def security_prerequisites(profile: int, config: Any, certs: CertPaths) -> str | None:
-    """Why `profile` cannot be used now (None: it can). Profiles can only be raised; the registry checks that."""
-    if profile in (1, 2) and not _get(config, "AuthorizationKey"):
-        return f"SecurityProfile {profile} needs an AuthorizationKey"
-    if profile == 3 and not certs.has_client():
-        return "SecurityProfile 3 needs an installed ChargePointCertificate"
-    if profile >= 2 and not certs.roots():
-        return f"SecurityProfile {profile} needs an installed CentralSystemRootCertificate"
+def station_identity(config: Any, override: str | None = None) -> str:
+    return override or _get(config, "Identity") or "CP"
+
+
+# -- the URL --------------------------------------------------------------------------------------------------
+def backoffice_url(text: str, profile: int) -> str:
+    """The back office URL to open at `profile`: scheme lower-cased, wss:// at profiles 2 and 3 whatever the
+    text says. Raises ValueError (with the reason) for anything that is not a ws/wss URL with a host, or that
+    carries user:password@ or a #fragment."""
+    text = text.strip()
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ValueError(f"invalid URL: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("ws", "wss"):
+        raise ValueError(f"the back office URL must be ws:// or wss://, not {parts.scheme or 'no scheme'}")
+    if not parts.hostname:
+        raise ValueError("the back office URL has no host")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise ValueError("the back office URL must not contain user:password@ (credentials come from the profile)")
+    if parts.fragment or "#" in text:
+        raise ValueError("the back office URL must not contain a #fragment")
+    if profile >= 2:
+        scheme = "wss"
+    return urlunsplit((scheme, parts.netloc, parts.path, parts.query, ""))
+
+
+def url_problem(text: str, profile: int) -> str | None:
+    """ChangeConfiguration of a BackOffice URL key: why `text` is Rejected at `profile` (None: it may be set)."""
+    if text == "":
+        return None
+    try:
+        backoffice_url(text, profile)
+    except ValueError as exc:
+        return str(exc)
+    if profile >= 2 and urlsplit(text.strip()).scheme.lower() != "wss":
+        return f"SecurityProfile {profile} connects only with TLS: the URL must be wss://"
     return None
 
 
-def ssl_context(profile: int, certs: CertPaths) -> ssl.SSLContext:
-    """TLS for wss://: the server certificate and host name are always verified."""
-    roots = certs.roots()
-    ctx = ssl.create_default_context() if not roots else ssl.create_default_context(cafile=str(roots[0]))
-    for extra in roots[1:]:
-        ctx.load_verify_locations(cafile=str(extra))
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    if profile >= 3:
-        ctx.load_cert_chain(str(certs.client_cert), str(certs.client_key))
-    return ctx
+# -- the security profile -------------------------------------------------------------------------------------
+def client_pair_problem(store: CertStore, now: Any) -> str | None:
+    pair = store.client_pair()
+    cert = store.certificate_of(pair) if pair is not None else None
+    if cert is None:
+        return "no ChargePointCertificate installed"
+    if not valid_at(cert, now):
+        return "the ChargePointCertificate is not valid now"
+    return None
+
+
+def security_prerequisites(profile: int, config: Any, store: CertStore, now: Any = None) -> str | None:
+    """Why `profile` cannot be used now (None: it can): A05.FR.01-04."""
+    from datetime import UTC, datetime
+
+    now = now or datetime.now(UTC)
+    current = _get_int(config, "SecurityProfile", 0)
+    if profile <= current:
+        return f"SecurityProfile can only be raised (current {current})"
+    if profile in (1, 2) and not _get(config, "AuthorizationKey"):
+        return f"SecurityProfile {profile} needs an AuthorizationKey"
+    if profile >= 2 and not any(valid_at(c, now) for c in store.root_certs(CS_ROOT)):
+        return f"SecurityProfile {profile} needs a valid CentralSystemRootCertificate"
+    if profile == 3:
+        problem = client_pair_problem(store, now)
+        if problem is not None:
+            return f"SecurityProfile 3: {problem}"
+    return None
+
+
+def register_validators(config: Any, state_dir: Path, clock: Any = None) -> None:
+    """The ChangeConfiguration rules this module owns (see the module docstring)."""
+    store = CertStore(state_dir)
+
+    def now() -> Any:
+        return clock.now() if clock is not None else None
+
+    config.register_validator(
+        "SecurityProfile",
+        lambda v: security_prerequisites(int(v), config, store, now()) if v.strip().lstrip("+").isdigit() else None,
+    )
+    for key in URL_KEYS:
+        if config.spec(key) is not None:
+            config.register_validator(key, lambda v: url_problem(v, _get_int(config, "SecurityProfile", 0)))
 
 
 def proxy_url(config: Any) -> str | None:
@@ -138,11 +190,11 @@ def _join(base: str, path: str) -> str:
     return base.rstrip("/") + path.rstrip("/")
 
 
-def link_settings(config: Any, state_dir: Path, url_override: str | None = None, identity: str | None = None) -> LinkSettings:
-    ident = identity or _get(config, "Identity") or "CP"
+def link_settings(
+    config: Any, state_dir: Path, url_override: str | None = None, identity: str | None = None, now: Any = None
+) -> LinkSettings:
     profile = _get_int(config, "SecurityProfile", 0)
-    certs = CertPaths.under(state_dir)
-    s = LinkSettings(url="", identity=ident, security_profile=profile)
+    s = LinkSettings(url="", identity=station_identity(config, identity), security_profile=profile)
     s.serial = _get(config, "DeviceIdentity") or None
     s.response_timeout_s = float(_get_int(config, "OCPP-reply timeout", 60))
     s.open_timeout_s = float(_get_int(config, "OCPP-send timeout", 30))
@@ -153,34 +205,44 @@ def link_settings(config: Any, state_dir: Path, url_override: str | None = None,
     s.proxy = proxy_url(config)
     s.backoff_initial_s, s.backoff_max_s = BACKOFF_INITIAL_S, BACKOFF_MAX_S
 
+    def off(reason: str) -> LinkSettings:
+        s.enabled, s.disabled_reason = False, reason
+        return s
+
     network = _get(config, "Network", "Wired") or "Wired"
     if network == "None":
-        s.enabled, s.disabled_reason = False, "Network is None"
-        return s
+        return off("Network is None")
     if network == "Wireless":
-        s.enabled, s.disabled_reason = False, "Network is Wireless and this board has no modem"
-        return s
-    base = url_override or _get(config, "BackOffice-URL-wired")
-    if not base:
-        s.enabled, s.disabled_reason = False, "no back office URL (BackOffice-URL-wired)"
-        return s
-    if profile >= 2:
-        if base.startswith("ws://"):
-            base = "wss://" + base[len("ws://"):]
-        missing = None
-        if profile == 3 and not certs.has_client():
-            missing = "SecurityProfile 3 needs a ChargePointCertificate (never falling back to a lower profile)"
-        if missing:
-            s.enabled, s.disabled_reason = False, missing
-            return s
+        return off("Network is Wireless and this board has no modem")
+    text = url_override or _get(config, "BackOffice-URL-wired")
+    if not text:
+        return off("no back office URL (BackOffice-URL-wired)")
+    try:
+        base = backoffice_url(text, profile)
+    except ValueError as exc:
+        return off(str(exc))
     if base.startswith("wss://"):
+        store = CertStore(state_dir)
+        roots = store.root_files(now)
         try:
-            s.ssl_context = ssl_context(profile, certs)
-        except (OSError, ssl.SSLError) as exc:
-            s.enabled, s.disabled_reason = False, f"TLS set-up failed: {exc}"
-            return s
+            if profile >= 2:
+                if not roots:  # (their dates are OpenSSL's to check, on the system clock it uses)
+                    return off(
+                        f"SecurityProfile {profile} needs a valid installed CentralSystemRootCertificate "
+                        "(the system CA store is never trusted at profiles 2 and 3)"
+                    )
+                pair = store.client_pair() if profile >= 3 else None
+                if profile >= 3 and pair is None:
+                    return off("SecurityProfile 3 needs a ChargePointCertificate (never falling back to a lower profile)")
+                s.client_pair = pair
+                s.ssl_context = tls.client_context(roots, (pair.cert, pair.key) if pair is not None else None)
+            else:
+                s.ssl_context = tls.client_context(roots) if roots else ssl.create_default_context()
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            return off(f"TLS set-up failed: {exc}")
     if profile in (1, 2):
         s.basic_auth_key = _get(config, "AuthorizationKey") or None
+        s.basic_auth_decoded = _get(config, "AuthorizationKeyFormat", "HexText") == "DecodedBytes"
     s.url = _join(base, _get(config, "BackOffice-Path-wired"))
     second = _get(config, "BackOffice-Path-wired2")
     if second:

@@ -1,6 +1,11 @@
 """The FirmwareManagement feature profile: UpdateFirmware + FirmwareStatusNotification, and the security
 whitepaper's SignedUpdateFirmware + SignedFirmwareStatusNotification.
 
+This station supports signed updates, so a plain UpdateFirmware is answered with CALLERROR NotSupported and
+starts nothing (L01.FR.20); only a development board that says `[firmware] allow_unsigned = true` in its
+board file takes unsigned images. The signature rules (signer issued by an installed
+ManufacturerRootCertificate, its key usage, RSA-PSS/ECDSA over SHA-256) are `certcheck`'s.
+
 Sequence: wait for retrieveDate (injectable clock); Downloading; download (HTTP(S) or FTP, `retries` more
 tries `retryInterval` s apart) into `<state>/firmware/staging/`; Downloaded, or DownloadFailed and stop.
 Signed: check the signature with the signing certificate (which an installed ManufacturerRootCertificate
@@ -24,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
+from ocpp.exceptions import NotSupportedError
 from ocpp.routing import after, on
 from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action, UpdateFirmwareStatus
@@ -83,6 +89,11 @@ class Firmware:
         self._reported_marker = False
 
     @property
+    def unsigned_allowed(self) -> bool:
+        """Only a development board may install unsigned images (`[firmware] allow_unsigned = true`)."""
+        return self._install_conf.get("allow_unsigned") is True
+
+    @property
     def busy(self) -> bool:
         return self._task is not None and not self._task.done()
 
@@ -140,6 +151,7 @@ class Firmware:
 
     # -- requests ------------------------------------------------------------------------------------------
     def update(self, location: str, retrieve_date: str, retries: int | None, retry_interval: int | None) -> None:
+        self._trace("firmware: unsigned UpdateFirmware accepted (development board)")
         self._accepted = lambda: self._job(
             location, retrieve_date, retries or 0, retry_interval or 0, None, None, None, None
         )
@@ -148,8 +160,7 @@ class Firmware:
         self, request_id: int, firmware: dict[str, Any], retries: int | None, retry_interval: int | None
     ) -> str:
         cert = self._security.signing_certificate_ok(firmware.get("signing_certificate", ""))
-        if cert is None:
-            self._security.event("InvalidFirmwareSigningCertificate", "not issued by an installed root")
+        if cert is None:  # the security service raised InvalidFirmwareSigningCertificate with the reason
             return "InvalidCertificate"
         status = "AcceptedCanceled" if self.busy else "Accepted"  # the running one is cancelled when this starts
         self.request_id = request_id
@@ -258,6 +269,9 @@ class Firmware:
 
 
 class FirmwareApi(Protocol):
+    @property
+    def unsigned_allowed(self) -> bool: ...
+
     def update(self, location: str, retrieve_date: str, retries: int | None, retry_interval: int | None) -> None: ...
 
     def signed_update(
@@ -274,6 +288,8 @@ class FirmwareHandlers:
     async def on_update_firmware(
         self, location: str, retrieve_date: str, retries: int | None = None, retry_interval: int | None = None
     ) -> call_result.UpdateFirmware:
+        if not self.firmware_api.unsigned_allowed:
+            raise NotSupportedError(description="signed firmware only: use SignedUpdateFirmware")
         self.firmware_api.update(location, retrieve_date, retries, retry_interval)
         return call_result.UpdateFirmware()
 

@@ -4,6 +4,10 @@ Owns the connection only. Each attempt asks for fresh `LinkSettings` (so a chang
 AuthorizationKey or proxy applies on the next connect) and connects to `<url>/<identity>` with subprotocol
 `ocpp1.6`, through an HTTP CONNECT proxy when one is configured, over TLS for wss:// (server certificate
 verified; a client certificate for SecurityProfile 3), with HTTP Basic auth for profiles 1 and 2.
+`connect_plan` is the last word on what is opened: at SecurityProfile 2 and 3 nothing but wss:// with the
+station's own TLS context (`tls.OcppTlsContext`), whatever URL or context it is handed; user:password@ in a
+URL is never sent. After every attempt `on_attempt(settings, url, error)` is told how it went (the security
+service turns refused handshakes into security events and manages the client certificate).
 
 After the socket opens it runs the BootNotification handshake (Rejected/Pending: retry after the interval the
 back office gives, the back office may call us meanwhile while Pending; Accepted: take its heartbeat interval),
@@ -32,7 +36,8 @@ import ssl
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import websockets
 from ocpp.v16 import call
@@ -40,9 +45,18 @@ from ocpp.v16.enums import RegistrationStatus
 from websockets.asyncio.client import ClientConnection, connect
 
 from controller.clock import Clock
+from controller.ocpp.tls import OcppTlsContext
 from controller.ports import NotConnected
+from controller.redact import redact_url
+
+if TYPE_CHECKING:
+    from controller.ocpp.certstore import ClientPair
 
 log = logging.getLogger(__name__)
+# The websocket's own logger: at DEBUG websockets dumps frames cut short in the middle, where no redaction can
+# find a write-only key's value, so it never goes below INFO.
+_WS_LOG = logging.getLogger(__name__ + ".websocket")
+_WS_LOG.setLevel(logging.INFO)
 
 T = TypeVar("T")
 
@@ -63,7 +77,9 @@ class LinkSettings:
     firmware_version: str = "0.1.0"
     serial: str | None = None
     basic_auth_key: str | None = None  # SecurityProfile 1/2: HTTP Basic with the AuthorizationKey
+    basic_auth_decoded: bool = False  # send the bytes the hex AuthorizationKey encodes, not the hex text
     ssl_context: ssl.SSLContext | None = None  # wss://
+    client_pair: ClientPair | None = None  # SecurityProfile 3: the client certificate in ssl_context
     proxy: str | None = None  # http://[user:password@]host:port (HTTP CONNECT)
     security_profile: int = 0
     subprotocol: str = "ocpp1.6"
@@ -95,6 +111,7 @@ class OcppLink:
         log_line: Callable[[str], None] | None = None,
         heartbeat: Callable[[], HeartbeatSettings] | None = None,
         rng: random.Random | None = None,
+        on_attempt: Callable[[LinkSettings, str, BaseException | None], None] | None = None,
     ) -> None:
         self._settings = settings
         self._make_cp = make_charge_point
@@ -105,6 +122,7 @@ class OcppLink:
         self._log = log_line or (lambda s: None)
         self._heartbeat = heartbeat or (lambda: HeartbeatSettings())
         self._rng = rng or random.Random()
+        self._on_attempt = on_attempt or (lambda s, url, error: None)
         self.cp: Any = None
         self.ws: ClientConnection | None = None
         self.accepted = False
@@ -159,7 +177,7 @@ class OcppLink:
         if used is None or self.ws is None:
             return False
         fresh = self._settings()
-        if (fresh.security_profile, fresh.basic_auth_key) == (used.security_profile, used.basic_auth_key):
+        if _credentials(fresh) == _credentials(used):
             return False
         self.reconnect_now()
         return True
@@ -265,7 +283,8 @@ class OcppLink:
     def _headers(self, s: LinkSettings) -> dict[str, str]:
         if not s.basic_auth_key or s.security_profile not in (1, 2):
             return {}
-        token = base64.b64encode(f"{s.identity}:{s.basic_auth_key}".encode()).decode()
+        password = bytes.fromhex(s.basic_auth_key) if s.basic_auth_decoded else s.basic_auth_key.encode()
+        token = base64.b64encode(s.identity.encode() + b":" + password).decode()
         return {"Authorization": f"Basic {token}"}
 
     def _pick_url(self, s: LinkSettings) -> str:
@@ -274,7 +293,7 @@ class OcppLink:
             self._path_index = (self._path_index + 1) % len(urls)
             self._path_failures = 0
             self._log(f"trying the other back office path: {urls[self._path_index % len(urls)]}")
-        return urls[self._path_index % len(urls)].rstrip("/") + "/" + s.identity
+        return urls[self._path_index % len(urls)].rstrip("/") + "/" + quote(s.identity, safe="")
 
     # -- the connection loop -----------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -299,7 +318,9 @@ class OcppLink:
                 raise
             except Exception as exc:  # noqa: BLE001 - anything the network does is a failed attempt
                 self._failed(url, exc)
+                self._tell_attempt(s, url, exc)
             else:
+                self._tell_attempt(s, url, None)
                 try:
                     was_online = await self._serve(ws, s)
                 except asyncio.CancelledError:
@@ -323,12 +344,17 @@ class OcppLink:
         self.last_error = text
         self._log(f"back office unreachable at {url}: {text}")
 
+    def _tell_attempt(self, s: LinkSettings, url: str, error: BaseException | None) -> None:
+        try:
+            self._on_attempt(s, url, error)
+        except Exception:  # noqa: BLE001 - an observer must not break the connection loop
+            log.exception("connection attempt observer failed")
+
     async def _open(self, url: str, s: LinkSettings) -> ClientConnection:
-        kwargs: dict[str, Any] = {}
-        if url.startswith("wss://"):
-            kwargs["ssl"] = s.ssl_context or ssl.create_default_context()
+        uri, tls_context = connect_plan(url, s)
+        kwargs: dict[str, Any] = {} if tls_context is None else {"ssl": tls_context}
         return await connect(
-            url,
+            uri,
             subprotocols=[s.subprotocol],  # type: ignore[list-item]
             additional_headers=self._headers(s),
             user_agent_header=f"{s.vendor}/{s.firmware_version}",
@@ -339,6 +365,7 @@ class OcppLink:
             close_timeout=2,
             max_size=2**20,
             compression=None,
+            logger=_WS_LOG,
             **kwargs,
         )
 
@@ -352,7 +379,7 @@ class OcppLink:
         self.failures = 0
         self._path_failures = 0
         self._closed_event = asyncio.Event()
-        self._log(f"connected to {self.current_url}" + (f" via proxy {_redact(s.proxy)}" if s.proxy else ""))
+        self._log(f"connected to {self.current_url}" + (f" via proxy {redact_url(s.proxy)}" if s.proxy else ""))
         cp = self._make_cp(s.identity, ws)
         self._count_exchanges(cp)
         self.cp = cp
@@ -483,10 +510,35 @@ class OcppLink:
                 return
 
 
-def _redact(proxy: str | None) -> str:
-    if not proxy:
-        return ""
-    scheme, _, rest = proxy.partition("://")
-    if "@" in rest:
-        rest = "***@" + rest.rsplit("@", 1)[1]
-    return f"{scheme}://{rest}"
+def connect_plan(url: str, s: LinkSettings) -> tuple[str, ssl.SSLContext | None]:
+    """What `_open` hands to websockets: the URI (scheme lower-cased, no user info, no fragment) and the TLS
+    context (None: plain ws://). At SecurityProfile 2 and 3 only wss:// with our own `OcppTlsContext`, else
+    NotConnected; this is the rule the property test holds the link to."""
+    try:
+        parts = urlsplit(url.strip())
+        scheme = parts.scheme.lower()
+        host = parts.hostname
+        port = parts.port
+    except ValueError as exc:
+        raise NotConnected(f"invalid back office URL: {exc}") from None
+    if scheme not in ("ws", "wss") or not host:
+        raise NotConnected("the back office URL must be ws:// or wss:// with a host")
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    uri = urlunsplit((scheme, netloc, parts.path, parts.query, ""))
+    if s.security_profile >= 2:
+        if scheme != "wss" or not isinstance(s.ssl_context, OcppTlsContext):
+            raise NotConnected(
+                f"SecurityProfile {s.security_profile} opens nothing but TLS with the station's own context"
+            )
+        return uri, s.ssl_context
+    if scheme == "wss":
+        return uri, s.ssl_context or ssl.create_default_context()
+    return uri, None
+
+
+def _credentials(s: LinkSettings) -> tuple[Any, ...]:
+    """What a connection authenticates with: a change means reconnect."""
+    pair = s.client_pair.id if s.client_pair is not None else None
+    return (s.security_profile, s.basic_auth_key, s.basic_auth_decoded, pair)

@@ -33,6 +33,7 @@ from controller.transactions.journal import Journal, OutboxItem
 log = logging.getLogger(__name__)
 
 INDEFINITE_RETRY_CAP_S = 3600
+CONFIG_KEYS = ("TransactionMessageAttempts", "TransactionMessageRetryInterval")
 
 
 def retry_decision(attempts_done: int, max_attempts: int, interval_s: int) -> float | None:

@@ -35,6 +35,8 @@ from controller.timefmt import parse_time_or_none
 from controller.transactions.sessions import Session
 
 FILE = "charging_profiles.json"
+CONFIG_KEYS = ("ChargeProfileMaxStackLevel", "MaxChargingProfilesInstalled", "ChargingScheduleMaxPeriods",
+               "ChargingScheduleAllowedChargingRateUnit")
 
 
 class TransactionRecord(Protocol):

@@ -40,6 +40,7 @@ BARRIER_MAX_S = 5.0
 # when it has lasted this long, so a session does not flash SuspendedEV between Preparing and Charging.
 SETTLE_S = {"SuspendedEV": 3.0}
 MAX_TICK_S = 1.0
+CONFIG_KEYS = ("StatusNotificationMode", "MinimumStatusDuration", "SendStationStatus")
 
 
 @dataclass

@@ -67,6 +67,8 @@ class FirmwareStatus(Protocol):
 
 
 class CertificateSigning(Protocol):
+    def sign_problem(self) -> str | None: ...
+
     async def sign_certificate(self) -> None: ...
 
 
@@ -102,6 +104,8 @@ class Triggers:
             return "NotImplemented"
         if connector_id is not None and connector_id != 0 and connector_id not in self._sockets:
             return "Rejected"
+        if message == "SignChargePointCertificate" and self._certificates.sign_problem() is not None:
+            return "Rejected"  # no CSR without a CpoName (the whitepaper's A02 prerequisite)
         return "Accepted"
 
     async def trigger(self, message: str, connector_id: int | None, extended: bool = False) -> None:

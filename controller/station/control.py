@@ -40,7 +40,8 @@ class ControlEvents:
         state_dir: Path,
         simulated: bool,
         evse_values: Callable[[], dict[str, str]],
-        plug_and_charge: Callable[[int], None],
+        plug_and_charge_id: Callable[[], str | None],
+        notify_sender: Callable[[], None],
         publish_limits: Callable[[], None],
         changes: ChangeBus,
         trace: Trace,
@@ -54,7 +55,8 @@ class ControlEvents:
         self._state_dir = state_dir
         self._simulated = simulated
         self._evse_values = evse_values
-        self._plug_and_charge = plug_and_charge
+        self._plug_and_charge_id = plug_and_charge_id  # AuthorizationMethod Plug&Charge: the id to use, or None
+        self._notify_sender = notify_sender
         self._publish_limits = publish_limits
         self._changes = changes
         self._trace = trace
@@ -115,6 +117,16 @@ class ControlEvents:
         elif int(msg["connector"]) != 0:
             return  # an unknown socket
         self._changes.limits_changed()
+
+    def _plug_and_charge(self, cid: int) -> None:
+        """A car was plugged in: with Plug&Charge, authorise PlugAndChargeIdentifier on that socket."""
+        id_tag = self._plug_and_charge_id()
+        s = self._sessions.sessions[cid]
+        if id_tag is None or s.in_transaction or s.authorized_at is not None:
+            return
+        if self._sessions.authorize_on(cid, id_tag):
+            self._trace(f"connector {cid}: Plug&Charge with {id_tag}")
+            self._notify_sender()
 
     def _restore_sim_meters(self) -> None:
         """A new control process starts its simulated meters at 0; a real meter keeps counting. Give the

@@ -5,16 +5,24 @@ back office may still write (applied to the keys that replaced them)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 
+from controller.auth import authorizer, reservations
+from controller.clock import Clock
+from controller.config.keys import Access
 from controller.config.registry import ConfigRegistry
+from controller.energy import settings as energy_settings
 from controller.evse.settings import EvseConfig
+from controller.ocpp import aligned, outbox, security, smartcharging, statusq
+from controller.ocpp import conn_settings as conn
 from controller.ports import ControlPort
 from controller.statefile import read_json
+from controller.station import lifecycle
 from controller.station.control import TILT_FILE
 from controller.station.sockets import ConnectorView, Sockets
+from controller.transactions import sessions, timers
 
 OWNER = "station"
 # keys of other owners that the control loop needs as well (it caps the offer with them within one tick)
@@ -82,14 +90,18 @@ def bind_station_keys(
     publish_limits: Callable[[], None],
     nfc_version: Callable[[], str],
 ) -> None:
+    """The keys the station's own modules apply: the control loop's (forwarded, validated by its own parser),
+    the socket limits, the obsolete names and the live monitoring values."""
+    evse = [s.name for s in config.all_specs() if s.name in loop_keys(config) and s.name not in LOOP_KEYS
+            and s.access is not Access.R]
+    config.bind("evse (control loop)", evse)
     for name in loop_keys(config):
         config.register_validator(name, partial(loop_refuses, name))
         config.subscribe(name, lambda n, v: control.send_config({n: v}))
     for name in ("Station-MaxCurrent", *(f"Connector{cid}-MaxCurrent" for cid in sockets)):
         if config.spec(name) is not None:
             config.subscribe(name, lambda *_: publish_limits())
-    for name in REPLACED:
-        config.subscribe(name, lambda n, v: apply_replaced(config, n, v))
+    config.bind("station (obsolete names)", REPLACED, on_change=lambda n, v: apply_replaced(config, n, v))
     live = {"Temperature": lambda: "" if sockets.temperature_c is None else f"{sockets.temperature_c:.1f}",
             "NFC-Version1": nfc_version}
     for cid, v in sockets.items():
@@ -99,4 +111,32 @@ def bind_station_keys(
         live[f"Connector{cid}-PhasesConnected"] = partial(_phases_connected, v)
     for name, provider in live.items():
         if config.spec(name) is not None:
-            config.register_live(name, provider)
+            config.bind("station (live values)", [name], live=provider)
+
+
+def bind_owners(config: ConfigRegistry, owners: dict[str, Iterable[str]]) -> None:
+    """Bind the keys each service declares it applies where it uses them (its module's CONFIG_KEYS)."""
+    for owner, names in owners.items():
+        config.bind(owner, [n for n in names if config.spec(n) is not None])
+
+
+def bind_service_keys(
+    config: ConfigRegistry,
+    state_dir: Path,
+    clock: Clock,
+    heartbeat_changed: Callable[[], None],
+    meter_schedule_changed: Callable[[str, str], None],
+) -> None:
+    """Bind every service's keys to it: those it reads where it uses them (its CONFIG_KEYS) and those it must
+    hear about at once (the link's heartbeat, the meter value schedule) or validates (SecurityProfile)."""
+    config.bind("ocpp.link", conn.HEARTBEAT_KEYS, on_change=lambda *_: heartbeat_changed())
+    conn.register_validators(config, state_dir, clock)  # SecurityProfile and BackOffice URL rules
+    config.bind("ocpp.meter_values", aligned.SCHEDULE_KEYS, on_change=meter_schedule_changed)
+    bind_owners(config, {
+        "ocpp.link": conn.KEYS, "ocpp.meter_values": aligned.CONFIG_KEYS, "ocpp.outbox": outbox.CONFIG_KEYS,
+        "ocpp.status": statusq.CONFIG_KEYS, "ocpp.smartcharging": smartcharging.CONFIG_KEYS,
+        "ocpp.security": security.CONFIG_KEYS, "auth": authorizer.CONFIG_KEYS,
+        "auth.reservations": reservations.CONFIG_KEYS, "transactions.sessions": sessions.CONFIG_KEYS,
+        "transactions.timers": timers.CONFIG_KEYS, "station.lifecycle": lifecycle.CONFIG_KEYS,
+        "energy": (*energy_settings.KEYS, "Station-MaxCurrent"), "modbus": ("MbsSlaveTCPIP", "SCN-NetworkName"),
+    })

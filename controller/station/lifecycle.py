@@ -17,6 +17,7 @@ from controller.transactions.sessions import SessionManager
 RESET_DELIVERY_S = 5.0  # a Reset waits at most this long for the journal to deliver the stops
 UNLOCK_WAIT_S = 8.0  # the contactor opens at the latest 6 s after the PWM goes off
 POLL_S = 0.05
+CONFIG_KEYS = ("Power Outage Recovery", "Max Allowed Outage Duration (s)", "ResetRetries")
 
 
 class SecurityEvents(Protocol):

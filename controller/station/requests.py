@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from controller.config.registry import ConfigRegistry
+from controller.ocpp.conn_settings import SECURITY_KEYS
 from controller.station.lifecycle import Lifecycle
 from controller.transactions.sessions import SessionManager
 
@@ -61,6 +62,7 @@ class CoreRequests:
         self._link = link
         self._notify_sender = notify_sender
         self._pending_tx_profiles: dict[str, dict[str, Any]] = {}  # id tag -> TxProfile of a RemoteStart
+        self._security_changes: set[str] = set()  # security keys changed, not acted on yet
 
     async def remote_start(self, id_tag: str, connector_id: int | None, profile: dict[str, Any] | None) -> bool:
         if profile is not None and not self._smart.acceptable_remote_start_profile(profile):
@@ -89,12 +91,18 @@ class CoreRequests:
         return self._config.get_configuration(keys)
 
     def change_configuration(self, key: str, value: str) -> str:
-        return str(self._config.set(key, value))
+        status = str(self._config.set(key, value))
+        spec = self._config.spec(key)
+        if spec is not None and spec.name in SECURITY_KEYS and status in ("Accepted", "RebootRequired"):
+            self._security_changes.add(spec.name)  # acted on once the .conf has gone out
+        return status
 
     async def after_configuration_change(self, key: str) -> None:
-        """Effects that need the ChangeConfiguration.conf sent first (e.g. a reconnect)."""
+        """Effects that need the ChangeConfiguration.conf sent first (e.g. a reconnect); only for a change that
+        was Accepted (a Rejected one changed nothing)."""
         spec = self._config.spec(key)
-        if spec is not None and spec.name in ("SecurityProfile", "AuthorizationKey"):
+        if spec is not None and spec.name in self._security_changes:
+            self._security_changes.discard(spec.name)
             self._security.event("ReconfigurationOfSecurityParameters", spec.name)  # sent once connected again
             self._link.reconnect_if_changed()  # a new profile / key applies to a new connection at once
 

@@ -69,6 +69,12 @@ class StationStatus:
         """The current (A) we offer `cid` now: the last commanded limits, else the loop's report."""
         return commanded_offer({str(k): dict(v) for k, v in self._commanded().items()}, cid, self._sockets[cid].offered_a)
 
+    def meter_sample(self, cid: int) -> dict[str, Any] | None:
+        """What the meter value schedule measures on `cid`: the loop's last sample, our offer, the temperature."""
+        if cid not in self._sockets or self._sockets[cid].meter is None:
+            return None
+        return dict(self._sockets[cid].meter or {}, offered_a=self.offered(cid), temperature_c=self._sockets.temperature_c)
+
     def _derive_connector(self, cid: int, reserved: bool) -> Status:
         v = self._sockets[cid]
         s = self._sessions.sessions[cid]

@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller.clock import Clock
+from controller.ports import Settings
 from controller.timefmt import format_time
 from controller.transactions.journal import Journal
 
 log = logging.getLogger(__name__)
 
 PLUGGED = ("B", "C", "D")
+CONFIG_KEYS = ("AuthorizeRemoteTxRequests", "ConnectionTimeOut", "StopTransactionOnEVSideDisconnect")
 
 
 @dataclass
@@ -48,7 +50,7 @@ class SessionManager:
         connectors: list[int],
         journal: Journal,
         clock: Clock,
-        config: Any,
+        config: Settings,
         authorize: Callable[[str], Awaitable[str]],
         energy_wh: Callable[[int], float],
         on_change: Callable[[], None],

@@ -14,7 +14,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from controller.ports import Settings
+
+CONFIG_KEYS = ("DisconnectAction", "DisconnectTimeout", "UnlockConnectorOnEVSideDisconnect", "TimeUnlockWhenNotCharging",
+               "TimeReportWhenNotCharging")
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ class TimerAction:
     unlock: bool = False
 
 
-def effective_disconnect_action(config: Any, online: bool) -> str:
+def effective_disconnect_action(config: Settings, online: bool) -> str:
     action = config.get("DisconnectAction")
     if action == "UnlockWhenOffline":
         action = "Continue" if online else "Unlock"
@@ -49,7 +53,7 @@ class SessionTimers:
         self._idle_since: dict[int, float] = {}
         self._warned: set[int] = set()
 
-    def step(self, now: float, config: Any, online: bool, conns: dict[int, ConnectorSnapshot]) -> list[TimerAction]:
+    def step(self, now: float, config: Settings, online: bool, conns: dict[int, ConnectorSnapshot]) -> list[TimerAction]:
         actions: list[TimerAction] = []
         for cid, c in conns.items():
             if not c.in_transaction:

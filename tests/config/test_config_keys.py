@@ -87,25 +87,32 @@ def test_standard_spelling_is_canonical_alfen_spelling_is_alias(registry: Config
     assert chain is registry.spec("CertificateSignedMaxChain")
 
 
-def test_names_are_case_sensitive(registry: ConfigRegistry) -> None:
-    assert registry.spec("heartbeatinterval") is None
-    assert registry.spec("HEARTBEATINTERVAL") is None
+def test_names_are_case_insensitive(registry: ConfigRegistry) -> None:
+    """OCPP 1.6 key names are CiString50Type: any case finds the key, GetConfiguration answers as asked."""
+    hb = registry.spec("HeartbeatInterval")
+    assert registry.spec("heartbeatinterval") is hb and registry.spec("HEARTBEATINTERVAL") is hb
+    assert registry.set("heartbeatINTERVAL", "120") == "Accepted"
+    assert registry.get("HeartbeatInterval") == "120"
+    (entry,), unknown = registry.get_configuration(["HEARTBEATINTERVAL"])
+    assert entry == {"key": "HEARTBEATINTERVAL", "readonly": False, "value": "120"} and unknown == []
 
 
 def test_counts() -> None:
-    # 188 document names, 2 of them aliases of standard keys, plus 5 standard names the document lacks.
-    assert len(KEYS) == 188 - 2 + 5
+    # 188 document names, 2 of them aliases of standard keys, plus 5 standard names the document lacks and
+    # 1 key of this controller (AuthorizationKeyFormat).
+    assert len(KEYS) == 188 - 2 + 5 + 1
     names = [n for k in KEYS for n in k.names]
-    assert len(names) == len(set(names)) == 193
+    assert len(names) == len(set(names)) == 194
     index_names = {row[0] for row in _index_rows()}
     assert set(names) - index_names == {"HeartbeatInterval", "CertificateSignedMaxChainSize", "BlinkRepeat",
-                                        "MinimumStatusDuration", "AdditionalRootCertificateCheck"}
+                                        "MinimumStatusDuration", "AdditionalRootCertificateCheck",
+                                        "AuthorizationKeyFormat"}
 
 
 @pytest.mark.parametrize("spec", KEYS, ids=lambda s: s.name)
 def test_spec_is_well_formed(registry: ConfigRegistry, spec) -> None:
     assert spec.owner in OWNERS
-    assert spec.origin in ("OCPP", "Alfen")
+    assert spec.origin in ("OCPP", "Alfen", "Controller")
     assert spec.description and "\n" not in spec.description
     assert len(spec.name) <= 50
     assert (spec.owner == "hardware-absent") == (spec.hardware_note is not None)

@@ -1,40 +1,47 @@
-"""Every writable key either does something (some module outside the registry reads or subscribes to it),
-configures hardware the board lacks (`hardware_note`), or says in `chargepoint keys` what it does not do."""
+"""Every writable key either is bound by the owner that applies it (checked from a composed station's
+registry, not by reading source), configures hardware the board lacks (`hardware_note`), or says in
+`chargepoint keys` what it does not do (`notes.py`, with the reason)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from controller.config.keys import KEYS, Access
+import pytest
+
+from board.loader import builtin_board, load_board
+from controller.app import Station, StationOptions
+from controller.config.keys import KEYS
 from controller.config.notes import NOTES
 from controller.config.registry import ConfigRegistry
 from controller.config.store import ConfigStore
 from controller.config.table import render_text
 
-ROOT = Path(__file__).resolve().parents[2]
+
+def _station(tmp_path: Path) -> Station:
+    return Station(load_board(builtin_board("sim-double")), tmp_path / "state", StationOptions())
 
 
-def _source() -> str:
-    files = [p for d in ("controller", "hal") for p in (ROOT / d).rglob("*.py") if "config" not in p.relative_to(ROOT).parts]
-    return "\n".join(p.read_text() for p in files)
+def test_every_writable_key_is_bound_by_an_owner_or_explained(tmp_path: Path) -> None:
+    """Checked from the registry of a composed station: each owner bound the keys it applies."""
+    st = _station(tmp_path)
+    try:
+        assert st.config.unbound_writable() == []
+        assert st.config.owner("HeartBeatInterval") == "ocpp.link"  # an alias is the same key
+        assert st.config.owner("TemperatureHigh") == "evse (control loop)"
+        assert st.config.owner("OfflineAuthorise") == "station (obsolete names)"
+    finally:
+        st.journal.close()
+        st.auth.close()
 
 
-def _used(name: str, aliases: tuple[str, ...], src: str) -> bool:
-    if any(f'"{n}"' in src or f"'{n}'" in src for n in (name, *aliases)):
-        return True
-    m = re.match(r"Connector\d-(.*)", name)
-    return bool(m and f'-{m.group(1)}"' in src)
-
-
-def test_every_writable_key_is_used_or_explained() -> None:
-    src = _source()
-    silent = [
-        k.name
-        for k in KEYS
-        if k.access != Access.R and not k.hardware_note and k.name not in NOTES and not _used(k.name, k.aliases, src)
-    ]
-    assert silent == []
+def test_a_key_has_one_owner(tmp_path: Path) -> None:
+    reg = ConfigRegistry(ConfigStore(tmp_path / "c.json"))
+    reg.bind("leds", ["LightIntensity"])
+    reg.bind("leds", ["LightIntensity"])  # the same owner again is fine
+    with pytest.raises(ValueError, match="bound by leds"):
+        reg.bind("energy", ["LightIntensity"])
+    assert "LightIntensity" not in reg.unbound_writable()
+    assert "AutoDimLights" in reg.unbound_writable()
 
 
 def test_notes_name_real_keys_and_show_in_the_table(tmp_path: Path) -> None:

@@ -38,12 +38,13 @@ async def start_station(
     state: str = "state",
     wait_online: bool = True,
     internal: dict[str, str] | None = None,
+    board_file: Path | None = None,
 ) -> Rig:
-    """A station on the simulated board. `url_option`: pass the back office URL on the command line (else the
-    BackOffice-URL-wired key decides). `internal`: keys written with set_internal (read-only ones)."""
+    """A station on the simulated board (or `board_file`). `url_option`: pass the back office URL on the command
+    line (else the BackOffice-URL-wired key decides). `internal`: keys written with set_internal (read-only ones)."""
     trace: list[str] = []
     station = Station(
-        load_board(builtin_board(board)),
+        load_board(board_file or builtin_board(board)),
         tmp_path / state,
         StationOptions(backoffice_url=bo.url if (bo is not None and url_option) else None, identity=identity),
         clock=clock,

@@ -319,6 +319,12 @@ def test_settings_from_keys(tmp_path: Path) -> None:
         def get_bool(self, name: str) -> bool:
             return self.values[name] == "true"
 
+    from controller.ocpp.certcheck import CS_ROOT
+    from controller.ocpp.certstore import CertStore
+    from tests.security.pki import make_ca
+
+    assert not conn_settings.link_settings(Config(), tmp_path).enabled  # profile 2 needs our root: no system store
+    CertStore(tmp_path).add_root(CS_ROOT, make_ca("Test CSMS Root").cert)
     s = conn_settings.link_settings(Config(), tmp_path)
     assert s.url == "wss://cs.example:9000/ocpp" and s.fallback_urls == ["wss://cs.example:9000/ocpp2"]
     assert s.identity == "ID-1" and s.basic_auth_key == "00" * 16 and s.ssl_context is not None

@@ -55,7 +55,7 @@ TRIGGERED = [
 
 async def test_trigger_message_conf_goes_before_the_triggered_message(rig: Rig) -> None:
     bo, cp = rig.bo, rig.identity
-    await until(lambda: rig.station.views[1].meter is not None, 5, "a meter sample")
+    await until(lambda: rig.station.sockets[1].meter is not None, 5, "a meter sample")
     for requested, action in TRIGGERED:
         after = len(bo.records)
         res = await bo.call(cp, call.TriggerMessage(requested_message=requested, connector_id=1))
@@ -93,6 +93,10 @@ async def test_certificates_install_list_delete(rig: Rig) -> None:
 async def test_sign_certificate_and_certificate_signed(rig: Rig) -> None:
     bo, cp = rig.bo, rig.identity
     ca_key, ca = make_cert("Test CPO CA")
+    # the whitepaper's prerequisites: a CpoName for the CSR's O, and the CPO's root to check the answer against
+    assert (await bo.call(cp, call.ChangeConfiguration(key="CpoName", value="Test CPO"))).status == "Accepted"
+    res = await bo.call(cp, call.InstallCertificate(certificate_type="CentralSystemRootCertificate", certificate=pem(ca)))
+    assert res.status == "Accepted"
     res = await bo.call(cp, call.ExtendedTriggerMessage(requested_message="SignChargePointCertificate"))
     assert res.status == "Accepted"
     sign = await bo.wait_for("SignCertificate", cp, timeout=10)
@@ -118,7 +122,8 @@ async def test_sign_certificate_and_certificate_signed(rig: Rig) -> None:
     )
     res = await bo.call(cp, call.CertificateSigned(certificate_chain=pem(cert) + pem(ca)))
     assert res.status == "Accepted"
-    assert (rig.station.security.cp_dir / "key.pem").exists()
+    candidate = rig.station.security.store.candidate()  # used from the next connection at profile 3
+    assert candidate is not None and candidate.key.exists()
 
 
 async def test_get_log_security_log(rig: Rig, http_files: HttpFiles) -> None:

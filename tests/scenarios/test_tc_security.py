@@ -1,6 +1,8 @@
-"""Security profiles against the real back office: TC_085 Basic auth header, TC_073 new AuthorizationKey then
-reconnect, TC_083 raising the SecurityProfile (1 -> 2 over wss with the server certificate verified, then 3
-with a client certificate), never falling back, and lowering refused."""
+"""Security profiles against the real back office (OCTT 1.6): TC_085 Basic auth header, TC_073 new
+AuthorizationKey then reconnect, TC_083 raising the SecurityProfile (1 -> 2 over wss with the server
+certificate verified against our root only, then 3 with a client certificate the CPO's CA signed), TC_084
+lowering refused, never falling back to a lower profile. The rest of TC_073..TC_087 and every case of issue
+17 are in tests/security/."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from ocpp.v16 import call
 
 from controller.backoffice.server import BackOffice
 from tests.link.support import Script, TestPki, start_station, stop_station, until
+from tests.security.pki import CPO, Pki
+from tests.security.support import TlsBackOffice
 
 KEY1 = "00112233445566778899AABBCCDDEEFF"
 KEY2 = "FFEEDDCCBBAA99887766554433221100AABBCCDD"
@@ -69,17 +73,17 @@ async def test_tc073_new_authorization_key_then_reconnect(tmp_path: Path) -> Non
         await bo.stop()
 
 
-async def test_tc083_raise_security_profile_1_to_2_to_3_never_back(tmp_path: Path) -> None:
-    pki = TestPki(tmp_path / "pki")
+async def test_tc083_tc084_raise_security_profile_1_to_2_to_3_never_back(tmp_path: Path) -> None:
+    pki = Pki(tmp_path / "pki")
     plain = BackOffice(basic_auth={"CP1": KEY1})
-    tls = BackOffice(basic_auth={"CP1": KEY1}, ssl=pki.server_context())
-    mtls = BackOffice(ssl=pki.server_context(require_client_cert=True))
+    tls = TlsBackOffice(pki.server_context(), basic_auth={"CP1": KEY1})
+    mtls = TlsBackOffice(pki.server_context(client_ca=pki.root))
     for bo in (plain, tls, mtls):
         await bo.start()
     assert tls.url.startswith("wss://")
     rig = await start_station(
         tmp_path, plain, url_option=False,
-        config={"BackOffice-URL-wired": plain.url, "AuthorizationKey": KEY1, "SecurityProfile": "1"},
+        config={"BackOffice-URL-wired": plain.url, "AuthorizationKey": KEY1, "SecurityProfile": "1", "CpoName": CPO},
     )
     link = rig.station.link
     try:
@@ -87,7 +91,7 @@ async def test_tc083_raise_security_profile_1_to_2_to_3_never_back(tmp_path: Pat
         res = await s1.send(call.ChangeConfiguration(key="SecurityProfile", value="2"))
         assert res.status == "Rejected"  # no CentralSystemRootCertificate installed yet
         res = await s1.send(
-            call.InstallCertificate(certificate_type="CentralSystemRootCertificate", certificate=pki.ca.read_text())
+            call.InstallCertificate(certificate_type="CentralSystemRootCertificate", certificate=pki.root_file.read_text())
         )
         assert res.status == "Accepted"
         # the operator points us at the TLS endpoint (applies on the next connect), then raises the profile
@@ -103,7 +107,7 @@ async def test_tc083_raise_security_profile_1_to_2_to_3_never_back(tmp_path: Pat
         await s2.expect("StatusNotification", connectorId=1)
 
         res = await s2.send(call.ChangeConfiguration(key="SecurityProfile", value="1"))
-        assert res.status == "Rejected"  # only ever raised
+        assert res.status == "Rejected"  # TC_084: only ever raised
         res = await s2.send(call.ChangeConfiguration(key="SecurityProfile", value="3"))
         assert res.status == "Rejected"  # no client certificate installed yet
 
@@ -129,7 +133,10 @@ async def test_tc083_raise_security_profile_1_to_2_to_3_never_back(tmp_path: Pat
         await mtls.wait_connected("CP1", timeout=10)
         await until(lambda: link.online and link.current_url == f"{mtls.url}/CP1", 10, "online with a client cert")
         assert mtls.auth_headers["CP1"] is None  # profile 3: the certificate, not Basic auth
+        assert mtls.peers[-1][2] is not None
         assert rig.station.config.get("SecurityProfile") == "3"
+        res = await Script(mtls, "CP1").send(call.ChangeConfiguration(key="SecurityProfile", value="2"))
+        assert res.status == "Rejected"  # TC_084
     finally:
         await stop_station(rig)
         for bo in (plain, tls, mtls):
@@ -155,7 +162,9 @@ async def test_profile_2_refuses_a_server_certificate_it_cannot_verify(tmp_path:
         await tls.stop()
 
 
-async def test_profile_2_upgrades_a_plain_url_to_wss(tmp_path: Path) -> None:
+async def test_profile_2_upgrades_a_stored_plain_url_to_wss(tmp_path: Path) -> None:
+    """A ws:// URL stored before the profile was raised (or on the command line): opened as wss://, never in
+    clear text (an explicit ws:// written at profile 2 is Rejected: tests/security/test_url_profile.py)."""
     pki = TestPki(tmp_path / "pki")
     tls = BackOffice(basic_auth={"CP1": KEY1}, ssl=pki.server_context())
     await tls.start()
