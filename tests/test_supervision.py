@@ -131,9 +131,9 @@ async def kill_control(rig: Rig) -> None:
     control = rig.station.control
     proc = control.proc
     assert proc is not None
-    deaths = rig.station.control_deaths
+    deaths = rig.station.control_events.deaths
     os.kill(proc.pid, signal.SIGKILL)
-    await until(lambda: rig.station.control_deaths == deaths + 1, 5, "death reported")
+    await until(lambda: rig.station.control_events.deaths == deaths + 1, 5, "death reported")
 
 
 async def test_more_than_three_restarts_in_ten_minutes_leave_the_station_faulted(tmp_path: Path) -> None:
@@ -158,7 +158,7 @@ async def test_more_than_three_restarts_in_ten_minutes_leave_the_station_faulted
         await until(lambda: any(isinstance(e, RestartLimitReached) for e in events), 5, "restart limit")
         await asyncio.sleep(0.5)
         assert not control.alive and control.restarts == 3  # it stays down
-        assert "control_restarts" in rig.station.station_faults
+        assert "control_restarts" in rig.station.sockets.station_faults
         await rig.bo.wait_for(
             "StatusNotification", rig.identity,
             lambda p: p["connectorId"] == 0 and p["status"] == "Faulted" and p["errorCode"] == "InternalError",
