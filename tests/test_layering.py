@@ -44,6 +44,7 @@ ALLOWED: dict[str, set[str]] = {
     "controller.redact": set(),
     "controller.timefmt": set(),
     "controller.statefile": set(),
+    "controller.redact": set(),  # the one redaction helper (secrets never in any output)
     "controller.sdnotify": set(),
     "controller.ports": set(),  # and, for type checking only, the types it names
     "controller.config": {"board"},
