@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench fuzz fuzz-energy lint typecheck clean keys-doc tools
+.PHONY: demo test bench fuzz fuzz-energy mutate fuzz-loop lint typecheck clean keys-doc tools
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || { \
@@ -45,6 +45,14 @@ ENERGY_FUZZ_SECONDS ?= 600
 fuzz-energy: $(STAMP)
 	ENERGY_FUZZ_EXAMPLES=$(ENERGY_FUZZ_EXAMPLES) ENERGY_FUZZ_SECONDS=$(ENERGY_FUZZ_SECONDS) \
 		$(PY) -m pytest tests/energy/test_energy_property.py --timeout=0 -q
+
+# a hand-listed set of mutants of the safety modules, each run against the tests that must kill it
+mutate: $(STAMP)
+	$(PY) -m tests.evse.mutants
+
+# the model-based test of the control loop with a bigger, random profile (the suite runs 200 x 200)
+fuzz-loop: $(STAMP)
+	FUZZ_EXAMPLES=2000 FUZZ_STEPS=400 FUZZ_RANDOM=1 $(PY) -m pytest -q -p no:cacheprovider tests/evse/test_model.py --hypothesis-show-statistics
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -25,6 +25,7 @@ from board.schema import (
     JOURNAL_KEYS,
     LIMITS_KEYS,
     MODBUS_SLAVE_KEYS,
+    OPTIONAL_CONNECTOR_DEVICES,
     PILOT_BANDS_DEFAULT,
     STATION_DEVICES,
     SYSTEM_KEYS,
@@ -57,6 +58,7 @@ class ConnectorSpec:
     max_current: float
     phases: int
     devices: dict[str, DeviceSpec]
+    ventilation: bool = False
 
 
 @dataclass(frozen=True)
@@ -318,7 +320,15 @@ def load_board(path: str | Path) -> Board:
         if raw["id"] != i + 1:
             raise loc.error(loc.key("connector", "id", i), f"connector ids must be 1, 2, ... in order; got {raw['id']}")
         devices = {kind: _device(loc, kind, raw[kind], "connector", i, uses) for kind in CONNECTOR_DEVICES}
-        connectors.append(ConnectorSpec(raw["id"], float(raw.get("max_current", 32)), raw.get("phases", 3), devices))
+        for kind in OPTIONAL_CONNECTOR_DEVICES:
+            if kind in raw:
+                devices[kind] = _device(loc, kind, raw[kind], "connector", i, uses)
+        connectors.append(
+            ConnectorSpec(
+                raw["id"], float(raw.get("max_current", 32)), raw.get("phases", 3), devices,
+                bool(raw.get("ventilation", False)),
+            )
+        )
 
     station: dict[str, DeviceSpec] = {}
     for kind in STATION_DEVICES:

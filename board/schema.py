@@ -72,9 +72,12 @@ def _sim(kind: str, name: str = "sim", **params: Param) -> Driver:
 
 
 CONNECTOR_DEVICES = ("pilot", "contactor", "lock", "meter", "rcd")
+# the proximity pilot of a socket outlet (IEC 61851-1 Annex B): optional in the file; absent = "none" (a fixed
+# cable: the board's rating)
+OPTIONAL_CONNECTOR_DEVICES = ("pp",)
 STATION_DEVICES = ("temperature", "tilt", "rfid", "leds", "grid_meter", "suspend_input")
-DEVICE_KINDS = CONNECTOR_DEVICES + STATION_DEVICES
-OPTIONAL_DEVICES = ("lock", "tilt", "rfid", "leds", "grid_meter", "suspend_input")  # these may be "none"
+DEVICE_KINDS = CONNECTOR_DEVICES + OPTIONAL_CONNECTOR_DEVICES + STATION_DEVICES
+OPTIONAL_DEVICES = ("lock", "pp", "tilt", "rfid", "leds", "grid_meter", "suspend_input")  # these may be "none"
 
 # the drivers of the simulated board (hal/sim) and "none" for optional devices; real drivers are entry points
 SIM_DRIVERS: dict[str, dict[str, Driver]] = {
@@ -138,7 +141,9 @@ CONNECTOR_KEYS: dict[str, Param] = {
     "id": Param(int, True),
     "max_current": Param(NUMBER, min=6, max=80),
     "phases": Param(int, choices=(1, 3)),
+    "ventilation": Param(bool),  # the socket can ventilate: a car asking for state D may be energised
     **{dev: Param(dict, True) for dev in CONNECTOR_DEVICES},
+    **{dev: Param(dict) for dev in OPTIONAL_CONNECTOR_DEVICES},
 }
 
 PILOT_BANDS_DEFAULT: dict[str, tuple[float, float]] = {

@@ -124,7 +124,7 @@ class Station:
         )
         self.control = ControlProcess(
             board.path, lambda msg: self.control_events.on_message(msg), tick_s=options.tick_s,
-            main_silence_s=options.main_silence_s, rt_priority=options.rt_priority,
+            main_silence_s=options.main_silence_s, rt_priority=options.rt_priority, clock=clock.monotonic,
         )
         self.limits = LimitArbiter(
             {c.id: c.max_current for c in board.connectors}, config, sockets, self.control, sessions,

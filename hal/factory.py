@@ -6,7 +6,11 @@ Order of a real build: the power-path outputs (contactor, lock, phase relay: `Dr
 socket are claimed and driven off first; then, on a board whose [system] states dtparam=strict_gpiod, the
 kernel is checked to return released outputs to inputs (UnsafeSystem otherwise); only then everything else.
 Any failure closes what was built (outputs off, pins released), so a restart that fails on the ADC still
-leaves the coils off."""
+leaves the coils off.
+
+A simulated board's power path is either an in-process `SimWorld` (the tests that step the loop themselves)
+or, in a running station, drivers on the plant's register file (`hal.sim.wired` over a `SimBus`): the world
+then lives in the plant process and outlives the control process."""
 
 from __future__ import annotations
 
@@ -22,14 +26,18 @@ from hal.interfaces import (
     ControlPilot,
     EnergyMeter,
     ExternalSuspendInput,
+    ProtectiveEarthMonitor,
+    ProximityPilot,
     ResidualCurrentMonitor,
     RfidReader,
     TemperatureSensor,
     TiltSensor,
 )
 from hal.real_drivers import SYSFS_PWM_ROOT, BuildContext, build, close_all, declaration, park
+from hal.sim import wired
+from hal.sim.bus import SimBus
 from hal.sim.devices import SimGridMeter, SimLeds, SimRfid
-from hal.sim.world import SimWorld
+from hal.sim.world import SimWorld, build_sim_world
 
 
 class NoLock:
@@ -52,6 +60,7 @@ class SocketDevices:
     lock: ConnectorLock
     meter: EnergyMeter
     rcd: ResidualCurrentMonitor
+    pp: ProximityPilot | None = None  # a socket outlet's proximity pilot; None: a fixed cable
 
 
 @dataclass
@@ -60,8 +69,10 @@ class PowerPath:
     temperature: TemperatureSensor
     tilt: TiltSensor | None
     suspend: ExternalSuspendInput | None
-    world: SimWorld | None
+    world: SimWorld | None  # the in-process simulated world (None on a real board and on the plant's bus)
     real_devices: list[Any] = field(default_factory=list)
+    pe: ProtectiveEarthMonitor | None = None
+    heartbeat: wired.Heartbeat | None = None  # the control process's tick counter on the plant's bus
 
     def all_outputs(self) -> list[Any]:
         out: list[Any] = []
@@ -100,8 +111,10 @@ def build_power_path(
     smbus: Callable[[int], Any] | None = None,
     sysfs_root: str = SYSFS_PWM_ROOT,
     hardware: BuildContext | None = None,
+    bus: SimBus | None = None,
 ) -> PowerPath:
-    """The devices the control process owns. A simulated board gets one SimWorld shared by its devices.
+    """The devices the control process owns. A simulated board gets one SimWorld shared by its devices, or
+    with `bus` the drivers on the plant's register file.
     `pin_factory` (gpiozero), `smbus` (bus number -> SMBus-like object) and `sysfs_root` (PWM class dir)
     default to the real hardware; tests pass MockFactory, fake chips and a temporary directory, or a whole
     `hardware` context (fake sysfs, fake /proc and /sys)."""
@@ -109,7 +122,7 @@ def build_power_path(
     ctx.now = now
     made: list[Any] = []
     try:
-        power = _build_power_path(board, now, ctx, made)
+        power = _build_power_path(board, now, ctx, made, bus)
     except BaseException:
         close_all([*made, *ctx.buses.values()])  # no half-built board keeps threads, pins or buses
         raise
@@ -131,30 +144,48 @@ def _claim_power_outputs(board: Board, ctx: BuildContext, made: list[Any]) -> di
     return outputs
 
 
-def _build_power_path(board: Board, now: Callable[[], float], ctx: BuildContext, made: list[Any]) -> PowerPath:
+def _wired_device(kind: str, cid: int, bus: SimBus, coil: wired.CoilWriter) -> Any:
+    if kind == "pilot":
+        return wired.WiredPilot(coil, bus, cid)
+    if kind == "contactor":
+        return wired.WiredContactor(coil, bus, cid)
+    if kind == "lock":
+        return wired.WiredLock(coil, bus, cid)
+    if kind == "meter":
+        return wired.WiredMeter(bus, cid)
+    if kind == "rcd":
+        return wired.WiredRcd(coil, bus, cid)
+    if kind == "pp":
+        return wired.WiredProximity(bus, cid)
+    raise ValueError(f"no simulated {kind}")
+
+
+def _build_power_path(
+    board: Board, now: Callable[[], float], ctx: BuildContext, made: list[Any], bus: SimBus | None
+) -> PowerPath:
     first = _claim_power_outputs(board, ctx, made)
-    needs_world = any(d.driver == "sim" for c in board.connectors for d in c.devices.values()) or any(
+    simulated = any(d.driver == "sim" for c in board.connectors for d in c.devices.values()) or any(
         board.station[k].driver == "sim" for k in ("temperature", "tilt", "suspend_input")
     )
-    fb = True
-    if board.connectors:
-        fb = bool(board.connectors[0].devices["contactor"].params.get("feedback", True))
-    world = SimWorld(len(board.connectors), now, contactor_feedback=fb) if needs_world else None
+    world = build_sim_world(board, now) if simulated and bus is None else None
+    station_wires = wired.WiredStation(bus) if bus is not None else None
     sockets: dict[int, SocketDevices] = {}
     for c in board.connectors:
         devs: dict[str, Any] = {}
+        coil = wired.CoilWriter(bus, c.id, now) if bus is not None else None
         for kind, spec in c.devices.items():
             if spec.driver == "sim":
-                assert world is not None
-                devs[kind] = getattr(world.sockets[c.id], kind if kind != "pilot" else "pilot")
+                if bus is not None and coil is not None:
+                    devs[kind] = _wired_device(kind, c.id, bus, coil)
+                else:
+                    assert world is not None
+                    devs[kind] = getattr(world.sockets[c.id], kind)
             elif spec.driver == "none":
-                devs[kind] = NoLock()
+                devs[kind] = None if kind == "pp" else NoLock()
             elif (c.id, kind) in first:
                 devs[kind] = first[(c.id, kind)]
             else:  # a real driver (the loader only lets through declared drivers)
                 devs[kind] = _real(spec, ctx, made, f"connector {c.id} {kind}")
-        if "feedback_delay_s" in c.devices["contactor"].params and world is not None:
-            world.sockets[c.id].contactor.feedback_delay_s = float(c.devices["contactor"].params["feedback_delay_s"])
         sockets[c.id] = SocketDevices(**devs)
     st = board.station
 
@@ -166,13 +197,21 @@ def _build_power_path(board: Board, now: Callable[[], float], ctx: BuildContext,
             return None
         return _real(st[kind], ctx, made)
 
-    temperature: Any = station_device("temperature", world.temperature if world else None)
+    temperature: Any = station_device("temperature", world.temperature if world else station_wires)
     if temperature is None:
         raise ValueError("a temperature sensor is required")
-    tilt: Any = station_device("tilt", world.tilt if world else None)
-    suspend: Any = station_device("suspend_input", world.suspend if world else None)
+    tilt: Any = station_device("tilt", world.tilt if world else station_wires)
+    suspend: Any = station_device("suspend_input", world.suspend if world else station_wires)
+    pe: Any = world.pe if world else station_wires
     return PowerPath(
-        sockets=sockets, temperature=temperature, tilt=tilt, suspend=suspend, world=world, real_devices=made
+        sockets=sockets,
+        temperature=temperature,
+        tilt=tilt,
+        suspend=suspend,
+        world=world,
+        real_devices=made,
+        pe=pe,
+        heartbeat=wired.Heartbeat(bus) if bus is not None else None,
     )
 
 

@@ -388,6 +388,7 @@ class Adxl345Tilt(I2cSensor):
             raise ValueError("ADXL345: the calibrated vertical must not be the zero vector")
         self.vertical = vertical
         self._samples: deque[Vector] = deque(maxlen=max(1, average))
+        self._mean: Vector = vertical
         super().__init__(bus, address, now, min_interval_s)
 
     def arm(self) -> None:
@@ -420,10 +421,16 @@ class Adxl345Tilt(I2cSensor):
             sum(s[1] for s in self._samples) / n,
             sum(s[2] for s in self._samples) / n,
         )
+        self._mean = mean
         return angle_deg(mean, self.vertical)
 
     def read_tilt_deg(self) -> float:
         return self._read()
+
+    def read_vector(self) -> Vector:
+        """The averaged gravity vector (g, sensor axes) behind `read_tilt_deg` (a calibration by vector)."""
+        self._read()  # the same throttled, averaged samples; raises like read_tilt_deg
+        return self._mean
 
     def calibrate(self, samples: int = 20, interval_s: float = 0.01) -> Vector:
         """Measure the current gravity (the station stands upright now) and use it as the vertical. Blocking:

@@ -100,9 +100,12 @@ class RfidReader(Protocol):
 
 @runtime_checkable
 class TiltSensor(Protocol):
-    """Accelerometer that reports the station's tilt from vertical, in degrees."""
+    """Accelerometer: the station's tilt from the sensor's own vertical, and the gravity vector itself."""
 
     def read_tilt_deg(self) -> float: ...
+    def read_vector(self) -> tuple[float, float, float]:
+        """The measured gravity in g, sensor axes (a calibration compares against such a vector)."""
+        ...
 
 
 @runtime_checkable
@@ -147,6 +150,16 @@ class ExternalSuspendInput(Protocol):
     """The RJ11 external suspend contact: True while charging must be suspended."""
 
     def active(self) -> bool: ...
+
+
+@runtime_checkable
+class ProximityPilot(Protocol):
+    """The proximity pilot of a socket outlet: the cable's coding resistor between PP and PE (IEC 61851-1
+    Annex B), which gives the cable's current rating. A fixed cable has none."""
+
+    def read_ohms(self) -> float:
+        """The resistance in ohms; math.inf when nothing is plugged (open PP)."""
+        ...
 
 
 @runtime_checkable

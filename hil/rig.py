@@ -3,7 +3,8 @@ rig (the controller as a real process on the simulated board, driven through the
 against the real rig (a real board whose car side is emulated by the rig's own hardware).
 
 A rig answers `command(cmd, **args) -> dict` with the sim control API's vocabulary (plug, unplug, tag, rcd,
-temperature, tilt, status ...). `VirtualRig` starts `python -m controller run ... --sim-control` itself.
+temperature, tilt, status ...). `VirtualRig` starts `python -m controller run ... --sim-control` itself; it can
+also kill the controller's control process alone (`kill_control`), as a crash of it would.
 A real rig implements the same `command` against its relay/pilot-emulator hardware (`RealRig`, below, takes
 the address of the rig controller, which speaks the same JSON lines).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -108,6 +110,31 @@ class VirtualRig(JsonLinesRig):
                 await asyncio.to_thread(self.proc.wait, 10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+    def child_pid(self, module: str) -> int | None:
+        """The pid of the controller's child process running `module` (e.g. "controller.evse.process")."""
+        if self.proc is None:
+            return None
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == self.proc.pid and module.encode() in cmdline:
+                return int(entry.name)
+        return None
+
+    def kill_control(self) -> int:
+        """SIGKILL the control process only (the main process restarts it); returns its pid."""
+        pid = self.child_pid("controller.evse.process")
+        if pid is None:
+            raise RuntimeError("no control process found")
+        os.kill(pid, signal.SIGKILL)
+        return pid
 
     def kill(self) -> None:
         """SIGKILL: a power cut of the controller."""

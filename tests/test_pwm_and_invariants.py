@@ -8,7 +8,9 @@ import random
 import pytest
 
 from board.loader import builtin_board, load_board
+from controller.evse.devio import write_outputs
 from controller.evse.process import build_loop, read_inputs
+from controller.evse.protocol import ConnectorLimits, Limits
 from controller.evse.pwm import current_for_duty, duty_for_current
 from hal.factory import build_power_path
 
@@ -60,20 +62,24 @@ def test_contactor_never_closed_outside_c_or_d(seed: int) -> None:
         lambda: sock.ev.plug(),
         lambda: sock.ev.unplug(),
         lambda: setattr(sock.ev, "paused", not sock.ev.paused),
-        lambda: loop.handle(clock.t, {"t": "limits", "connectors": {"1": {"max_current": rng.choice([0, 5, 6, 16, 32]), "authorized": rng.random() < 0.8}}}),
+        lambda: loop.handle(
+            clock.t, Limits({1: ConnectorLimits(rng.choice([0, 5, 6, 16, 32]), rng.random() < 0.8)})
+        ),
         lambda: setattr(sock.ev, "shorted", rng.random() < 0.3),
         lambda: setattr(sock.ev, "diode_missing", rng.random() < 0.3),
         lambda: setattr(sock.rcd, "trip", rng.random() < 0.3),
     ]
     weights = [4, 2, 2, 4, 1, 1, 1]
+    tests: dict[int, bool] = {}
+    last_pilot: dict = {}
     for _ in range(20000):
         if rng.random() < 0.01:
             rng.choices(actions, weights)[0]()
         clock.t += 0.01
         world.step(clock.t)
-        out = loop.step(clock.t, read_inputs(power))[1]
-        sock.pilot.set_output(out.pilot)
-        sock.contactor.set_closed(out.contactor)
+        outs = loop.step(clock.t, read_inputs(power, tests))
+        tests = write_outputs(power, outs, last_pilot)
+        out = outs[1]
         if out.contactor:
             closed_ticks += 1
             state = loop.connectors[1].state.value

@@ -1,10 +1,12 @@
 """Debouncing of the pilot level into the IEC 61851 state (pure).
 
-- A path to A (unplug) or to an error (E, a missing diode, a voltage outside every band, -12 V read back)
-  acts within the tick it is first seen: no debounce.
+- A path to an error (E, a missing diode, a voltage outside every band, -12 V read back) acts within the tick
+  it is first seen: no debounce.
 - C or D -> B (the car stops) needs `stop_s` (50 ms): IEC 61851-1 wants the contactor open within 100 ms of
   the car opening S2, so the 250 ms used elsewhere would be too long here.
-- Every other change (B -> C/D, C <-> D, A -> B, E -> B, ...) needs `debounce_s` (250 ms).
+- Every other change (B -> C/D, C <-> D, A -> B, E -> B, ...) needs `debounce_s` (250 ms), and so does the
+  path to A: a single +12 V sample is not an unplug (it clears latches, ends sessions). Until A is confirmed,
+  `pilot_lost` says the pilot reads +12 V: the connector opens the contactor at once on it.
 A level must be seen continuously for the whole time; any other level in between restarts the count.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 from controller.evse.pilot import CpLevel
 from controller.evse.statemachine import EvseState, next_state
 
-IMMEDIATE_LEVELS = frozenset({CpLevel.A, CpLevel.E, CpLevel.F, CpLevel.DIODE_FAULT, CpLevel.INVALID})
+IMMEDIATE_LEVELS = frozenset({CpLevel.E, CpLevel.F, CpLevel.DIODE_FAULT, CpLevel.INVALID})
 CHARGING_STATES = frozenset({EvseState.C, EvseState.D})
 
 
@@ -22,8 +24,21 @@ class PilotDebouncer:
         self.debounce_s = debounce_s
         self.stop_s = stop_s
         self.state = EvseState.A
-        self._candidate: CpLevel | None = CpLevel.A
+        self._candidate: CpLevel | None = None  # nothing seen yet: even A must be seen for the debounce time
         self._since = start
+
+    @property
+    def pilot_lost(self) -> bool:
+        """+12 V read but not (yet) confirmed as an unplug."""
+        return self._candidate is CpLevel.A and self.state is not EvseState.A
+
+    def steady(self, now: float) -> bool:
+        """The present state's level has been seen for the whole debounce time."""
+        return (
+            self._candidate is not None
+            and next_state(self._candidate) is self.state
+            and now - self._since >= self.debounce_s
+        )
 
     def hold(self, now: float, state: EvseState) -> None:
         """Set the state without a reading (we drive F and cannot see the car); the next level counts anew."""

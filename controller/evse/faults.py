@@ -23,13 +23,19 @@ from enum import StrEnum
 
 
 class Fault(StrEnum):
+    """In order of severity: the first active one is the errorCode reported."""
+
     RESIDUAL_CURRENT = "residual_current"
     RCD_SELF_TEST = "rcd_self_test"
+    RCD_MONITOR = "rcd_monitor"  # the residual current monitor cannot be read
     WELDED_CONTACT = "welded_contact"
     CONTACTOR_NOT_CLOSING = "contactor_not_closing"
+    CONTACTOR_FEEDBACK = "contactor_feedback"  # the mirror contact cannot be read
+    CONTROL_RESTARTS = "control_restarts"  # the control process kept dying: stays down until a Reset
     PILOT_ERROR = "pilot_error"
     DIODE = "diode"
     EV_IGNORES_PWM_OFF = "ev_ignores_pwm_off"
+    VENTILATION = "ventilation"  # state D on a board without ventilation
     OVERCURRENT = "overcurrent"
     CONTACTOR_PROTECT = "contactor_protect"
     HIGH_TEMPERATURE = "high_temperature"
@@ -37,6 +43,8 @@ class Fault(StrEnum):
     TEMPERATURE_SENSOR = "temperature_sensor"
     TILT = "tilt"
     PE_MISSING = "pe_missing"
+    CABLE = "cable"  # the proximity pilot reads no valid cable (or cannot be read)
+    METER_LOST = "meter_lost"  # no valid socket meter reading for `meter_lost_s`: no 105 % check, so pause
     METER = "meter"
     MAIN_SILENT = "main_silent"
     LOCK = "lock"
@@ -70,11 +78,15 @@ POLICY: dict[Fault, FaultPolicy] = {
     # 6 mA DC: Immediate opens at once; Smart stops the PWM and opens when the car stopped or after 5 s.
     Fault.RESIDUAL_CURRENT: FaultPolicy(_S, False, _U, "GroundFailure"),
     Fault.RCD_SELF_TEST: FaultPolicy(_S, False, _U, "GroundFailure"),
+    Fault.RCD_MONITOR: FaultPolicy(_S, False, _C, "GroundFailure"),  # and a new self-test before any close
     Fault.WELDED_CONTACT: FaultPolicy(_S, True, _M, "PowerSwitchFailure"),
     Fault.CONTACTOR_NOT_CLOSING: FaultPolicy(_S, True, _M, "PowerSwitchFailure"),
+    Fault.CONTACTOR_FEEDBACK: FaultPolicy(_S, False, _C, "PowerSwitchFailure"),
+    Fault.CONTROL_RESTARTS: FaultPolicy(_S, True, _M, "InternalError"),  # set by the main process; Reset clears
     Fault.PILOT_ERROR: FaultPolicy(_S, False, _C, "EVCommunicationError"),  # state E: short, invalid voltage
     Fault.DIODE: FaultPolicy(_S, False, _U, "EVCommunicationError"),
     Fault.EV_IGNORES_PWM_OFF: FaultPolicy(_S, False, _C, "EVCommunicationError"),  # until the car leaves C
+    Fault.VENTILATION: FaultPolicy(_S, False, _U, "OtherError"),  # D without ventilation: error until unplug
     Fault.OVERCURRENT: FaultPolicy(_S, False, _U, "OverCurrentFailure"),
     Fault.CONTACTOR_PROTECT: FaultPolicy(_S, False, _U, "OtherError"),
     Fault.HIGH_TEMPERATURE: FaultPolicy(_P, False, _C, "HighTemperature"),
@@ -82,6 +94,8 @@ POLICY: dict[Fault, FaultPolicy] = {
     Fault.TEMPERATURE_SENSOR: FaultPolicy(_S, True, _C, "OtherError"),
     Fault.TILT: FaultPolicy(_S, True, _C, "OtherError"),  # until upright again
     Fault.PE_MISSING: FaultPolicy(_S, False, _C, "GroundFailure"),
+    Fault.CABLE: FaultPolicy(_S, False, _C, "OtherError"),
+    Fault.METER_LOST: FaultPolicy(_P, False, _C, "PowerMeterFailure"),  # SuspendedEVSE until the meter is back
     Fault.METER: FaultPolicy(_R, False, _C, "PowerMeterFailure"),
     Fault.MAIN_SILENT: FaultPolicy(_P, False, _C, "InternalError"),
     Fault.LOCK: FaultPolicy(_S, False, _C, "ConnectorLockFailure"),
@@ -92,7 +106,7 @@ OCPP_ERROR_CODE: dict[Fault, str] = {f: p.ocpp_error for f, p in POLICY.items()}
 
 # Faults that only pause charging (the connector is SuspendedEVSE, not Faulted).
 PAUSING: frozenset[Fault] = frozenset(f for f, p in POLICY.items() if p.action is Action.PAUSE)
-# Faults reported but not stopping the session (measurement gone: the loop keeps the other limits).
+# Faults reported but not stopping the session (a meter reading missing: METER_LOST pauses after a bound).
 REPORT_ONLY: frozenset[Fault] = frozenset(f for f, p in POLICY.items() if p.action is Action.REPORT)
 # Faults that open the contactor within the tick.
 STOPPING: frozenset[Fault] = frozenset(f for f, p in POLICY.items() if p.action is Action.STOP)

@@ -48,7 +48,10 @@ class OfferHistory:
 
 
 def overcurrent(currents: tuple[float, float, float], reference_a: float, ratio: float = 1.05) -> bool:
-    return reference_a > 0.0 and max(currents) > ratio * reference_a
+    """Any phase above `ratio` x the reference; a phase that is not a number counts as above (the HAL
+    boundary never lets one through; this is the second line)."""
+    limit = ratio * reference_a
+    return reference_a > 0.0 and any(not c <= limit for c in currents)
 
 
 class SwitchCounter:

@@ -4,20 +4,18 @@
 fake clock. Messages from the main process come in through `handle()`; what the loop has to say (state
 changes, samples, calibration, rejected configuration values) collects in `outbox` for the runner to send.
 
-Messages handled (see `messages.py` for the whole channel):
-- `limits` {connectors: {id: {max_current, authorized, suspended}}}: the main process's requests; also its
-  heartbeat (MAIN_SILENT after `main_silence_s` without one).
-- `config` {values: {Key: "string"}}: the evse-owned configuration keys (`settings.EvseConfig`).
-- `clear_faults` {connector?: id}: drop the latched faults (welded/not closing contactor, overcurrent,
-  ContactorProtect, diode, residual current, failed self-test) of one socket or all; a condition that is
-  still there latches again in the next tick.
+Messages handled (see `protocol.py` for the whole channel):
+- `Limits`: the main process's requests; also its heartbeat (MAIN_SILENT after `main_silence_s` without one).
+- `Config`: the evse-owned configuration keys (`settings.EvseConfig`).
+- `ClearFaults`: drop the latched faults (welded/not closing contactor, overcurrent, ContactorProtect, diode,
+  residual current, failed self-test) of one socket or all; a condition still there latches again next tick.
+- `Restore`: what the main process kept of a previous control process (latched faults, tilt calibration).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 from controller.evse.connector import (
     CONNECTED,
@@ -28,7 +26,22 @@ from controller.evse.connector import (
     EvseSettings,
 )
 from controller.evse.faults import Fault
-from controller.evse.settings import EvseConfig, parse_bool, parse_float
+from controller.evse.protocol import (
+    Calibration,
+    ClearFaults,
+    Config,
+    InMessage,
+    Limits,
+    Log,
+    MeterValues,
+    OutMessage,
+    Restore,
+    Sample,
+    State,
+    StationSample,
+    StationState,
+)
+from controller.evse.settings import EvseConfig
 from controller.evse.share import station_caps
 from controller.evse.station import StationInputs, StationLimits, StationLimitSettings
 from hal.interfaces import MeterReading
@@ -51,16 +64,10 @@ class LoopInputs:
     station: StationInputs = field(default_factory=StationInputs)
 
 
-def _meter_dict(m: MeterReading | None) -> dict[str, Any] | None:
+def meter_values(m: MeterReading | None) -> MeterValues | None:
     if m is None:
         return None
-    return {
-        "currents": list(m.currents_a),
-        "voltages": list(m.voltages_v),
-        "power_w": m.power_w,
-        "energy_wh": m.energy_wh,
-        "frequency_hz": m.frequency_hz,
-    }
+    return MeterValues(m.currents_a, m.voltages_v, m.power_w, m.energy_wh, m.frequency_hz)
 
 
 class ControlLoop:
@@ -77,45 +84,57 @@ class ControlLoop:
         self.commands = {cid: ConnectorCommand() for cid in settings}
         self.station = StationLimits(station, self.config)
         self.main_seen_at = start
-        self.outbox: list[dict[str, Any]] = []
-        self._last_status: dict[int, dict[str, Any]] = {}
-        self._station_faults: list[str] | None = None
+        self.outbox: list[OutMessage] = []
+        self._last_status: dict[int, State] = {}
+        self._station_faults: tuple[str, ...] | None = None
         self._next_sample = start
         self._last_meter: dict[int, MeterReading | None] = {}
         self._last_station = StationInputs()
 
     # -- messages from the main process ----------------------------------------------------------------------
-    def handle(self, now: float, msg: dict[str, Any]) -> None:
-        t = msg.get("t")
-        if t == "limits":
+    def handle(self, now: float, msg: InMessage) -> None:
+        if isinstance(msg, Limits):
             self.main_seen_at = now
-            conns = msg.get("connectors")
-            for key, c in (conns if isinstance(conns, dict) else {}).items():
-                try:
-                    cid = int(key)
-                except (TypeError, ValueError):
-                    continue
-                if cid in self.commands and isinstance(c, dict):
-                    cur = parse_float(c.get("max_current", 0.0), 0.0)
+            for cid, c in msg.connectors.items():
+                if cid in self.commands:
                     self.commands[cid] = ConnectorCommand(
-                        max_current=cur if cur is not None else 0.0,
-                        authorized=parse_bool(c.get("authorized", False)) is True,
-                        suspended=parse_bool(c.get("suspended", False)) is True,
+                        max_current=c.max_current if math.isfinite(c.max_current) else 0.0,
+                        authorized=c.authorized,
+                        suspended=c.suspended,
                     )
-        elif t == "config":
-            values = msg.get("values")
-            if isinstance(values, dict):
-                self.apply_config(values)
-        elif t == "clear_faults":
-            only = msg.get("connector")
-            for cid, c in self.connectors.items():
-                if only is None or only == cid:
-                    c.clear_latched()
+        elif isinstance(msg, Config):
+            self.apply_config(msg.values)
+        elif isinstance(msg, ClearFaults):
+            for cid, ctl in self.connectors.items():
+                if msg.connector is None or msg.connector == cid:
+                    ctl.clear_latched()
+        elif isinstance(msg, Restore):
+            self.restore(msg)
 
-    def apply_config(self, values: dict[str, Any]) -> None:
-        """Take the evse-owned keys; a bad value keeps the old one and is reported as a `log` message."""
+    def restore(self, msg: Restore) -> None:
+        """Take back what the main process kept of the previous control process."""
+        for cid, names in msg.latched.items():
+            ctl = self.connectors.get(cid)
+            if ctl is None:
+                continue
+            for name in names:
+                try:
+                    ctl.latch(Fault(name))
+                except ValueError:
+                    self.log("warning", f"connector {cid}: unknown latched fault {name!r} handed back")
+        if msg.tilt_vector is not None:
+            self.config.tilt_vector = msg.tilt_vector
+        if msg.restarted:  # the car may still be there: never report a guessed state A (an unplug)
+            for ctl in self.connectors.values():
+                ctl.quiet_until_pilot = True
+
+    def log(self, level: str, text: str) -> None:
+        self.outbox.append(Log(level, text))
+
+    def apply_config(self, values: dict[str, str]) -> None:
+        """Take the evse-owned keys; a bad value keeps the old one and is reported as a `Log` message."""
         for item in self.config.apply(values):
-            self.outbox.append({"t": "log", "level": "warning", "text": f"control loop ignored config {item}"})
+            self.log("warning", f"control loop ignored config {item}")
 
     def note_stall(self, now: float) -> None:
         """The dead-man watchdog forced every output safe while the loop did not tick."""
@@ -132,10 +151,7 @@ class ControlLoop:
         cal = self.station.calibration
         if cal is not None:
             self.station.calibration = None
-            msg: dict[str, Any] = {"t": "calibration", "tilt_offset_deg": cal.tilt_offset_deg}
-            if cal.error:
-                msg["error"] = cal.error
-            self.outbox.append(msg)
+            self.outbox.append(Calibration(cal.tilt_vector, cal.tilt_deg, cal.error))
         demands: dict[int, float] = {}
         for cid, ctl in self.connectors.items():
             cmd = self.commands[cid]
@@ -149,36 +165,28 @@ class ControlLoop:
             inp = inputs.connectors[cid]
             outputs[cid] = ctl.step(now, inp, self.commands[cid], station_faults, caps[cid])
             self._last_meter[cid] = inp.meter
-            status = ctl.status().as_dict()
-            if status != self._last_status.get(cid):
+            status = ctl.status().message(cid)
+            if ctl.pilot_known and status != self._last_status.get(cid):  # a fresh loop never reports a guess
                 self._last_status[cid] = status
-                self.outbox.append({"t": "state", "connector": cid, **status})
-        sf = sorted(f.value for f in station_faults)
+                self.outbox.append(status)
+        sf = tuple(sorted(f.value for f in station_faults))
         if sf != self._station_faults:
             self._station_faults = sf
-            self.outbox.append({"t": "state", "connector": 0, "faults": sf})
+            self.outbox.append(StationState(sf))
         if now >= self._next_sample:
             self._next_sample = now + SAMPLE_INTERVAL_S
             self.outbox.extend(self.samples())
         return outputs
 
-    def samples(self) -> list[dict[str, Any]]:
+    def samples(self) -> list[OutMessage]:
         st = self._last_station
-        station: dict[str, Any] = {
-            "t": "sample",
-            "connector": 0,
-            "temperature_c": st.temperature_c if st.temperature_c is not None and math.isfinite(st.temperature_c) else None,
-            "tilt_deg": self.station.relative_tilt_deg,
-            "pe_present": st.pe_present,
-            "suspend_input": st.suspend_input,
-        }
-        return [station] + [
-            {"t": "sample", "connector": cid, "meter": _meter_dict(m)} for cid, m in self._last_meter.items()
-        ]
+        temp = st.temperature_c if st.temperature_c is not None and math.isfinite(st.temperature_c) else None
+        station = StationSample(temp, self.station.relative_tilt_deg, st.pe_present, st.suspend_input)
+        return [station, *(Sample(cid, meter_values(m)) for cid, m in self._last_meter.items())]
 
     def station_faults(self) -> set[Fault]:
         return set(self.station.faults)
 
-    def drain(self) -> list[dict[str, Any]]:
+    def drain(self) -> list[OutMessage]:
         out, self.outbox = self.outbox, []
         return out

@@ -1,7 +1,9 @@
-"""Classifies control pilot voltages into IEC 61851 levels (pure)."""
+"""Classifies control pilot voltages into IEC 61851 levels, and the proximity pilot's coding resistor into the
+cable's rating (IEC 61851-1 Annex B), both pure."""
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 
 from hal.interfaces import PilotReading
@@ -36,3 +38,25 @@ def classify(
     ):
         return CpLevel.DIODE_FAULT
     return level
+
+
+# The cable's coding resistor Rc between PP and PE -> its rating (A). Windows around each nominal value (1.5 kΩ,
+# 680 Ω, 220 Ω, 100 Ω), not overlapping: a value between two windows, a short or an open PP is no valid cable.
+PP_WINDOWS: tuple[tuple[float, float, float], ...] = (
+    (1100.0, 2460.0, 13.0),
+    (400.0, 936.0, 20.0),
+    (164.0, 308.0, 32.0),
+    (75.0, 140.0, 63.0),
+)
+PP_OPEN_OHMS = 10_000.0  # above this nothing is plugged into the socket (or the PP line is broken)
+
+
+def cable_rating(ohms: float) -> float | None:
+    """The rating of the cable whose coding resistor reads `ohms`; None: no valid cable (open, short, between
+    windows, or not a number)."""
+    if not math.isfinite(ohms):
+        return None
+    for lo, hi, amps in PP_WINDOWS:
+        if lo <= ohms <= hi:
+            return amps
+    return None

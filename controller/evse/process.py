@@ -1,16 +1,21 @@
 """The control process: reads the power-path devices, steps the ControlLoop, writes the actuators, and
-exchanges messages with the main process over one socket. Runs as `python -m controller.evse.process`.
+exchanges messages with the main process over one socket (THE channel, `protocol.py`). Runs as
+`python -m controller.evse.process`.
 
 It ticks every 10 ms and wakes early when a message arrives. It has no disk I/O and no network; after
-start-up `gc.freeze()` keeps the collector off the hot path. When the main process goes away (EOF) or asks
-it to shut down, every output goes to its safe state before the process exits. A dead-man watchdog thread
-(`watchdog.DeadMan`) forces every output safe when the loop has not ticked for `--watchdog` seconds; on the
-simulated board the contactors also have a maximum on-time without a fresh command (`SIM_MAX_ON_S`).
+start-up `gc.freeze()` keeps the collector off the hot path. It takes nothing from the main process before a
+`MainHello` of its own protocol version; a peer speaking another version is refused (outputs safe, exit 3).
+When the main process goes away (EOF) or asks it to shut down, every output goes to its safe state before the
+process exits (a lock opens only where its contacts read open). A dead-man watchdog thread
+(`watchdog.DeadMan`) forces the contactors open and the pilots to +12 V when the loop has not ticked for
+`--watchdog` seconds; the tick that learns of it closes nothing, and no close is written once it has tripped.
 
-Test-only sim command answered here (it concerns the runner, not the simulated devices): `stall`
-{seconds, busy?} blocks the loop (busy-waits, or sleeps with busy=false) and replies with the stall's
-`started_at`/`ended_at` (time.monotonic()). `bench_start` also sets the B->C debounce of the benchmarked
-sockets to 0 so a measurement cycle is short (the paths to A and to an error are never debounced).
+On a simulated board the devices are drivers on the plant's register file (`--bus-fd`, see `hal.sim.plant`):
+the simulated world lives in the plant process and outlives this one. Test-only messages answered here (they
+concern the runner): `Stall` {seconds, busy} blocks the loop (busy-waits, or sleeps with busy=false) and is
+answered with the stall's `started_at`/`ended_at` (time.monotonic()); `BenchTiming` sets the B->C (and ->A)
+debounce of the benchmarked sockets to 0 so a measurement cycle is short (the paths to an error are never
+debounced, and the contactor opens on the first +12 V sample).
 """
 
 from __future__ import annotations
@@ -27,21 +32,35 @@ from typing import Any
 
 from board.loader import Board, load_board
 from controller.evse.connector import EvseSettings
-from controller.evse.devio import read_inputs, write_outputs
+from controller.evse.devio import hold_safe, read_inputs, write_outputs
 from controller.evse.loop import ControlLoop, StationLimitSettings
-from controller.evse.messages import PROTOCOL_VERSION, Decoder, encode
+from controller.evse.protocol import (
+    PROTOCOL_VERSION,
+    BenchTiming,
+    Decoder,
+    Hello,
+    InMessage,
+    Log,
+    MainHello,
+    Shutdown,
+    Stall,
+    StallDone,
+    Stats,
+    encode,
+)
 from controller.evse.watchdog import DeadMan
 from hal.edges import EdgePipe, watch_edges
 from hal.factory import PowerPath, build_power_path
 from hal.interfaces import PilotOutput
-from hal.sim.world import SimCommandError
+from hal.sim.bus import SimBus
+from hal.sim.wired import wait_for_plant
 
 __all__ = ["Runner", "build_loop", "main", "read_inputs", "safe_order"]
 
 TICK_S = 0.01
 STATS_INTERVAL_S = 1.0
 WATCHDOG_S = 0.25
-SIM_MAX_ON_S = 0.5
+EXIT_REFUSED = 3
 
 
 def build_loop(board: Board, start: float, main_silence_s: float = 3.0) -> ControlLoop:
@@ -50,6 +69,7 @@ def build_loop(board: Board, start: float, main_silence_s: float = 3.0) -> Contr
             bands=dict(board.pilot_bands),
             diode_max_low_v=board.limits["diode_max_low_v"],
             max_current=c.max_current,
+            ventilation=c.ventilation,
         )
         for c in board.connectors
     }
@@ -62,9 +82,10 @@ def build_loop(board: Board, start: float, main_silence_s: float = 3.0) -> Contr
 
 
 def safe_order(pp: PowerPath) -> list[Any]:
-    """Every output in the order to force it safe: all contactors first, then pilots, then locks."""
+    """What the watchdog forces, in order: all contactors first, then the pilots. The locks stay where they
+    are: a lock may open only when its contacts read open, which the loop decides when it runs again."""
     socks = list(pp.sockets.values())
-    return [s.contactor for s in socks] + [s.pilot for s in socks] + [s.lock for s in socks]
+    return [s.contactor for s in socks] + [s.pilot for s in socks]
 
 
 class Runner:
@@ -78,29 +99,31 @@ class Runner:
         main_silence_s: float = 3.0,
         watchdog_s: float = WATCHDOG_S,
         realtime: bool = False,
+        bus: SimBus | None = None,
     ):
         self.realtime = realtime
         self.sock = sock
         self.sock.setblocking(False)
         self.tick_s = tick_s
-        self.power = build_power_path(board, time.monotonic)
+        self.power = build_power_path(board, time.monotonic, bus=bus)
+        if bus is not None:
+            wait_for_plant(bus)
         self.edges = EdgePipe()
         self.edge_inputs = watch_edges(getattr(self.power, "real_devices", []), self.edges.notify)
         self.loop = build_loop(board, time.monotonic(), main_silence_s)
         self.deadman = DeadMan(safe_order(self.power), timeout_s=watchdog_s)
-        if self.power.world is not None:
-            for s in self.power.world.sockets.values():
-                s.contactor.max_on_s = max(SIM_MAX_ON_S, 2 * watchdog_s)
         self.decoder = Decoder()
         self._out = bytearray()
         self._last_pilot: dict[int, PilotOutput] = {}
         self._self_tests: dict[int, bool] = {}
         self.running = True
+        self.greeted = False
+        self.refused = False
         self.ticks = 0
         self.overruns = 0
         self.max_tick_s = 0.0
 
-    def send(self, msg: dict[str, Any]) -> None:
+    def send(self, msg: Any) -> None:
         self._out += encode(msg)
         if len(self._out) > 4_000_000:  # the main process stopped reading; keep the newest
             del self._out[: len(self._out) - 1_000_000]
@@ -130,49 +153,43 @@ class Runner:
             for msg in self.decoder.feed(data):
                 self._dispatch(now, msg)
 
-    def _stall(self, args: dict[str, Any]) -> dict[str, Any]:
-        seconds = float(args.get("seconds", 1.0))
-        if not 0 <= seconds <= 30:
-            raise SimCommandError("seconds must be within 0..30")
+    def _stall(self, msg: Stall) -> StallDone:
+        if not 0 <= msg.seconds <= 30:
+            return StallDone(msg.id, False, error="seconds must be within 0..30")
         started = time.monotonic()
-        if args.get("busy", True):
-            while time.monotonic() - started < seconds:
+        if msg.busy:
+            while time.monotonic() - started < msg.seconds:
                 pass
         else:
-            time.sleep(seconds)
-        return {"started_at": started, "ended_at": time.monotonic()}
+            time.sleep(msg.seconds)
+        return StallDone(msg.id, True, started, time.monotonic())
 
-    def _bench_timing(self, args: dict[str, Any]) -> None:
-        for key in args.get("connectors") or {}:
-            ctl = self.loop.connectors.get(int(key))
-            if ctl is not None:
-                ctl.set_debounce(0.0)
+    def _refuse(self, why: str) -> None:
+        self.send(Log("error", f"refused: {why}"))
+        print(f"control process: refused: {why}", file=sys.stderr, flush=True)
+        self.refused = True
+        self.running = False
 
-    def _dispatch(self, now: float, msg: dict[str, Any]) -> None:
-        t = msg["t"]
-        if t == "sim":
-            reply: dict[str, Any] = {"t": "sim_reply", "id": msg.get("id")}
-            if self.power.world is None:
-                reply.update(ok=False, error="this board has no simulator")
-            elif msg.get("cmd") == "stall":
-                try:
-                    args = msg.get("args") or {}
-                    reply.update(ok=True, **self._stall(args if isinstance(args, dict) else {}))
-                except (SimCommandError, TypeError, ValueError) as exc:
-                    reply.update(ok=False, error=str(exc))
+    def _dispatch(self, now: float, msg: InMessage) -> None:
+        if not self.greeted:
+            if isinstance(msg, MainHello) and msg.v == PROTOCOL_VERSION:
+                self.greeted = True
+            elif isinstance(msg, MainHello):
+                self._refuse(f"the main process speaks protocol {msg.v}, we speak {PROTOCOL_VERSION}")
             else:
-                try:
-                    args = msg.get("args") or {}
-                    args = args if isinstance(args, dict) else {}
-                    extra = self.power.world.command(str(msg.get("cmd")), args)
-                    if msg.get("cmd") == "bench_start":
-                        self._bench_timing(args)
-                    reply.update(ok=True, **extra)
-                except SimCommandError as exc:
-                    reply.update(ok=False, error=str(exc))
-            self.send(reply)
-        elif t == "shutdown":
+                self._refuse(f"{type(msg).__name__} before MainHello")
+            return
+        if isinstance(msg, Stall):
+            self.send(self._stall(msg))
+        elif isinstance(msg, BenchTiming):
+            for cid in msg.connectors:
+                ctl = self.loop.connectors.get(cid)
+                if ctl is not None:
+                    ctl.set_debounce(0.0)
+        elif isinstance(msg, Shutdown):
             self.running = False
+        elif isinstance(msg, MainHello):
+            pass
         else:
             self.loop.handle(now, msg)
 
@@ -190,26 +207,22 @@ class Runner:
             if self.deadman.tripped:
                 self._self_tests = {}  # forced while we computed: write nothing stale; the next tick learns it
             else:
-                self._self_tests = write_outputs(self.power, outputs, self._last_pilot)
+                self._self_tests = write_outputs(
+                    self.power, outputs, self._last_pilot, may_close=lambda: not self.deadman.tripped
+                )
                 self.deadman.kick(time.monotonic())
+        if self.power.heartbeat is not None:
+            self.power.heartbeat.beat()
         for m in self.loop.drain():
             self.send(m)
         self.ticks += 1
 
     def safe_state(self) -> None:
         self.deadman.stop()
-        self.deadman.force()
+        hold_safe(self.power)
 
     def run(self) -> None:
-        self.send(
-            {
-                "t": "hello",
-                "v": PROTOCOL_VERSION,
-                "pid": os.getpid(),
-                "connectors": sorted(self.power.sockets),
-                "realtime": self.realtime,
-            }
-        )
+        self.send(Hello(PROTOCOL_VERSION, os.getpid(), tuple(sorted(self.power.sockets)), self.realtime))
         gc.collect()
         gc.freeze()
         self.deadman.kick(time.monotonic())
@@ -227,14 +240,13 @@ class Runner:
                 if t0 >= next_stats:
                     next_stats = t0 + STATS_INTERVAL_S
                     self.send(
-                        {
-                            "t": "stats",
-                            "ticks": self.ticks,
-                            "overruns": self.overruns,
-                            "max_tick_ms": round(self.max_tick_s * 1000, 3),
-                            "channel_errors": self.decoder.errors,
-                            "watchdog_trips": self.deadman.trips,
-                        }
+                        Stats(
+                            ticks=self.ticks,
+                            overruns=self.overruns,
+                            max_tick_ms=round(self.max_tick_s * 1000, 3),
+                            channel_errors=self.decoder.errors,
+                            watchdog_trips=self.deadman.trips,
+                        )
                     )
                     self.max_tick_s = 0.0
                 self._flush()
@@ -251,6 +263,7 @@ class Runner:
                         self._receive(time.monotonic())
                     next_tick = time.monotonic()  # an input edge: act now
         finally:
+            self._flush()
             self.safe_state()
             self.edges.close()
             close = getattr(self.power, "close", None)  # real drivers: stop their threads, release pins
@@ -282,17 +295,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--main-silence", type=float, default=3.0)
     ap.add_argument("--watchdog", type=float, default=WATCHDOG_S)
     ap.add_argument("--rt-priority", type=int, default=0, help="SCHED_FIFO priority (1..99); 0: normal")
+    ap.add_argument("--bus-fd", type=int, default=None, help="the simulated plant's register file")
     args = ap.parse_args(argv)
     realtime = set_realtime(args.rt_priority) if args.rt_priority > 0 else False
     sock = socket.socket(fileno=args.fd)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides when we stop
-    runner = Runner(load_board(args.board), sock, args.tick, args.main_silence, args.watchdog, realtime)
+    board = load_board(args.board)
+    bus = SimBus(args.bus_fd, len(board.connectors)) if args.bus_fd is not None else None
+    runner = Runner(board, sock, args.tick, args.main_silence, args.watchdog, realtime, bus=bus)
     try:
         runner.run()
     except SystemExit:
         runner.safe_state()
-    return 0
+    return EXIT_REFUSED if runner.refused else 0
 
 
 if __name__ == "__main__":

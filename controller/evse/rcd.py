@@ -8,8 +8,9 @@
   draws less than `idle_a` on every phase), and at the latest `smart_s` (5 s) after the trip.
 - Self-test: when a vehicle connects the loop asks for a test of the monitor (output `rcd_self_test`); the
   runner performs it and hands the result back in the next tick's inputs. The contactor may close only after a
-  passed test; while the result is still outstanding, a close command comes with the test request and the
-  runner tests first and closes only if it passed. A failed test latches RCD_SELF_TEST until unplug.
+  passed test in this session (the runner also tests before any close that comes with a request). A failed
+  test latches RCD_SELF_TEST until unplug. A monitor that could not be read (`monitor_lost`) is tested again
+  before the next close.
 """
 
 from __future__ import annotations
@@ -43,6 +44,19 @@ class ResidualCurrentSupervisor:
         if not self.signal:
             self.tripped_at = None
 
+    def monitor_lost(self) -> None:
+        """The monitor could not be read: whatever it passed before, it is tested again before any close."""
+        if self.self_test is SelfTest.PASSED:
+            self.self_test = SelfTest.NEEDED
+
+    def restore_trip(self, now: float) -> None:
+        """A trip latched by a previous control process (handed back after a restart)."""
+        if self.tripped_at is None:
+            self.tripped_at = now
+
+    def restore_failed_test(self) -> None:
+        self.self_test = SelfTest.FAILED
+
     def clear(self) -> None:
         """`clear_faults`: drop the latches whose condition is gone (a failed self-test is retried)."""
         if not self.signal:
@@ -71,7 +85,7 @@ class ResidualCurrentSupervisor:
 
     @property
     def close_allowed(self) -> bool:
-        return self.self_test in (SelfTest.PASSED, SelfTest.NEEDED)
+        return self.self_test is SelfTest.PASSED
 
     def must_open(
         self, now: float, mode: RcdMode, charging_state: bool, currents: tuple[float, float, float] | None

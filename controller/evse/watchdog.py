@@ -3,11 +3,14 @@ the loop has not completed a tick for `timeout_s`.
 
 The runner `kick()`s it after every write of the outputs. If the loop stalls (a blocking call, a busy
 handler, the process starved of CPU), the thread opens every contactor first, then puts the pilots to +12 V
-and unlocks. It writes under the same lock as the runner, so a resumed loop can never interleave a stale
-close with the forced open; if the loop is stuck while holding that lock, the thread forces the outputs after
-`lock_wait_s` anyway. The runner then `take_trip()`s: the loop learns its outputs were forced (LOOP_STALL,
-reported on every socket) before it writes again. This is the software line; on a real board the outputs
-also need hardware pull-downs (a dead process) and a maximum on-time in the device where possible.
+(the locks stay: a lock opens only when its contacts read open, which the loop decides). It writes under the
+same lock as the runner, so a resumed loop can never interleave a stale close with the forced open; if the
+loop is stuck while holding that lock, the thread forces the outputs after `lock_wait_s` anyway, and forces
+them again as soon as the loop lets go of the lock (the runner also checks `tripped` right before each close
+it writes, so the write it was in the middle of closes nothing). The runner then `take_trip()`s: the loop
+learns its outputs were forced (LOOP_STALL, reported on every socket) before it writes again. This is the
+software line; on a real board the outputs also need hardware pull-downs (a dead process) and a maximum
+on-time in the device where possible.
 """
 
 from __future__ import annotations
@@ -64,10 +67,13 @@ class DeadMan:
             self._tripped_at = now
             self.trips += 1
             self.force()
-            return True
         finally:
             if got:
                 self.lock.release()
+        if not got:
+            with self.lock:  # forced while the loop held the lock: once it lets go, force again
+                self.force()
+        return True
 
     def force(self) -> None:
         for dev in self.outputs:

@@ -1,9 +1,12 @@
 """The sim control API: JSON lines over TCP for tests, the demo and the virtual HIL rig.
 
-Each request `{"cmd": ...}` gets one reply `{"ok": true, ...}` or `{"ok": false, "error": "..."}`. Commands
-for the power-path devices (plug, unplug, ev_*, temperature, tilt, rcd, socket meter) are forwarded to the
-control process, where the simulated devices live; the card reader and the grid meter belong to the main
-process and are handled here; `status` reports what the station knows.
+Each request `{"cmd": ...}` gets one reply `{"ok": true, ...}` or `{"ok": false, "error": "..."}`; a bad
+request (not JSON, wrong types, absurd numbers) gets an error reply and the connection stays. Commands for the
+power-path devices (plug, unplug, ev_*, temperature, tilt, rcd, socket meter, lock) are forwarded to the
+simulated plant, where the simulated world lives (it outlives the control process); `stall` goes to the control
+process; the card reader and the grid meter belong to the main process and are handled here. `status` reports
+what the station knows, and per connector what the plant shows physically: `lock`, `contacts` (the mirror
+contact, null without one) and `cable_a`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ log = logging.getLogger(__name__)
 
 FORWARDED = frozenset(
     {"plug", "unplug", "ev_pause", "ev_resume", "ev_draw", "ev_misbehave", "temperature", "tilt", "rcd", "suspend", "pe", "stall",
-     "contactor_log", "lock"}
+     "contactor_log", "lock", "meter_override"}
 )
 MAX_LINE = 65536
 
@@ -94,7 +97,7 @@ class SimControlServer:
     async def handle(self, cmd: str, args: dict[str, Any]) -> dict[str, Any]:
         st = self.station
         if cmd == "status":
-            return {"ok": True, **st.status_snapshot()}
+            return {"ok": True, **(await self._status())}
         if cmd == "tag":
             uid = args["uid"]
             if not isinstance(uid, str) or not uid or len(uid) > 20:
@@ -115,7 +118,9 @@ class SimControlServer:
             return {"ok": True}
         if cmd == "meter_offline":
             which = args.get("which", "socket")
-            offline = bool(args["offline"])
+            offline = args.get("offline")
+            if not isinstance(offline, bool):
+                return {"ok": False, "error": "offline must be true or false"}
             if which == "grid":
                 grid = st.devices.grid_meter
                 if not isinstance(grid, SimGridMeter):
@@ -128,6 +133,18 @@ class SimControlServer:
         if cmd in FORWARDED:
             return await self._forward(cmd, args)
         return {"ok": False, "error": f"unknown command {cmd!r}"}
+
+    async def _status(self) -> dict[str, Any]:
+        snap = self.station.status_snapshot()
+        try:
+            plant = await self.station.control.sim("plant_status", {})
+        except (ControlProcessError, TimeoutError):
+            plant = {}
+        physical = {c["id"]: c for c in plant.get("connectors", [])} if plant.get("ok") else {}
+        for conn in snap["connectors"]:
+            p = physical.get(conn["id"], {})
+            conn.update(lock=p.get("lock"), contacts=p.get("contacts"), cable_a=p.get("cable_a"))
+        return snap
 
     async def _forward(self, cmd: str, args: dict[str, Any]) -> dict[str, Any]:
         try:

@@ -16,7 +16,8 @@ from controller.transactions.journal import Journal
 from controller.transactions.sessions import SessionManager
 
 TILT_FILE = "tilt-calibration.json"
-TILT_SHAPE = {"tilt_offset_deg": NUMBER}
+# the calibrated gravity vector (g); a file of an older release (a scalar offset) has none: uncalibrated
+TILT_SHAPE = {"tilt_vector?": [NUMBER]}
 
 
 class Notifier(Protocol):
@@ -81,14 +82,22 @@ class ControlEvents:
                 self._energy.note_samples()
                 self._changes.status_changed()
         elif t == "calibration":
-            if isinstance(msg.get("tilt_offset_deg"), int | float) and not msg.get("error"):
+            vec = msg.get("tilt_vector")
+            if isinstance(vec, list) and len(vec) == 3 and not msg.get("error"):
                 try:
-                    write_json(self._state_dir / TILT_FILE, {"tilt_offset_deg": msg["tilt_offset_deg"]})
-                    self._trace(f"tilt sensor calibrated (offset {msg['tilt_offset_deg']:.2f} deg)")
+                    write_json(self._state_dir / TILT_FILE, {"tilt_vector": vec})
+                    self._trace(f"tilt sensor calibrated (vertical {vec})")
                 except StateWriteError as exc:  # issue 11: a full disk is said, not raised into the reader
                     self._trace(f"tilt calibration not stored (in use until the next restart): {exc}")
             else:
                 self._trace(f"tilt calibration failed: {msg.get('error')}")
+        elif t == "restart_limit":
+            # the control process died too often: it stays down (outputs at their hardware-safe states) and
+            # the station is Faulted (InternalError) until a Reset restarts it
+            self._sockets.control_gave_up()
+            self._trace(f"control process died {msg.get('restarts')} times within {msg.get('window_s')} s: "
+                        "station Faulted until Reset")
+            self._changes.limits_changed()
         elif t == "log":
             text = str(msg.get("text", ""))
             self.loop_log.append(text)

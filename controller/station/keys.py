@@ -63,8 +63,9 @@ def evse_values(config: ConfigRegistry, state_dir: Path) -> dict[str, str]:
         if spec is not None and spec.access != "W":
             out[name] = config.get(name)
     tilt = read_json(state_dir / TILT_FILE, {}, TILT_SHAPE)
-    if isinstance(tilt, dict) and isinstance(tilt.get("tilt_offset_deg"), int | float):
-        out["_TiltOffset"] = str(tilt["tilt_offset_deg"])
+    vec = tilt.get("tilt_vector") if isinstance(tilt, dict) else None
+    if isinstance(vec, list) and len(vec) == 3:
+        out["_TiltVector"] = ",".join(str(x) for x in vec)
     return out
 
 

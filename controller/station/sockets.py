@@ -102,6 +102,14 @@ class Sockets:
             v.locked = bool(msg["locked"])
         return StateChange(cid, old, v.cp_state)
 
+    def control_gave_up(self) -> None:
+        """The control process stays down: every socket and the station are Faulted (control_restarts)."""
+        fault = "control_restarts"
+        self.station_faults = sorted({*self.station_faults, fault})
+        for v in self.views.values():
+            v.faults = sorted({*v.faults, fault})
+            v.contactor = "open"
+
     def on_sample(self, msg: Mapping[str, Any]) -> int | None:
         """A `sample` message; returns the socket it was for (None: the station-wide one, or unknown)."""
         cid = int(msg["connector"])

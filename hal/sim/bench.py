@@ -4,7 +4,9 @@ Each scenario drives one socket round and round: plug a car, wait until the cont
 flows), then inject one safety edge at a random instant between two ticks, timestamped with the time it
 happens physically (`edge_at`, time.monotonic()); the contactor's open command is timestamped by the device
 (`SimContactor.on_open`). The latency is open - edge: the wait for the next tick plus the loop's processing.
-Then it recovers (edge removed, car unplugged) and starts over.
+Then it recovers (edge removed, car unplugged) and starts over. In the plant process the edge is stamped when
+the plant publishes it to the register file (`published`), i.e. when the control process can first see it, and
+a new car is plugged only once the control process has ticked since the unplug (`ticks`).
 
 Kinds: `cp_to_a` (the car is unplugged while charging), `rcd` (the 6 mA DC monitor trips), `overcurrent`
 (the car suddenly draws 120 % of the offer).
@@ -42,7 +44,13 @@ def _ms(v: float | None) -> float | None:
 
 class LatencyScenario:
     def __init__(
-        self, sock: _Socket, kind: str, now: Callable[[], float], max_delay_s: float, seed: int = 0
+        self,
+        sock: _Socket,
+        kind: str,
+        now: Callable[[], float],
+        max_delay_s: float,
+        seed: int = 0,
+        ticks: Callable[[], int] | None = None,
     ) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}")
@@ -59,6 +67,10 @@ class LatencyScenario:
         self._idle_steps = 0
         self.edge_at = 0.0
         self._open_at: float | None = None
+        self._ticks = ticks  # the control process's tick counter (None: one step is one tick)
+        self._ticks_at_recover = 0
+        self._fired_pending = False
+        self._recovered_unpublished = False
         sock.contactor.on_open = self._on_open
 
     def _on_open(self, t: float) -> None:
@@ -75,14 +87,34 @@ class LatencyScenario:
         s.ev.draw_factor = 1.0
         s.ev.unplug()
         self._idle_steps = 0
+        self._recovered_unpublished = True
         self._go("idle", now)
+
+    def published(self, t: float) -> None:
+        """The plant wrote this step's inputs to the register file at `t`: a fired edge happens then."""
+        if self._fired_pending:
+            self.edge_at = t
+            self._fired_pending = False
+        if self._recovered_unpublished:  # the unplug is visible from now on: count the ticks from here
+            self._recovered_unpublished = False
+            self._ticks_at_recover = self._ticks() if self._ticks is not None else 0
+
+    def deadline(self) -> float | None:
+        """When this scenario must step next (its edge), if it waits for one."""
+        return self.edge_at if self.phase == "armed" else None
+
+    def _control_saw_it(self) -> bool:
+        """A tick that began after the unplug was published has read it (a tick under way may not have)."""
+        if self._ticks is None:
+            return self._idle_steps >= 1
+        return not self._recovered_unpublished and self._ticks() >= self._ticks_at_recover + 2
 
     def step(self, now: float) -> None:
         s = self.sock
         c = s.contactor
         if self.phase == "idle":
             self._idle_steps += 1
-            if self._idle_steps >= 1 and not c.commanded:  # the loop has seen A once
+            if self._control_saw_it() and not c.commanded:  # the loop has seen A once
                 s.ev.plug(EvProfile(max_current=32.0, response_delay_s=0.0))
                 self._go("charging", now)
         elif self.phase == "charging":
@@ -99,6 +131,7 @@ class LatencyScenario:
                 self._recover(now)
             elif now >= self.edge_at:
                 self._open_at = None
+                self._fired_pending = True
                 self._go("wait_open", now)
                 if self.kind == "cp_to_a":
                     s.ev.unplug()
@@ -107,7 +140,10 @@ class LatencyScenario:
                 else:
                     s.ev.draw_factor = 1.2
         elif self.phase == "wait_open":
-            if self._open_at is not None:
+            if self._open_at is not None and self._open_at < self.edge_at:
+                self.stuck += 1  # opened for another reason before the edge could be seen: not a measurement
+                self._recover(now)
+            elif self._open_at is not None:
                 self.latencies.append(self._open_at - self.edge_at)
                 self._recover(now)
             elif now - self.edge_at > MISS_AFTER_S:

@@ -3,11 +3,13 @@ inputs cannot be driven through the device interface (only through the simulator
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from hal.errors import DeviceOffline
+from hal.i2c_devices import Vector, angle_deg
 from hal.interfaces import MeterReading, PilotOutput, PilotReading
-from hal.sim.ev import SimEv
+from hal.sim.ev import PP_NOMINAL_OHMS, SimEv
 
 Now = Callable[[], float]
 
@@ -91,17 +93,30 @@ class SimContactor:
             self.recorder.record_at(t, False)
 
     def set_closed(self, closed: bool) -> None:
-        self._expire()
         now = self._now()
+        self.command(closed, now, now)
+
+    def command(self, closed: bool, changed_at: float, refreshed_at: float) -> None:
+        """A coil command stamped with the time it was given (the plant applies the control process's
+        commands with the control process's own timestamps)."""
+        self._expire()
         if closed:
-            self._refreshed_at = now
+            self._refreshed_at = refreshed_at
         if closed != self._commanded:
+            if changed_at < self._changed_at:  # the coil changed without it (expiry, pull-down): now it acts
+                changed_at = refreshed_at
             self._commanded = closed
-            self._changed_at = now
+            self._changed_at = changed_at
             self.switch_count += 1
-            self.recorder.record_at(now, closed)
+            self.recorder.record_at(changed_at, closed)
             if not closed and self.on_open is not None:
-                self.on_open(now)
+                self.on_open(changed_at)
+
+    def pull_down(self) -> None:
+        """The process that drove the coil died: the coil line falls to its pull-down (the contacts open unless
+        they are welded)."""
+        now = self._now()
+        self.command(False, now, now)
 
     @property
     def contacts_closed(self) -> bool:
@@ -124,15 +139,24 @@ class SimContactor:
 
 
 class SimLock:
+    """A lock motor with a feedback switch. Jammed, it stays where it is; freed, it goes where it was told."""
+
     def __init__(self, now: Now) -> None:
         self.locked = False
+        self.commanded = False
         self.jammed = False
         self.recorder = Recorder(now)
 
     def set_locked(self, locked: bool) -> None:
+        self.commanded = locked
         if not self.jammed:
             self.locked = locked
         self.recorder.record(locked)
+
+    def jam(self, jammed: bool) -> None:
+        self.jammed = jammed
+        if not jammed:
+            self.locked = self.commanded
 
     def feedback_locked(self) -> bool | None:
         return self.locked
@@ -142,13 +166,15 @@ class SimLock:
 
 
 class SimSocketMeter:
-    """The socket's meter: currents the car draws through closed contacts, energy integrated over time."""
+    """The socket's meter: currents the car draws through closed contacts, energy integrated over time.
+    `override` (sim control `meter_override`): what it reports instead of the real currents (NaN, inf ...)."""
 
     def __init__(self) -> None:
         self.currents: tuple[float, float, float] = (0.0, 0.0, 0.0)
         self.energy_wh = 0.0
         self.voltage = 230.0
         self.offline = False
+        self.override: tuple[float, float, float] | None = None
 
     def integrate(self, currents: tuple[float, float, float], dt: float) -> None:
         self.currents = currents
@@ -157,9 +183,10 @@ class SimSocketMeter:
     def read(self) -> MeterReading:
         if self.offline:
             raise DeviceOffline("socket meter does not answer")
-        power = sum(self.currents) * self.voltage
+        currents = self.override if self.override is not None else self.currents
+        power = sum(currents) * self.voltage
         return MeterReading(
-            currents_a=self.currents,
+            currents_a=currents,
             voltages_v=(self.voltage, self.voltage, self.voltage),
             power_w=round(power, 1),
             energy_wh=round(self.energy_wh, 3),
@@ -204,15 +231,44 @@ class SimTemperature:
         return self.celsius
 
 
+UPRIGHT: Vector = (0.0, 0.0, 1.0)
+
+
 class SimTilt:
+    """An accelerometer standing upright with Z up; `vector` is the gravity it measures (g, sensor axes)."""
+
     def __init__(self) -> None:
-        self.degrees = 0.0
+        self.vector: Vector = UPRIGHT
         self.lost = False
+
+    def tilt_about_x(self, degrees: float) -> None:
+        """Tilt the station by `degrees` about the sensor's X axis (negative: the other way)."""
+        r = math.radians(degrees)
+        self.vector = (0.0, round(math.sin(r), 9), round(math.cos(r), 9))
 
     def read_tilt_deg(self) -> float:
         if self.lost:
             raise DeviceOffline("tilt sensor lost")
-        return self.degrees
+        return angle_deg(self.vector, UPRIGHT)
+
+    def read_vector(self) -> Vector:
+        if self.lost:
+            raise DeviceOffline("tilt sensor lost")
+        return self.vector
+
+
+class SimProximity:
+    """The socket's proximity pilot: the coding resistor of the cable the car is plugged in with."""
+
+    def __init__(self, ev: SimEv) -> None:
+        self.ev = ev
+
+    def read_ohms(self) -> float:
+        if not self.ev.plugged:
+            return math.inf
+        if self.ev.pp_broken:
+            return 50.0  # a damaged cable: between the windows, no valid rating
+        return PP_NOMINAL_OHMS[self.ev.cable_a]
 
 
 class SimRfid:

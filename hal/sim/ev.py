@@ -4,7 +4,8 @@ It answers the pilot like a car: +9 V (state B) when plugged, +6 V (state C) whe
 6 A and it wants to charge, back to B when the PWM stops. Once the contactor is closed it draws the offered
 current (capped by its own maximum) on its phases after a response delay, and follows lowered offers within
 that delay. It can be told to misbehave: draw more than offered, refuse to stop, be a one-phase car, never
-request charge, lose its diode or short the pilot. A Chameleon charger (`chameleon_min_a`) stays in C but draws
+request charge, lose its diode, short the pilot or come with a damaged cable (`pp_broken`). It is plugged in
+with a cable rated `cable_a` (13, 20, 32 or 63 A), which the socket reads from the PP. A Chameleon charger (`chameleon_min_a`) stays in C but draws
 nothing while offered less than its minimum.
 """
 
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from hal.interfaces import PilotMode, PilotOutput
 
 NOMINAL_V = {"A": 12.0, "B": 9.0, "C": 6.0, "D": 3.0, "E": 0.0}
+# the cable's rating (A) -> its coding resistor between PP and PE (IEC 61851-1 Annex B)
+PP_NOMINAL_OHMS: dict[float, float] = {13.0: 1500.0, 20.0: 680.0, 32.0: 220.0, 63.0: 100.0}
 
 
 def offered_current(output: PilotOutput) -> float:
@@ -50,14 +53,20 @@ class SimEv:
         self.never_request = False
         self.diode_missing = False
         self.shorted = False
+        self.cable_a = 32.0
+        self.pp_broken = False
         self._state = "A"
         self._target = 0.0
         self._draw = 0.0
         self._target_since = 0.0
         self._was_charging = False
 
-    def plug(self, profile: EvProfile | None = None) -> None:
+    def plug(self, profile: EvProfile | None = None, cable_a: float = 32.0) -> None:
+        if cable_a not in PP_NOMINAL_OHMS:
+            raise ValueError(f"cable_a must be one of {sorted(PP_NOMINAL_OHMS)}")
         self.profile = profile or EvProfile()
+        self.cable_a = float(cable_a)
+        self.pp_broken = False
         self.plugged = True
         self.paused = False
         self.draw_factor = 1.0

@@ -49,14 +49,64 @@ def test_deadman_edges_and_order() -> None:
     assert not d.check()
 
 
-def test_deadman_forces_even_if_the_loop_holds_the_lock() -> None:
+class Coil:
+    """A contactor output that tells when it was forced."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+        self.forced = threading.Event()
+
+    def to_safe_state(self) -> None:
+        self.log.append("open")
+        self.forced.set()
+
+
+def test_deadman_forces_even_if_the_loop_holds_the_lock_and_again_when_it_lets_go() -> None:
+    """Defect 11: a loop stuck inside a write finished it after the forced open, closing again (stale)."""
     clock = Clock()
     log: list[str] = []
-    d = DeadMan([Output("contactor", log)], timeout_s=0.1, lock_wait_s=0.01, now=clock)
+    coil = Coil(log)
+    d = DeadMan([coil], timeout_s=0.1, lock_wait_s=0.01, now=clock)
     d.lock.acquire()  # the loop is stuck inside a write
     clock.t = 100.2
-    assert d.check() and log == ["contactor"]
+    result: list[bool] = []
+    watchdog = threading.Thread(target=lambda: result.append(d.check()))
+    watchdog.start()
+    assert coil.forced.wait(5)  # forced without the lock
+    assert d.tripped
+    log.append("stale close")  # the loop finishes the write it was in (the runner's may_close stops this)
     d.lock.release()
+    watchdog.join(5)
+    assert result == [True]
+    assert log == ["open", "stale close", "open"]  # forced again as soon as the loop let go
+
+
+def test_no_close_is_written_once_the_watchdog_tripped() -> None:
+    from controller.evse.connector import ConnectorOutputs
+    from controller.evse.devio import write_outputs
+    from hal.interfaces import PilotOutput
+    from tests.evse.harness import Harness
+
+    h = Harness()
+    out = {1: ConnectorOutputs(PilotOutput.pwm(26.66), True, True)}
+    write_outputs(h.pp, out, {}, may_close=lambda: False)
+    assert not h.sock().contactor.commanded  # the close was not written
+    write_outputs(h.pp, out, {}, may_close=lambda: True)
+    assert h.sock().contactor.commanded
+
+
+def test_the_tick_that_learns_of_a_trip_closes_nothing() -> None:
+    from tests.evse.harness import Harness
+
+    h = Harness()
+    h.charge()
+    h.sock().contactor.to_safe_state()
+    h.loop.note_stall(h.now)
+    h.loop.station.stall_until = h.now  # even without the LOOP_STALL hold (a mutant could drop it)
+    h.tick()
+    assert not h.closed()
+    pre = h.ctl().last_preconditions
+    assert pre is not None and not pre.healthy_tick
 
 
 def test_deadman_skips_when_the_loop_comes_back_while_it_waits() -> None:

@@ -125,8 +125,8 @@ def _deb(start_state: EvseState) -> PilotDebouncer:
         (S.E, L.B, 0.25, S.B),  # recovery from an error
         (S.C, L.B, 0.05, S.B),  # the car stops: 50 ms, so the contactor opens well within 100 ms
         (S.D, L.B, 0.05, S.B),
-        (S.C, L.A, 0.0, S.A),  # unplug: within the tick
-        (S.B, L.A, 0.0, S.A),
+        (S.C, L.A, 0.25, S.A),  # unplug: debounced like the others (the contactor opens on `pilot_lost`)
+        (S.B, L.A, 0.25, S.A),
         (S.C, L.E, 0.0, S.E),  # short: within the tick
         (S.C, L.DIODE_FAULT, 0.0, S.E),
         (S.C, L.INVALID, 0.0, S.E),
@@ -158,4 +158,33 @@ def test_hold_f_then_count_anew() -> None:
     assert d.step(T0 + 0.01, L.B) is S.F
     assert d.step(T0 + 0.01 + 0.25, L.B) is S.B
     d.hold(T0 + 1, S.F)
-    assert d.step(T0 + 1.01, L.A) is S.A  # an unplugged car shows at once
+    assert d.step(T0 + 1.01, L.A) is S.F and d.pilot_lost  # +12 V: the contactor must open, not yet an unplug
+    assert d.step(T0 + 1.01 + 0.25, L.A) is S.A
+
+
+def test_pilot_lost_until_a_is_confirmed() -> None:
+    d = _deb(S.C)
+    assert not d.pilot_lost
+    d.step(T0, L.A)
+    assert d.pilot_lost and d.state is S.C
+    d.step(T0 + 0.01, L.C)  # a glitch of one sample
+    assert not d.pilot_lost and d.state is S.C
+    d.step(T0 + 0.02, L.A)
+    assert d.step(T0 + 0.27, L.A) is S.A and not d.pilot_lost
+
+
+def test_a_fresh_debouncer_sees_even_a_for_the_debounce_time() -> None:
+    d = PilotDebouncer(T0)
+    assert d.state is S.A and not d.steady(T0)
+    d.step(T0, L.A)
+    assert not d.steady(T0 + 0.249)
+    assert d.steady(T0 + 0.25)
+
+
+def test_cable_rating_windows() -> None:
+    from controller.evse.pilot import cable_rating
+
+    for ohms, amps in [(1500, 13), (1100, 13), (2460, 13), (680, 20), (220, 32), (100, 63), (75, 63), (140, 63)]:
+        assert cable_rating(ohms) == amps, ohms
+    for ohms in [0.0, 50.0, 74.9, 140.1, 163.9, 309.0, 399.0, 937.0, 1099.0, 2461.0, 1e9, float("inf"), float("nan")]:
+        assert cable_rating(ohms) is None, ohms

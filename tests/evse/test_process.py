@@ -1,6 +1,6 @@
-"""The real control process (spawned by `ControlProcess`, simulator inside it), driven over the channel like
-the main process does: an RCD trip opens the contactor, a silent main process stops charging, a stalled loop
-is caught by the dead-man watchdog (seen in the simulated contactor's record), calibration goes out."""
+"""The real control process (spawned by `ControlProcess` after the simulated plant), driven over the channel
+like the main process does: an RCD trip opens the contactor, a silent main process stops charging, a stalled
+loop is caught by the dead-man watchdog (seen in the simulated contactor's record), calibration goes out."""
 
 from __future__ import annotations
 
@@ -19,12 +19,13 @@ class Main:
     """The main process's side: the supervisor and what it heard."""
 
     def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
+        self.messages: list[Any] = []
         self.state: dict[int, dict[str, Any]] = {}
 
     def on_message(self, msg: dict[str, Any]) -> None:
+        """The main process takes the messages in their dict shape (`protocol.as_event_dict`)."""
         self.messages.append(msg)
-        if msg.get("t") == "state":
+        if msg["t"] == "state":
             self.state[int(msg["connector"])] = msg
 
     async def until(self, pred: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
@@ -94,17 +95,23 @@ async def test_stalled_loop_is_caught_by_the_watchdog(proc: tuple[ControlProcess
     await main.until(lambda: "loop_stall" in main.conn().get("faults", []), 2, "stall reported")
     assert "loop_stall" in main.state[0]["faults"]
     await main.until(lambda: main.conn().get("contactor") == "closed", 15, "a fresh start after the hold")
-    await main.until(lambda: cp.last_stats.get("watchdog_trips", 0) >= 1, 3, "stats")
+    await main.until(lambda: cp.last_stats is not None and cp.last_stats.watchdog_trips >= 1, 3, "stats")
 
 
-async def test_calibration_and_config_over_the_channel(proc: tuple[ControlProcess, Main]) -> None:
+async def test_calibration_and_config_over_the_channel(
+    proc: tuple[ControlProcess, Main], caplog: pytest.LogCaptureFixture
+) -> None:
     cp, main = proc
     assert (await cp.sim("tilt", {"degrees": 4.5}))["ok"]
+    caplog.set_level("WARNING")
     cp.send_config({"CalibrateTilt": "1", "TemperatureHigh": "hot"})
     await main.until(lambda: any(m["t"] == "calibration" for m in main.messages), 2, "calibration")
     cal = next(m for m in main.messages if m["t"] == "calibration")
-    assert cal == {"t": "calibration", "tilt_offset_deg": 4.5}
+    assert cal["tilt_deg"] == 4.5 and cal["error"] is None and cal["tilt_vector"] is not None
+    assert cp.tilt_vector == tuple(cal["tilt_vector"])  # kept for a restarted control process
     assert any(m["t"] == "log" and "TemperatureHigh" in m["text"] for m in main.messages)
+    # the loop's log line reaches the main process's log
+    assert any("control process" in r.getMessage() and "TemperatureHigh" in r.getMessage() for r in caplog.records)
     assert "CalibrateTilt" not in cp._config  # noqa: SLF001 - never replayed to a restarted process
     await main.until(
         lambda: any(m["t"] == "sample" and m["connector"] == 0 and m["tilt_deg"] == 0.0 for m in main.messages),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from controller.evse.faults import Fault
+from controller.evse.protocol import ClearFaults
 from tests.evse.harness import Harness
 
 TICK = 0.01
@@ -37,8 +38,7 @@ def test_session_states_and_energise_within_3_s_of_b_to_c() -> None:
     h.tick()
     assert h.status()["iec_state"] == "C1" and h.closed()  # PWM off at once; the car gets time to stop
     assert opened_within(h, 0.1) <= 0.05 + 2 * TICK  # the car went to B: open within 100 ms
-    h.sim("unplug", connector=1)
-    h.tick()
+    h.unplug()
     assert h.state() == "A" and not h.closed()
     assert h.sock().rcd.self_tests == 1
 
@@ -67,12 +67,36 @@ def test_debounce_c_to_b_edge() -> None:
     assert h.now - t_b <= 0.05 + TICK + 1e-6
 
 
-def test_unplug_acts_within_one_tick() -> None:
+def test_unplug_opens_within_one_tick_and_is_an_unplug_after_the_debounce() -> None:
     h = Harness()
     h.charge(1, 16)
     h.sock().ev.unplug()
     h.tick()
-    assert h.state() == "A" and not h.closed()
+    assert not h.closed()  # the first +12 V sample opens the contactor
+    assert h.state() == "C"  # but one sample is not an unplug yet
+    h.run(0.25 - 2 * TICK)
+    assert h.state() == "C"
+    h.run_until(lambda: h.state() == "A", 2 * TICK)
+
+
+def test_a_single_12v_sample_clears_no_latch() -> None:
+    """Defect 10: one +12 V sample counted as an unplug and cleared UNPLUG latches."""
+    h = Harness()
+    h.charge(1, 16)
+    h.sim("rcd", connector=1, trip=True)
+    h.tick()
+    h.sim("rcd", connector=1, trip=False)
+    assert Fault.RESIDUAL_CURRENT.value in h.faults()
+    for _ in range(3):  # a glitch: the pilot reads +12 V for one sample, then the car again
+        h.sock().ev.plugged = False
+        h.tick()
+        h.sock().ev.plugged = True
+        h.run(0.1)
+    assert Fault.RESIDUAL_CURRENT.value in h.faults() and h.state() != "A"
+    h.run(5)
+    assert not h.closed()
+    h.unplug()
+    assert h.faults() == []
 
 
 # -- PWM pacing -----------------------------------------------------------------------------------------------
@@ -93,8 +117,7 @@ def test_pwm_raise_waits_5_s_lowering_is_immediate() -> None:
 def test_a_new_car_gets_its_pwm_at_once() -> None:
     h = Harness()
     h.charge(1, 16)
-    h.sim("unplug", connector=1)
-    h.tick()
+    h.unplug()
     h.plug(1)
     h.run_until(lambda: h.state() == "B", 1)
     h.tick()
@@ -167,13 +190,13 @@ def test_welded_contactor_latches_f_and_never_closes_until_cleared() -> None:
     h.limits(1, 16)  # asked to charge again: never closes
     h.run(10)
     assert not any(v for _, v in h.sock().contactor.recorder.history if _ > t_open)
-    h.send({"t": "clear_faults"})  # cleared while still welded: latches again at once
+    h.send(ClearFaults())  # cleared while still welded: latches again at once
     h.tick()
     h.tick()
     assert Fault.WELDED_CONTACT.value in h.faults()
     h.sim("ev_misbehave", connector=1, welded=False)
     h.run(0.1)
-    h.send({"t": "clear_faults", "connector": 1})
+    h.send(ClearFaults(1))
     h.run_until(lambda: h.closed(), 8, "charging again after repair and clear")
     assert fault_reported(h, Fault.WELDED_CONTACT)
 
@@ -206,8 +229,7 @@ def test_contactor_protect_11_vs_10(requests: int, error: bool) -> None:
         h.sim("ev_resume", connector=1)
         h.run(10)
         assert not h.closed()  # error state until unplugged
-        h.sim("unplug", connector=1)
-        h.tick()
+        h.unplug()
         assert h.faults() == []
         h.charge(1, 16)
     else:
@@ -250,8 +272,7 @@ def test_overcurrent_106_vs_104(factor: float, config: dict[str, str], trips: bo
         h.sim("ev_draw", connector=1, factor=1.0)
         h.run(10)
         assert not h.closed()  # recovery: only after the car is unplugged (or clear_faults)
-        h.sim("unplug", connector=1)
-        h.tick()
+        h.unplug()
         assert Fault.OVERCURRENT.value not in h.faults()
         h.charge(1, 16)
     else:
@@ -288,7 +309,7 @@ def test_temperature_high_pauses_and_resumes_with_hysteresis() -> None:
     h.tick()
     assert h.duty() is None and Fault.HIGH_TEMPERATURE.value in h.faults()
     assert opened_within(h, 0.2) < 0.1  # paused: the car stops, then the contactor opens
-    assert any(m["connector"] == 0 and "high_temperature" in m["faults"] for m in h.sent("state"))
+    assert any("high_temperature" in m["faults"] for m in h.sent("station_state"))
     h.sim("temperature", celsius=65.0)
     h.run(10)
     assert h.duty() is None
@@ -328,7 +349,9 @@ def test_tilt_during_charging_locks_out_until_upright() -> None:
     h.config({"CalibrateTilt": "1"})
     h.sim("tilt", degrees=3.0)
     h.tick()
-    assert h.sent("calibration") == [{"t": "calibration", "tilt_offset_deg": 3.0}]
+    [cal] = h.sent("calibration")
+    assert cal["tilt_deg"] == 3.0 and cal["error"] is None
+    assert cal["tilt_vector"] == pytest.approx((0.0, 0.0523, 0.9986), abs=1e-4)
     h.charge(1, 16)
     h.sim("tilt", degrees=18.0)  # 15° relative: not beyond
     h.run(1)
@@ -346,13 +369,25 @@ def test_tilt_during_charging_locks_out_until_upright() -> None:
     h.run_until(lambda: h.closed(), 8, "charging again")
 
 
-def test_tilt_offset_handed_back_in_config() -> None:
-    h = Harness(config={"_TiltOffset": "10.0"})
+def test_tilt_calibration_handed_back_in_config() -> None:
+    h = Harness(config={"_TiltVector": "0,0.173648,0.984808"})  # calibrated at 10° about X
     h.sim("tilt", degrees=10.0)
     h.charge(1, 16)
-    h.sim("tilt", degrees=-5.5)
+    h.sim("tilt", degrees=-5.5)  # 15.5° from the calibration, the other way
     h.tick()
     assert Fault.TILT.value in h.faults()
+
+
+def test_calibrate_tilt_sees_a_tilt_to_the_other_side() -> None:
+    """Defect 7: calibrated at 20°, a station tilted 20° the other way read 0° (a scalar offset)."""
+    h = Harness()
+    h.sim("tilt", degrees=20.0)
+    h.config({"CalibrateTilt": "1"})
+    h.charge(1, 16)
+    h.sim("tilt", degrees=-20.0)
+    h.tick()
+    assert Fault.TILT.value in h.faults() and not h.closed()
+    assert h.loop.station.relative_tilt_deg == pytest.approx(40.0, abs=0.01)
 
 
 # -- residual current ------------------------------------------------------------------------------------------
@@ -365,8 +400,7 @@ def test_rcd_immediate_cuts_in_the_same_tick() -> None:
     h.sim("rcd", connector=1, trip=False)
     h.run(5)
     assert not h.closed()  # latched until unplug
-    h.sim("unplug", connector=1)
-    h.tick()
+    h.unplug()
     assert h.faults() == []
     h.charge(1, 16)
     assert h.sock().rcd.self_tests == 2
@@ -404,8 +438,7 @@ def test_rcd_self_test_failure_blocks_charging() -> None:
     assert not h.closed() and Fault.RCD_SELF_TEST.value in h.faults()
     assert not any(v for _, v in h.sock().contactor.recorder.history)
     h.sim("rcd", connector=1, self_test_fails=False)
-    h.sim("unplug", connector=1)
-    h.tick()
+    h.unplug()
     h.charge(1, 16)  # the next session tests again and passes
 
 
@@ -433,8 +466,7 @@ def test_diode_missing() -> None:
     h.run(3)
     assert not any(v for _, v in h.sock().contactor.recorder.history)
     assert Fault.DIODE.value in h.faults() and h.state() == "E" and h.duty() is None
-    h.sim("unplug", connector=1)
-    h.tick()
+    h.unplug()
     assert h.faults() == []
 
 
@@ -501,8 +533,7 @@ def test_chameleon_detected_then_minimum_applied() -> None:
     h.limits(1, 10)
     h.tick()
     assert h.duty() is None  # stays applied for the session
-    h.sim("unplug", connector=1)
-    h.tick()
+    h.unplug()
     h.plug(1)
     h.run_until(lambda: h.closed(), 3)
     assert h.duty() == 16.66  # a new car is not assumed to be a Chameleon
@@ -569,7 +600,7 @@ def test_watchdog_trip_holds_the_outputs_safe_then_restarts_cleanly() -> None:
     h._last_pilot.clear()  # noqa: SLF001 - as the runner does
     h.tick()
     assert not h.closed() and Fault.LOOP_STALL.value in h.faults()
-    assert any(m["connector"] == 0 and "loop_stall" in m["faults"] for m in h.sent("state"))
+    assert any("loop_stall" in m["faults"] for m in h.sent("station_state"))
     h.run(4.9)
     assert not h.closed()
     h.run_until(lambda: h.closed(), 8, "a fresh start after the hold")
@@ -581,8 +612,6 @@ def test_bad_config_is_reported_and_never_crashes() -> None:
     h.config({"TemperatureHigh": "warm", "ContactorProtect": "-5", "ZE-ready": "maybe"})
     logs = h.sent("log")
     assert len(logs) == 3 and all("ignored config" in m["text"] for m in logs)
-    h.send({"t": "limits", "connectors": {"x": 1, "1": {"max_current": "lots", "authorized": "yes"}}})
-    h.send({"t": "config", "values": "nope"})
     h.charge(1, 16)
 
 
@@ -590,7 +619,7 @@ def test_station_sample_carries_temperature() -> None:
     h = Harness()
     h.sim("temperature", celsius=31.5)
     h.run(1.1)
-    station = [m for m in h.sent("sample") if m["connector"] == 0]
+    station = h.sent("station_sample")
     assert station and station[-1]["temperature_c"] == 31.5
 
 

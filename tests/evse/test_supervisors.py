@@ -50,7 +50,7 @@ def test_rcd_latch_until_unplugged_and_signal_gone() -> None:
 @pytest.mark.parametrize(
     ("result", "state", "faults", "close_allowed"),
     [
-        (None, SelfTest.NEEDED, set(), True),  # outstanding: a close comes with the test request
+        (None, SelfTest.NEEDED, set(), False),  # outstanding: no close before it passed
         (True, SelfTest.PASSED, set(), True),
         (False, SelfTest.FAILED, {Fault.RCD_SELF_TEST}, False),
     ],
@@ -89,7 +89,7 @@ def test_contactor_feedback(commanded: bool, feedback: bool | None, after: float
 
 def test_fault_policy_table() -> None:
     assert set(POLICY) == set(Fault)
-    assert PAUSING == {Fault.HIGH_TEMPERATURE, Fault.LOW_TEMPERATURE, Fault.MAIN_SILENT}
+    assert PAUSING == {Fault.HIGH_TEMPERATURE, Fault.LOW_TEMPERATURE, Fault.MAIN_SILENT, Fault.METER_LOST}
     assert REPORT_ONLY == {Fault.METER}
     for f, p in POLICY.items():
         if p.pilot_f:  # while we drive -12 V we cannot see an unplug: such faults must not wait for one
@@ -100,3 +100,34 @@ def test_fault_policy_table() -> None:
     assert ocpp_error({"high_temperature"}) == ("HighTemperature", "high_temperature")
     assert ocpp_error({"tilt", "welded_contact"}) == ("PowerSwitchFailure", "welded_contact")
     assert ocpp_error(set()) == ("NoError", None)
+    assert ocpp_error({"meter", "meter_lost"}) == ("PowerMeterFailure", "meter_lost")
+
+
+@pytest.mark.parametrize(
+    ("commanded_closed", "currents", "after", "fault"),
+    [
+        (False, (10.0, 0.0, 0.0), 1.0, None),  # current on an open socket: not yet after 1 s
+        (False, (10.0, 0.0, 0.0), 1.01, Fault.WELDED_CONTACT),  # more than 1 s: a weld (defect 14)
+        (False, (0.0, 0.0, 1.01), 1.01, Fault.WELDED_CONTACT),  # any phase
+        (False, (1.0, 1.0, 1.0), 5.0, None),  # at the threshold: not current
+        (False, (float("nan"), 0.0, 0.0), 1.01, Fault.WELDED_CONTACT),  # not a number: counts as current
+        (False, None, 5.0, None),  # no meter: nothing to see
+        (True, (10.0, 0.0, 0.0), 5.0, None),  # closed: current is expected
+    ],
+)
+def test_weld_seen_by_the_meter(
+    commanded_closed: bool, currents: tuple[float, float, float] | None, after: float, fault: Fault | None
+) -> None:
+    c = ContactorSupervisor(T0 - 10, timeout_s=0.5)
+    c.command(T0 - 5, commanded_closed)
+    assert c.check_current(T0, currents) is None
+    assert c.check_current(T0 + after, currents) is fault
+
+
+def test_weld_by_meter_needs_current_without_a_break() -> None:
+    c = ContactorSupervisor(T0)
+    c.check_current(T0, (5.0, 0, 0))
+    c.check_current(T0 + 0.9, (0.0, 0, 0))  # a break: counts anew
+    c.check_current(T0 + 1.0, (5.0, 0, 0))
+    assert c.check_current(T0 + 1.9, (5.0, 0, 0)) is None
+    assert c.check_current(T0 + 2.01, (5.0, 0, 0)) is Fault.WELDED_CONTACT
