@@ -31,6 +31,7 @@ from controller.ocpp.firmware import MARKER_SHAPE
 from controller.ocpp.security import EVENTS_SHAPE
 from controller.ocpp.smartcharging import SHAPE as PROFILES_SHAPE
 from controller.simcontrol.server import SimControlServer
+from controller.station.control import TILT_SHAPE
 from controller.transactions.journal import MARKER_SHAPE as JOURNAL_MARKER_SHAPE
 from hal.p1_meter import P1Meter
 
@@ -232,7 +233,7 @@ SHAPES: dict[str, Any] = {
     "charging_profiles.json": PROFILES_SHAPE,
     "security_events.json": EVENTS_SHAPE,
     "certs/index.json": INDEX_SHAPE,
-    "tilt-calibration.json": {"tilt_offset_deg": statefile.NUMBER},
+    "tilt-calibration.json": TILT_SHAPE,
     "firmware/result.json": MARKER_SHAPE,
     "journal.sqlite.marker.json": JOURNAL_MARKER_SHAPE,
 }
