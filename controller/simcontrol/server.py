@@ -87,6 +87,8 @@ class SimControlServer:
             req = json.loads(line)
         except ValueError:
             return {"ok": False, "error": "not JSON"}
+        except RecursionError:  # a hostile line of thousands of nested brackets: refused, never a crash
+            return {"ok": False, "error": "not JSON (nested too deeply)"}
         if not isinstance(req, dict) or not isinstance(req.get("cmd"), str):
             return {"ok": False, "error": 'a request is an object with "cmd"'}
         try:
