@@ -135,6 +135,8 @@ class OcppLink:
         self.accepted = False
         self.registration: str | None = None
         self.connects = 0  # sockets opened
+        self.pings = 0  # keepalive pings sent, and the pongs that answered them (observable by tests and diagnostics)
+        self.pongs = 0
         self.generation = 0  # accepted boots; a new value means "online again"
         self.failures = 0  # consecutive failed attempts
         self.current_url: str | None = None
@@ -602,7 +604,9 @@ class OcppLink:
             await self.clock.sleep(interval)
             try:
                 pong = await ws.ping()
+                self.pings += 1
                 await self._race(pong, s.ping_timeout_s)
+                self.pongs += 1
             except TimeoutError:
                 self._log(f"no pong within {s.ping_timeout_s:g} s: the link is dead, reconnecting")
                 ws.transport.abort()

@@ -154,13 +154,15 @@ async def test_no_pong_within_ws_timeout_is_a_dead_link(tmp_path: Path, bo: Back
     )
     link = rig.station.link
     try:
-        for _ in range(3):  # pings answered: the link stays
+        for n in range(1, 4):  # pings answered: the link stays (waits for each pong, not for wall time)
             await clock.advance(30)
-            await asyncio.sleep(0.1)
+            await until(lambda n=n: link.pongs == n, 10, f"pong {n}")
         assert link.online and link.connects == 1
         proxy.freeze()
         await clock.advance(30)
-        await asyncio.sleep(0.1)
+        await until(lambda: link.pings == 4, 10, "the fourth ping sent")
+        for _ in range(10):
+            await asyncio.sleep(0)  # its reply timer starts on the fake clock
         await clock.advance(9)
         await asyncio.sleep(0.1)
         assert link.online
