@@ -25,6 +25,7 @@ it is offered it asks for its full cap again (and gets it as the other car's low
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 from controller.energy.allocator import MIN_CURRENT_A
@@ -132,3 +133,29 @@ class DemandTracker:
         else:
             self._low_since = None
         return cap if self.limit is None else min(cap, self.limit)
+
+
+class MayDraw:
+    """What a socket's car may still draw: the highest offer published in the last `reaction_s` (a car has 5 s
+    to follow a lowered PWM; plus the time the limits take to reach the loop). The control loop keeps the same
+    window of its own PWM (`controller.evse.limits.OfferHistory`); the main process may not import the loop's
+    package, so this is its own, over the offers it publishes."""
+
+    def __init__(self, reaction_s: float) -> None:
+        self.reaction_s = reaction_s
+        self.offer = 0.0  # the offer in force
+        self._ended: deque[tuple[float, float]] = deque()  # (ended at, offer), decreasing front to back
+
+    def update(self, now: float, offer: float) -> None:
+        if offer == self.offer:
+            return
+        while self._ended and self._ended[-1][1] <= self.offer:
+            self._ended.pop()  # ended earlier and no higher: never the highest again
+        self._ended.append((now, self.offer))
+        self.offer = offer
+
+    def reference(self, now: float) -> float:
+        """The highest offer in force at any time in (now - reaction_s, now]."""
+        while self._ended and self._ended[0][0] <= now - self.reaction_s:
+            self._ended.popleft()
+        return max(self.offer, self._ended[0][1]) if self._ended else self.offer

@@ -43,7 +43,7 @@ from typing import Any
 
 from controller.clock import Clock
 from controller.energy.allocator import Background, SocketAsk, allocate_sockets, sequence_raises
-from controller.energy.balance import DemandTracker, Hysteresis, OfferSmoother
+from controller.energy.balance import DemandTracker, Hysteresis, MayDraw, OfferSmoother
 from controller.energy.meter import (
     METER_VALIDITY_S,
     OWN_SAMPLE_SKEW_S,
@@ -66,7 +66,6 @@ from controller.energy.phases import (
 from controller.energy.setpoints import Setpoints
 from controller.energy.settings import KEYS, EnergySettings, read_field
 from controller.energy.suspend import external_suspend
-from controller.evse.limits import OfferHistory
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +113,7 @@ class EnergyManager:
         self.smoothers = {cid: OfferSmoother(self.hysteresis) for cid in self.connectors}
         self.demands = {cid: DemandTracker() for cid in self.connectors}
         self.reaction_s = reaction_s
-        self.may_draw = {cid: OfferHistory(reaction_s) for cid in self.connectors}
+        self.may_draw = {cid: MayDraw(reaction_s) for cid in self.connectors}
         self.cars = {cid: CarPhases(OWN_SAMPLE_SKEW_S) for cid in self.connectors}
         self.suspend_input: bool | None = None
         # MbsSlaveTCPIP as it was when the station started (the key needs a reboot): set by the Modbus slave.
@@ -330,7 +329,7 @@ class EnergyManager:
                 if cid not in active:
                     sm.reset()
                 desired[cid] = 0.0
-        history = {cid: self.may_draw.setdefault(cid, OfferHistory(self.reaction_s)) for cid in socket_max}
+        history = {cid: self.may_draw.setdefault(cid, MayDraw(self.reaction_s)) for cid in socket_max}
         may = {cid: h.reference(now) for cid, h in history.items()}
         out = sequence_raises(desired, may, asks, full, imbalance)
         if s.active_lb and not meter_lost and self.watch.uncertain:
