@@ -50,7 +50,7 @@ ALLOWED: dict[str, set[str]] = {
     "controller.config": {"board"},
     "controller.evse": {"board", "hal", "controller.clock", "controller.config", "controller.sdnotify"},
     "controller.transactions": BASE,
-    "controller.energy": BASE | {"controller.config", "controller.evse"},  # the loop's pure OfferHistory
+    "controller.energy": BASE | {"controller.config"},
     "controller.auth": BASE | {"controller.transactions", "controller.config"},
     "controller.leds": BASE | {"controller.config", "hal"},
     "controller.ocpp": BASE | {"controller.transactions", "controller.energy", "controller.evse", "controller.config"},
