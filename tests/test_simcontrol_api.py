@@ -78,3 +78,37 @@ async def test_temperature_tilt_rcd_reach_the_loop(rig: Rig) -> None:
     await rig.bo.wait_for("StatusNotification", rig.identity, lambda p: p["errorCode"] == "GroundFailure", timeout=5)
     assert await c(cmd="rcd", connector=1, trip=False) == {"ok": True}
     await until(lambda: rig.conn()["ocpp_status"] == "Available", 3, "available again")
+
+
+async def test_meter_energy_is_forwarded_to_the_plant(rig: Rig) -> None:
+    c = await connect(rig)
+    assert await c(cmd="meter_energy", connector=1, energy_wh=12345) == {"ok": True}  # "unknown command" before
+    await until(lambda: rig.conn()["energy_wh"] >= 12345, 5, "the socket meter's register")
+    assert "energy_wh" in (await c(cmd="meter_energy", connector=1, energy_wh="lots"))["error"]
+
+
+async def test_huge_numbers_are_refused_and_the_loop_lives_on(rig: Rig) -> None:
+    c = await connect(rig)
+    for line in (b'{"cmd":"temperature","celsius":1e999}', b'{"cmd":"ev_draw","connector":1,"factor":' + b"9" * 400 + b"}",
+                 b'{"cmd":"meter_energy","connector":1,"energy_wh":' + b"1" * 400 + b"}"):
+        assert (await c.raw(line))["ok"] is False
+    assert await c(cmd="plug", connector=1) == {"ok": True}
+    await until(lambda: rig.conn()["cp_state"] == "B", 5, "the control loop still reads the car")
+    assert (await c(cmd="status"))["control_restarts"] == 0
+
+
+async def test_connections_are_capped(rig: Rig) -> None:
+    from controller.simcontrol.server import MAX_CLIENTS
+
+    clients = [await connect(rig) for _ in range(MAX_CLIENTS)]
+    assert all([(await c(cmd="status"))["ok"] for c in clients])
+    r, w = await asyncio.open_connection("127.0.0.1", rig.sim.port)
+    refused = json.loads(await asyncio.wait_for(r.readline(), 5))
+    assert refused == {"ok": False, "error": "too many connections"}
+    assert await asyncio.wait_for(r.read(), 5) == b""  # and closed
+    clients[0].writer.close()
+    await until(lambda: rig.sim.clients < MAX_CLIENTS, 5, "a slot freed")
+    again = await connect(rig)
+    assert (await again(cmd="status"))["ok"]
+    for c in clients[1:] + [again]:
+        c.writer.close()

@@ -26,9 +26,10 @@ log = logging.getLogger(__name__)
 
 FORWARDED = frozenset(
     {"plug", "unplug", "ev_pause", "ev_resume", "ev_draw", "ev_misbehave", "temperature", "tilt", "rcd", "suspend", "pe", "stall",
-     "contactor_log", "lock", "meter_override"}
+     "contactor_log", "lock", "meter_override", "meter_energy"}
 )
 MAX_LINE = 65536
+MAX_CLIENTS = 16  # more open connections are refused with an error line (a test API, not a public service)
 
 
 class SimTarget(Protocol):
@@ -50,6 +51,7 @@ class SimControlServer:
         self.host = host
         self.port = port
         self._server: asyncio.Server | None = None
+        self.clients = 0
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._client, self.host, self.port, limit=MAX_LINE)
@@ -63,6 +65,13 @@ class SimControlServer:
                 await self._server.wait_closed()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.clients >= MAX_CLIENTS:
+            writer.write(b'{"ok": false, "error": "too many connections"}\n')
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+            writer.close()
+            return
+        self.clients += 1
         try:
             while True:
                 try:
@@ -80,6 +89,7 @@ class SimControlServer:
         except ConnectionError:
             pass
         finally:
+            self.clients -= 1
             writer.close()
 
     async def handle_line(self, line: bytes) -> dict[str, Any]:
