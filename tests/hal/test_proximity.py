@@ -158,3 +158,23 @@ def test_impossible_parameters_are_refused() -> None:
         AdsProximity(FakeSMBus(), ADDRESS, pullup_ohms=0)
     with pytest.raises(ValueError, match="largest range"):
         AdsProximity(FakeSMBus(), ADDRESS, reference_v=7.0)
+
+
+def test_the_loop_reads_an_adc_that_stops_answering_as_no_valid_cable() -> None:
+    """The loop's device read (controller/evse/devio.py) with this driver in the socket: the rating while the
+    ADC answers, NaN (no valid cable: no charge) once it does not; never an exception out of the read."""
+    from board.loader import builtin_board, load_board
+    from controller.evse.devio import read_inputs
+    from hal.factory import build_power_path
+
+    r = Rig(220.0)
+    power = build_power_path(load_board(builtin_board("sim")), r.clock)
+    power.sockets[1].pp = r.pp
+    try:
+        assert cable_rating(read_inputs(power).connectors[1].pp_ohms) == 32.0
+        del r.bus.chips[ADDRESS]
+        r.clock.advance(r.pp.min_interval_s)
+        ohms = read_inputs(power).connectors[1].pp_ohms
+        assert ohms is not None and math.isnan(ohms) and cable_rating(ohms) is None
+    finally:
+        power.close()
