@@ -1,6 +1,7 @@
 """Loads a board file (TOML) and validates it strictly: unknown keys, missing devices, unknown drivers, wrong
 types, values out of their declared bounds, doubly used pins, two I2C devices at one address, serial ports
-the [system] config.txt does not create, and a board with GPIO power outputs that does not state
+the [system] config.txt does not create, a socket outlet without a proximity pilot (or a fixed cable with
+one), and a board with GPIO power outputs that does not state
 `dtparam=strict_gpiod` and its coil watchdog are errors that name the file and the line (Klipper's habit:
 fail early). Each driver's parameters are those it declares (board.schema collects the declarations).
 """
@@ -254,6 +255,25 @@ def _device(loc: _Locator, kind: str, raw: Any, section: str, index: int, uses: 
     return DeviceSpec(kind, name, params, loc.where(line))
 
 
+def _check_pp(loc: _Locator, index: int, pp: DeviceSpec | None, fixed_cable: bool) -> None:
+    """A socket outlet reads the cable's coding resistor (IEC 61851-1 Annex B): without it the loop could only
+    assume the board's rating, and a 13 A cable in a 32 A socket would overheat. A fixed cable has no PP."""
+    present = pp is not None and pp.driver != "none"
+    if fixed_cable and present:
+        raise loc.error(
+            loc.key("connector", "pp", index),
+            f"connector {index + 1}: the board has a fixed cable (board.fixed_cable = true), which has no "
+            "proximity pilot: remove pp",
+        )
+    if not fixed_cable and not present:
+        line = loc.key("connector", "pp", index) if pp is not None else loc.header("connector", index)
+        raise loc.error(
+            line,
+            f"connector {index + 1} is a socket outlet (the board is not fixed_cable = true): it needs a pp device "
+            "reading the cable's coding resistor (IEC 61851-1 Annex B), e.g. pp = { driver = \"ads1115\", ... }",
+        )
+
+
 def _system(loc: _Locator, data: dict[str, Any], uses: _Uses) -> SystemSpec | None:
     raw = data.get("system")
     if raw is None:
@@ -323,6 +343,7 @@ def load_board(path: str | Path) -> Board:
         for kind in OPTIONAL_CONNECTOR_DEVICES:
             if kind in raw:
                 devices[kind] = _device(loc, kind, raw[kind], "connector", i, uses)
+        _check_pp(loc, i, devices.get("pp"), bool(board.get("fixed_cable", False)))
         connectors.append(
             ConnectorSpec(
                 raw["id"], float(raw.get("max_current", 32)), raw.get("phases", 3), devices,

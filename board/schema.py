@@ -72,8 +72,8 @@ def _sim(kind: str, name: str = "sim", **params: Param) -> Driver:
 
 
 CONNECTOR_DEVICES = ("pilot", "contactor", "lock", "meter", "rcd")
-# the proximity pilot of a socket outlet (IEC 61851-1 Annex B): optional in the file; absent = "none" (a fixed
-# cable: the board's rating)
+# the proximity pilot of a socket outlet (IEC 61851-1 Annex B): required (not "none") on each connector of a
+# socket board; absent (or "none") on a `fixed_cable = true` board, whose cable is rated by the board
 OPTIONAL_CONNECTOR_DEVICES = ("pp",)
 STATION_DEVICES = ("temperature", "tilt", "rfid", "leds", "grid_meter", "suspend_input")
 DEVICE_KINDS = CONNECTOR_DEVICES + OPTIONAL_CONNECTOR_DEVICES + STATION_DEVICES

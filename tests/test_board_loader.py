@@ -141,7 +141,10 @@ def test_every_real_driver_module_declaration_is_registered() -> None:
     from hal.real_drivers import RealDriver
 
     registered = {ep.value for ep in importlib.metadata.entry_points(group="chargepoint.board_drivers")}
-    for module in ("hal.gpio", "hal.pilot_sysfs", "hal.i2c_devices", "hal.modbus_meter", "hal.p1_meter", "hal.serial_rfid"):
+    for module in (
+        "hal.gpio", "hal.pilot_sysfs", "hal.i2c_devices", "hal.modbus_meter", "hal.p1_meter", "hal.serial_rfid",
+        "hal.proximity",
+    ):  # fmt: skip
         mod = importlib.import_module(module)
         for attr, value in vars(mod).items():
             if isinstance(value, RealDriver):
@@ -208,3 +211,86 @@ def test_rcd_self_test_timeout_is_bounded_well_below_the_dead_man(tmp_path: Path
     msg, path = cm4_error(tmp_path, text)
     assert msg.startswith(f"{path}:{line_of(text, 'rcd = ')}:")
     assert "rcd.test_timeout_s must be at most 0.1, not 0.3" in msg and "dead-man" in msg
+
+
+# --- the proximity pilot: required on a socket outlet, refused on a fixed cable ------------------------------
+
+SIM_PP = 'pp = { driver = "sim" }\n'
+FIXED = "connectors = 1\nfixed_cable = true\n"
+
+
+def test_a_socket_without_a_pp_is_refused_at_its_connector(tmp_path: Path) -> None:
+    text = SIM.replace(SIM_PP, "")
+    msg, path = cm4_error(tmp_path, text)
+    assert msg.startswith(f"{path}:{line_of(text, '[[connector]]')}:"), msg
+    assert "connector 1 is a socket outlet" in msg and "needs a pp device" in msg
+
+
+def test_a_socket_whose_pp_is_none_is_refused_at_its_line(tmp_path: Path) -> None:
+    text = SIM.replace(SIM_PP, 'pp = { driver = "none" }\n')
+    msg, path = cm4_error(tmp_path, text)
+    assert msg.startswith(f"{path}:{line_of(text, 'pp = ')}:") and "needs a pp device" in msg, msg
+
+
+def test_the_real_socket_board_without_its_pp_is_refused(tmp_path: Path) -> None:
+    text = "\n".join(line for line in CM4.splitlines() if not line.startswith("pp = ")) + "\n"
+    msg, path = cm4_error(tmp_path, text)
+    assert msg.startswith(f"{path}:{line_of(text, '[[connector]]')}:") and "needs a pp device" in msg
+
+
+def test_the_second_connector_of_a_double_socket_board_needs_its_own_pp(tmp_path: Path) -> None:
+    text = builtin_board("sim-double").read_text()
+    at = text.rindex(SIM_PP)
+    text = text[:at] + text[at + len(SIM_PP) :]
+    msg, path = cm4_error(tmp_path, text)
+    second = [i for i, line in enumerate(text.splitlines(), 1) if line.startswith("[[connector]]")][1]
+    assert msg.startswith(f"{path}:{second}:") and "connector 2 is a socket outlet" in msg, msg
+
+
+def test_a_fixed_cable_with_a_pp_is_refused_at_its_line(tmp_path: Path) -> None:
+    text = SIM.replace("connectors = 1\n", FIXED)
+    msg, path = cm4_error(tmp_path, text)
+    assert msg.startswith(f"{path}:{line_of(text, 'pp = ')}:") and "fixed cable" in msg and "remove pp" in msg, msg
+
+
+@pytest.mark.parametrize("pp", ["", 'pp = { driver = "none" }\n'])
+def test_a_fixed_cable_board_loads_without_a_pp(tmp_path: Path, pp: str) -> None:
+    board = load_board(write(tmp_path, SIM.replace("connectors = 1\n", FIXED).replace(SIM_PP, pp)))
+    spec = board.connectors[0].devices.get("pp")
+    assert board.fixed_cable and (spec is None or spec.driver == "none")
+
+
+def test_every_shipped_socket_board_names_a_pp_on_each_connector() -> None:
+    root = Path(__file__).resolve().parents[1]
+    for path in (builtin_board("sim"), builtin_board("sim-double"), builtin_board("cm4-rev1"), root / "bench/latency-board.toml"):
+        board = load_board(path)
+        assert not board.fixed_cable
+        assert all(c.devices["pp"].driver != "none" for c in board.connectors), path
+    cm4 = load_board(builtin_board("cm4-rev1"))
+    assert cm4.connectors[0].devices["pp"].driver == "ads1115"
+
+
+def test_the_pp_adc_must_not_share_the_pilot_adc_address(tmp_path: Path) -> None:
+    text = CM4.replace("address = 0x49, channel = 0", "address = 0x48, channel = 0")
+    msg, path = cm4_error(tmp_path, text)
+    assert msg.startswith(f"{path}:{line_of(text, 'pp = ')}:")
+    assert "I2C address 0x48 on bus 1 is used twice: by connector[1].pilot" in msg and "connector[1].pp (ads1115" in msg
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (" channel = 0", " channel = 4", "pp.channel must be at most 3"),
+        ("pullup_ohms = 1000", "pullup_ohms = 0", "pp.pullup_ohms must be at least 100"),
+        ("reference_v = 3.3", "reference_v = 12", "pp.reference_v must be at most 5.5"),
+        ("reference_v = 3.3", "reference_v = 3.3, divider = 2", "pp (ads1115): unknown key 'divider'"),
+    ],
+)
+def test_pp_parameters_are_checked_against_the_declaration(tmp_path: Path, old: str, new: str, message: str) -> None:
+    lines = CM4.splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.startswith("pp = "))
+    assert old in lines[at]
+    lines[at] = lines[at].replace(old, new)  # the pp entry only
+    text = "".join(lines)
+    msg, path = cm4_error(tmp_path, text)
+    assert msg.startswith(f"{path}:{line_of(text, 'pp = ')}:") and message in msg, msg

@@ -106,9 +106,14 @@ class FakeAds1115(Chip):
         self.busy_until = 0.0
         self.pending: int | None = None
         self.started: list[int] = []
+        self.stuck = False  # a conversion that never finishes (config bit 15 stays 0)
+
+    def power_cycle(self) -> None:
+        """The supply dipped: config back to its power-up value, no conversion running, result cleared."""
+        self.config, self.result, self.pending = 0x8583, 0, None
 
     def _finish(self) -> None:
-        if self.pending is not None and self.clock() >= self.busy_until:
+        if self.pending is not None and not self.stuck and self.clock() >= self.busy_until:
             self.result = self.pending
             self.pending = None
 
@@ -148,6 +153,34 @@ class FakeAds1115(Chip):
                 self.pending = max(-32768, min(32767, code))
                 self.busy_until = self.clock() + 1.0 / rate
                 self.started.append(channel)
+
+
+class AnalogInputs:
+    """The voltage at each input of an ADC, settable per channel (`volts[channel]`); the `analog` of a
+    FakeAds1115. An input nothing drives reads 0 V."""
+
+    def __init__(self, volts: dict[int, float] | None = None) -> None:
+        self.volts: dict[int, float] = dict(volts or {})
+
+    def __call__(self, channel: int) -> float:
+        return self.volts.get(channel, 0.0)
+
+
+class PpCircuit(AnalogInputs):
+    """A socket's proximity pilot: PP pulled up to `reference_v` through `pullup_ohms`, the plugged cable's
+    coding resistor `cable_ohms` to PE (math.inf: nothing plugged), read by ADC input `channel`."""
+
+    def __init__(self, channel: int = 0, pullup_ohms: float = 1000.0, reference_v: float = 3.3) -> None:
+        super().__init__()
+        self.channel = channel
+        self.pullup_ohms = pullup_ohms
+        self.reference_v = reference_v
+        self.plug(math.inf)
+
+    def plug(self, cable_ohms: float) -> None:
+        self.cable_ohms = cable_ohms
+        v = self.reference_v if math.isinf(cable_ohms) else self.reference_v * cable_ohms / (cable_ohms + self.pullup_ohms)
+        self.volts[self.channel] = v
 
 
 class FakeMcp9808(Chip):

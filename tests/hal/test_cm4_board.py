@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 from hal_fakes import (
+    Clock,
     ContactorCoilPin,
     FakeAds1115,
     FakeAdxl345,
@@ -17,6 +18,7 @@ from hal_fakes import (
     FakeMcp9808,
     FakeSMBus,
     PilotFrontEnd,
+    PpCircuit,
     dsmr5_telegram,
     make_pwmchip,
     make_system_root,
@@ -25,6 +27,7 @@ from pn532_emulator import PtyPn532
 
 from board.errors import BoardError
 from board.loader import builtin_board, load_board
+from controller.evse.pilot import cable_rating
 from hal.errors import DeviceError, DeviceOffline
 from hal.factory import build_power_path, build_station_devices
 from hal.gpio import GpioContactor, GpioLock, GpioRcd, GpioRgbLeds, GpioSuspendInput
@@ -33,6 +36,7 @@ from hal.modbus_meter import MeterValues, ModbusMeter, SdmMeterServer
 from hal.p1_meter import P1Meter
 from hal.pilot_sysfs import SysfsPilot
 from hal.pn532 import Pn532Reader
+from hal.proximity import AdsProximity
 from hal.real_drivers import BuildContext
 
 CM4 = builtin_board("cm4-rev1")
@@ -44,6 +48,7 @@ def test_board_file_loads() -> None:
     [conn] = board.connectors
     assert {k: d.driver for k, d in conn.devices.items()} == {
         "pilot": "sysfs_ads1115", "contactor": "gpiozero", "lock": "gpiozero", "meter": "sdm_rtu", "rcd": "gpiozero",
+        "pp": "ads1115",
     }  # fmt: skip
     assert {k: d.driver for k, d in board.station.items()} == {
         "temperature": "mcp9808", "tilt": "adxl345", "rfid": "pn532_hsu", "leds": "gpiozero", "grid_meter": "p1",
@@ -78,8 +83,11 @@ class Hardware:
         self.sysfs_root = str(tmp_path / "pwm")
         self.ev = FakeEv()
         self.front = PilotFrontEnd(chip / "pwm0", self.ev)
+        self.pp = PpCircuit(channel=0, pullup_ohms=1000.0, reference_v=3.3)  # as the board file's comment says
+        self.pp.plug(680.0)  # a 20 A cable in the socket
+        self.pp_adc = FakeAds1115(time.monotonic, self.pp)  # type: ignore[arg-type]
         self.bus = FakeSMBus(
-            {0x48: FakeAds1115(time.monotonic, self.front.analog), 0x18: FakeMcp9808(34.5), 0x53: FakeAdxl345()}  # type: ignore[arg-type]
+            {0x48: FakeAds1115(time.monotonic, self.front.analog), 0x49: self.pp_adc, 0x18: FakeMcp9808(34.5), 0x53: FakeAdxl345()}  # type: ignore[arg-type]
         )
         self.buses_opened: list[int] = []
         self.pins = MockFactory()
@@ -111,6 +119,7 @@ def test_original_board_builds_and_missing_serial_ports_are_just_offline(tmp_pat
         assert isinstance(sock.contactor, GpioContactor)
         assert isinstance(sock.lock, GpioLock)
         assert isinstance(sock.rcd, GpioRcd)
+        assert isinstance(sock.pp, AdsProximity)
         assert isinstance(sock.meter, ModbusMeter)
         assert isinstance(power.temperature, Mcp9808Temperature)
         assert isinstance(power.tilt, Adxl345Tilt)
@@ -127,6 +136,27 @@ def test_original_board_builds_and_missing_serial_ports_are_just_offline(tmp_pat
     finally:
         power.close()
         station.close()
+
+
+def test_the_socket_reads_its_cable_through_the_pp_adc(tmp_path: Path) -> None:
+    """The board's PP: the second ADS1115 (0x49, AIN0), its own chip on the shared bus, read to the loop's
+    cable rating; with the chip gone the read raises (the loop then sees no valid cable)."""
+    hw = Hardware(tmp_path)
+    clock = Clock()  # the loop's clock: when the next PP conversion is due
+    ctx = BuildContext(pin_factory=hw.pins, smbus=hw.smbus, sysfs_root=hw.sysfs_root, system_root=hw.system_root, now=clock)
+    power = build_power_path(load_board(CM4), clock, hardware=ctx)
+    try:
+        pp = power.sockets[1].pp
+        assert pp is not None
+        assert cable_rating(pp.read_ohms()) == 20.0  # the start-up conversion of the 680 Ohm cable
+        assert hw.pp_adc.started and set(hw.pp_adc.started) == {0}
+        assert hw.buses_opened == [1]  # the pilot's ADC, the PP's and the sensors share one bus object
+        del hw.bus.chips[0x49]
+        clock.advance(0.1)  # the next conversion is due
+        with pytest.raises(DeviceError):
+            pp.read_ohms()
+    finally:
+        power.close()
 
 
 def test_every_device_answers(tmp_path: Path) -> None:

@@ -341,6 +341,7 @@ contactor = {{ driver = "sim" }}
 lock = {{ driver = "sim" }}
 meter = {meter}
 rcd = {{ driver = "sim" }}
+pp = {{ driver = "sim" }}
 [temperature]
 driver = "sim"
 [tilt]
