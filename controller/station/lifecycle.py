@@ -6,8 +6,8 @@ wait for the control loop's lock feedback)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 from controller.clock import Clock
 from controller.ports import LinkPort, Settings, SocketsView, Trace
@@ -40,6 +40,17 @@ def recover_after_outage(settings: Settings, journal: Journal, clock: Clock, tra
         outage = f"{d.outage_s:.0f} s" if d.outage_s is not None else "unknown"
         trace(f"after an outage of {outage}: resumed {d.resumed}, stopped {d.stopped} ({d.reason})")
     return list(d.resumed)
+
+
+def unlockable(locks: Mapping[int, Any], fixed_cable: bool) -> Callable[[int], bool]:
+    """Which connectors UnlockConnector can unlock: none with a fixed cable, nor one whose lock (the board's
+    `lock` device, None when it has none) has the driver "none"."""
+
+    def can_unlock(cid: int) -> bool:
+        lock = locks.get(cid)
+        return not fixed_cable and not (lock is not None and lock.driver == "none")
+
+    return can_unlock
 
 
 class Lifecycle:
