@@ -120,8 +120,7 @@ class Station:
         self.status_reporter = StatusReporter(config, clock, journal, self.link, self.sender, self.trace)
         self.lifecycle = Lifecycle(
             clock, config, journal, sessions, sockets, self.link, lambda: self.security, self.sender.notify,
-            lambda: self.limits.publish(), self.stop,
-            unlockable({c.id: c.devices.get("lock") for c in board.connectors}, board.fixed_cable), resumed, self.trace,
+            lambda: self.limits.publish(), self.stop, unlockable(board), resumed, self.trace,
         )
         self.control = ControlProcess(
             board.path, lambda msg: self.control_events.on_message(msg), tick_s=options.tick_s,

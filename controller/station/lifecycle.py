@@ -6,7 +6,7 @@ wait for the control loop's lock feedback)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from controller.clock import Clock
@@ -42,13 +42,29 @@ def recover_after_outage(settings: Settings, journal: Journal, clock: Clock, tra
     return list(d.resumed)
 
 
-def unlockable(locks: Mapping[int, Any], fixed_cable: bool) -> Callable[[int], bool]:
+class _ConnectorSpec(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def devices(self) -> Mapping[str, Any]: ...
+
+
+class BoardLocks(Protocol):
+    """What `unlockable` reads of the board (read at each request, not copied)."""
+
+    @property
+    def fixed_cable(self) -> bool: ...
+    @property
+    def connectors(self) -> Sequence[_ConnectorSpec]: ...
+
+
+def unlockable(board: BoardLocks) -> Callable[[int], bool]:
     """Which connectors UnlockConnector can unlock: none with a fixed cable, nor one whose lock (the board's
-    `lock` device, None when it has none) has the driver "none"."""
+    `lock` device) has the driver "none"."""
 
     def can_unlock(cid: int) -> bool:
-        lock = locks.get(cid)
-        return not fixed_cable and not (lock is not None and lock.driver == "none")
+        lock = next((c.devices.get("lock") for c in board.connectors if c.id == cid), None)
+        return not board.fixed_cable and not (lock is not None and lock.driver == "none")
 
     return can_unlock
 
