@@ -32,7 +32,7 @@ from controller.modbus.slave import AlfenSlave, SlaveBoard
 from controller.ocpp.aligned import MeterService
 from controller.ocpp.availability import Availability
 from controller.ocpp.client import ClientServices, OcppClient, frame_tracer
-from controller.ocpp.conn_settings import heartbeat_settings, link_settings
+from controller.ocpp.conn_settings import heartbeat_interval_taker, heartbeat_settings, link_settings
 from controller.ocpp.diagnostics import ArchiveSources, Diagnostics
 from controller.ocpp.firmware import Firmware
 from controller.ocpp.link import LinkSettings, OcppLink
@@ -48,7 +48,7 @@ from controller.station import keys as station_keys
 from controller.station.changes import Changes
 from controller.station.control import ControlEvents
 from controller.station.housekeeping import Housekeeping
-from controller.station.lifecycle import Lifecycle, recover_after_outage
+from controller.station.lifecycle import Lifecycle, recover_after_outage, unlockable
 from controller.station.limits import LimitArbiter
 from controller.station.requests import CoreRequests
 from controller.station.sockets import Sockets
@@ -109,7 +109,7 @@ class Station:
         )
         self.link = OcppLink(
             self._link_settings, self._make_client, clock, self._on_online, lambda: self.trace("back office connection lost"),
-            self._on_boot_interval, self.trace, heartbeat=lambda: heartbeat_settings(config),
+            heartbeat_interval_taker(config), self.trace, heartbeat=lambda: heartbeat_settings(config),
             on_attempt=lambda s, url, error: self.security.link_attempt(s, url, error),
         )
         self.sessions = sessions = SessionManager(
@@ -120,7 +120,7 @@ class Station:
         self.status_reporter = StatusReporter(config, clock, journal, self.link, self.sender, self.trace)
         self.lifecycle = Lifecycle(
             clock, config, journal, sessions, sockets, self.link, lambda: self.security, self.sender.notify,
-            lambda: self.limits.publish(), self.stop, self._unlockable, resumed, self.trace,
+            lambda: self.limits.publish(), self.stop, unlockable(board), resumed, self.trace,
         )
         self.control = ControlProcess(
             board.path, lambda msg: self.control_events.on_message(msg), tick_s=options.tick_s,
@@ -236,24 +236,9 @@ class Station:
         asyncio.ensure_future(self.security.flush())
         asyncio.ensure_future(self.firmware.on_online())
 
-    def _on_boot_interval(self, interval: int) -> None:
-        with contextlib.suppress(Exception):
-            self.config.set_internal("HeartbeatInterval", str(interval))
-
     def _on_confirmed(self, action: str, local_tx: int | None, res: dict[str, Any]) -> None:
         rec = self.journal.transaction(local_tx) if local_tx is not None else None
         self.auth.on_confirmed(action, local_tx, res, rec.id_tag if rec is not None else None)
-
-    def _unlockable(self, cid: int) -> bool:
-        lock = next((c.devices.get("lock") for c in self.board.connectors if c.id == cid), None)
-        return not self.board.fixed_cable and not (lock is not None and lock.driver == "none")
-
-    def _consume_reservation(self, cid: int, id_tag: str | None) -> int | None:
-        r = self.reservations.match(cid, id_tag)
-        if r is None:
-            return None
-        self.reservations.consume(r)
-        return r.id
 
     def _on_tx_started(self, cid: int) -> None:
         self.requests.on_tx_started(cid)  # a RemoteStart's TxProfile

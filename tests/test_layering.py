@@ -129,3 +129,25 @@ def test_no_service_takes_the_station_object() -> None:
                 if name == "station" and isinstance(ann, ast.Name) and ann.id == "Any":
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
+
+
+# -- sizes (issue 10, "One truth per seam") ------------------------------------------------------------------------
+# The composition root only composes, and no class grows into a god object: past these a part is split, not grown.
+ROOT_MAX_LINES = 300
+CLASS_MAX_LINES = 400
+
+
+def test_the_composition_root_stays_small() -> None:
+    lines = len((ROOT / "controller" / "app.py").read_text().splitlines())
+    assert lines <= ROOT_MAX_LINES, f"controller/app.py has {lines} lines (at most {ROOT_MAX_LINES})"
+
+
+def test_no_class_in_the_controller_is_too_big() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}:{node.lineno} {node.name} has {node.end_lineno - node.lineno + 1} lines"
+        for path in (ROOT / "controller").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.ClassDef) and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 >= CLASS_MAX_LINES
+    ]
+    assert offenders == []

@@ -34,7 +34,9 @@ met (A05.FR.01-04).
 
 from __future__ import annotations
 
+import contextlib
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -44,7 +46,7 @@ from controller.ocpp.certcheck import CS_ROOT, valid_at
 from controller.ocpp.certstore import CertPaths, CertStore
 from controller.ocpp.link import HeartbeatSettings, LinkSettings
 
-__all__ = ["CertPaths", "link_settings", "heartbeat_settings", "backoffice_url", "register_validators"]
+__all__ = ["CertPaths", "link_settings", "heartbeat_settings", "heartbeat_interval_taker", "backoffice_url", "register_validators"]
 
 BACKOFF_INITIAL_S = 1.0  # reconnect backoff: doubles per failed attempt (x0.75..1.25 jitter) up to the max
 BACKOFF_MAX_S = 60.0
@@ -250,6 +252,17 @@ def link_settings(
         if alt != s.url:
             s.fallback_urls = [alt]
     return s
+
+
+def heartbeat_interval_taker(config: Any) -> Callable[[int], None]:
+    """What the link calls with the HeartbeatInterval an Accepted boot gives: stored as the key's value (a value
+    the registry refuses is ignored; the link has clamped it already)."""
+
+    def take(interval: int) -> None:
+        with contextlib.suppress(Exception):
+            config.set_internal("HeartbeatInterval", str(interval))
+
+    return take
 
 
 def heartbeat_settings(config: Any) -> HeartbeatSettings:

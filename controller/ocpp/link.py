@@ -23,12 +23,14 @@ so tests drive them with `FakeClock`. Calls go out with `suppress=False` and sch
 (whatever its code) or a reply that is not valid raises `OCPPError`, no reply within the OCPP-reply timeout
 raises `TimeoutError`, a lost connection raises
 `NotConnected`.
+
+Parts it delegates to: `connect` (the connect plan, credentials and back office path), `linkwaits` (the waits on
+the clock, the CALL slot, ending tasks) and `bootanswer` (clamping a boot answer's intervals, adopting its time).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
@@ -37,38 +39,30 @@ import ssl
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import websockets
 from ocpp.exceptions import GenericError, OCPPError
 from ocpp.v16 import call
 from ocpp.v16.enums import RegistrationStatus
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
 from controller.clock import Clock
-from controller.ocpp.tls import OcppTlsContext
+from controller.ocpp.bootanswer import DEFAULT_BOOT_RETRY_S, adopt_time, boot_retry_s, heartbeat_interval_s
+from controller.ocpp.connect import FALLBACK_AFTER as FALLBACK_AFTER  # re-exported: the link's public names
+from controller.ocpp.connect import BackOfficePaths, credentials, open_socket
+from controller.ocpp.connect import connect_plan as connect_plan
+from controller.ocpp.linkwaits import acquire_or_lost, finish, race, sleep_or
 from controller.ports import NotConnected
 from controller.redact import redact_url
-from controller.timefmt import parse_time
 
 if TYPE_CHECKING:
     from controller.ocpp.certstore import ClientPair
 
 log = logging.getLogger(__name__)
-# The websocket's own logger: at DEBUG websockets dumps frames cut short in the middle, where no redaction can
-# find a write-only key's value, so it never goes below INFO.
-_WS_LOG = logging.getLogger(__name__ + ".websocket")
-_WS_LOG.setLevel(logging.INFO)
 
 T = TypeVar("T")
 
-FALLBACK_AFTER = 3  # failed attempts on one back office path before trying the other one
-DEFAULT_BOOT_RETRY_S = 60  # Rejected/Pending with interval 0, and after a boot that got no usable answer
-BOOT_RETRY_RANGE_S = (10, 3600)  # a Rejected/Pending interval is clamped to this (never ignored)
-HEARTBEAT_RANGE_S = (30, 86400)  # an Accepted interval is clamped to this (HeartbeatInterval's minimum; a day)
-CANCEL_GRACE_S = 5.0  # (real time) a cancelled task that has not finished by then is cancelled again
 BOOT_ON_RECONNECT = False  # BootNotification after start-up only (and until Accepted), not on every reconnect
 CONSUME_WAIT_S = 5.0  # (real time) at most this long the reader waits for a caller to take its result
 NO_LIBRARY_TIMEOUT = 10.0 * 365 * 86400  # the ocpp library's own (real-time) reply timer must never fire first
@@ -145,8 +139,7 @@ class OcppLink:
         self.last_exchange = clock.monotonic()  # last frame from the back office
         self.last_heartbeat = clock.monotonic()
         self.heartbeats = 0
-        self._path_index = 0
-        self._path_failures = 0
+        self._paths = BackOfficePaths(self._log)
         self._stop = False
         self._connected_event = asyncio.Event()
         self._closed_event = asyncio.Event()
@@ -191,7 +184,7 @@ class OcppLink:
         if used is None or self.ws is None:
             return False
         fresh = self._settings()
-        if _credentials(fresh) == _credentials(used):
+        if credentials(fresh) == credentials(used):
             return False
         self.reconnect_now()
         return True
@@ -218,49 +211,12 @@ class OcppLink:
             with contextlib.suppress(Exception):
                 ws.transport.abort()
 
-    # -- timers on the injected clock ----------------------------------------------------------------------
+    # -- timers on the injected clock (controller.ocpp.linkwaits) -------------------------------------------
     async def _race(self, aw: Awaitable[T], timeout: float | None, closed: asyncio.Event | None = None) -> T:
-        """`await aw`, but TimeoutError after `timeout` clock seconds and NotConnected when `closed` is set."""
-        task = asyncio.ensure_future(aw)
-        others: set[asyncio.Future[Any]] = set()
-        timer = asyncio.ensure_future(self.clock.sleep(timeout)) if timeout is not None else None
-        if timer is not None:
-            others.add(timer)
-        lost = asyncio.ensure_future(closed.wait()) if closed is not None else None
-        if lost is not None:
-            others.add(lost)
-        try:
-            done, _ = await asyncio.wait({task, *others}, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            task.cancel()
-            raise
-        finally:
-            for f in others:
-                f.cancel()
-        if task in done:
-            return task.result()
-        task.cancel()
-        # not `await task` under suppress(BaseException): that would swallow a cancellation of our caller
-        await asyncio.wait({task})
-        if not task.cancelled():
-            task.exception()  # retrieved; the timeout or the lost connection is what the caller hears
-        if lost is not None and lost in done:
-            raise NotConnected("connection lost while waiting for the reply")
-        raise TimeoutError(f"no reply within {timeout} s")
+        return await race(self.clock, aw, timeout, closed)
 
     async def _sleep_or(self, seconds: float, *events: asyncio.Event) -> bool:
-        """Sleep `seconds` on the clock; True if one of `events` cut it short."""
-        for ev in events:
-            ev.clear()
-        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
-        wakers = [asyncio.ensure_future(ev.wait()) for ev in events]
-        try:
-            done, _ = await asyncio.wait({sleeper, *wakers}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            for w in wakers:
-                w.cancel()
-        return sleeper not in done
+        return await sleep_or(self.clock, seconds, *events)
 
     # -- calls -----------------------------------------------------------------------------------------------
     async def call(
@@ -282,7 +238,7 @@ class OcppLink:
         closed = self._closed_event
         # One CALL at a time: wait for the slot first, so the reply timer counts from when the frame goes out,
         # not from when the caller queued up behind an unanswered call.
-        await self._acquire_slot(closed)
+        await acquire_or_lost(self._call_slot, closed)
         done = asyncio.Event()
         self._inflight[uid] = done
         try:
@@ -307,51 +263,7 @@ class OcppLink:
             done.set()
             self._inflight.pop(uid, None)
 
-    async def _acquire_slot(self, closed: asyncio.Event) -> None:
-        """The one-CALL-at-a-time slot, or NotConnected when this connection ends first."""
-        slot = self._call_slot
-        if not slot.locked():
-            await slot.acquire()
-            return
-        acquire = asyncio.ensure_future(slot.acquire())
-        lost = asyncio.ensure_future(closed.wait())
-        try:
-            await asyncio.wait({acquire, lost}, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            acquire.cancel()
-            await asyncio.wait({acquire})
-            if not acquire.cancelled():
-                slot.release()
-            raise
-        finally:
-            lost.cancel()
-        if acquire.done() and not acquire.cancelled():
-            if not closed.is_set():
-                return
-            slot.release()
-        else:
-            acquire.cancel()
-            await asyncio.wait({acquire})
-            if not acquire.cancelled():
-                slot.release()
-        raise NotConnected("connection lost while waiting to send")
-
     _reply_timeout: float = 60.0
-
-    def _headers(self, s: LinkSettings) -> dict[str, str]:
-        if not s.basic_auth_key or s.security_profile not in (1, 2):
-            return {}
-        password = bytes.fromhex(s.basic_auth_key) if s.basic_auth_decoded else s.basic_auth_key.encode()
-        token = base64.b64encode(s.identity.encode() + b":" + password).decode()
-        return {"Authorization": f"Basic {token}"}
-
-    def _pick_url(self, s: LinkSettings) -> str:
-        urls = [s.url, *s.fallback_urls]
-        if self._path_failures >= FALLBACK_AFTER and len(urls) > 1:
-            self._path_index = (self._path_index + 1) % len(urls)
-            self._path_failures = 0
-            self._log(f"trying the other back office path: {urls[self._path_index % len(urls)]}")
-        return urls[self._path_index % len(urls)].rstrip("/") + "/" + quote(s.identity, safe="")
 
     # -- the connection loop -----------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -366,12 +278,12 @@ class OcppLink:
                 await self._sleep_or(60.0, self._wake)
                 continue
             self._disabled_logged = None
-            url = self._pick_url(s)
+            url = self._paths.pick(s)
             self.current_url = url
             self._reply_timeout = s.response_timeout_s
             was_online = False
             try:
-                ws = await self._race(self._open(url, s), s.open_timeout_s)
+                ws = await self._race(open_socket(url, s), s.open_timeout_s)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - anything the network does is a failed attempt
@@ -397,7 +309,7 @@ class OcppLink:
 
     def _failed(self, url: str, exc: BaseException) -> None:
         self.failures += 1
-        self._path_failures += 1
+        self._paths.failures += 1
         text = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
         self.last_error = text
         self._log(f"back office unreachable at {url}: {text}")
@@ -408,25 +320,6 @@ class OcppLink:
         except Exception:  # noqa: BLE001 - an observer must not break the connection loop
             log.exception("connection attempt observer failed")
 
-    async def _open(self, url: str, s: LinkSettings) -> ClientConnection:
-        uri, tls_context = connect_plan(url, s)
-        kwargs: dict[str, Any] = {} if tls_context is None else {"ssl": tls_context}
-        return await connect(
-            uri,
-            subprotocols=[s.subprotocol],  # type: ignore[list-item]
-            additional_headers=self._headers(s),
-            user_agent_header=f"{s.vendor}/{s.firmware_version}",
-            proxy=s.proxy,  # None: never the environment's proxy
-            open_timeout=None,  # bounded on our clock by the caller
-            ping_interval=None,  # our own keepalive, on our clock
-            ping_timeout=None,
-            close_timeout=2,
-            max_size=2**20,
-            compression=None,
-            logger=_WS_LOG,
-            **kwargs,
-        )
-
     async def _serve(self, ws: ClientConnection, s: LinkSettings) -> bool:
         """One connection's life; returns whether the back office accepted our boot on it."""
         if ws.subprotocol != s.subprotocol:
@@ -435,7 +328,7 @@ class OcppLink:
         self.current_settings = s
         self.connects += 1
         self.failures = 0
-        self._path_failures = 0
+        self._paths.failures = 0
         self._closed_event = asyncio.Event()
         self._log(f"connected to {self.current_url}" + (f" via proxy {redact_url(s.proxy)}" if s.proxy else ""))
         cp = self._make_cp(s.identity, ws)
@@ -458,7 +351,7 @@ class OcppLink:
                 boot = asyncio.create_task(self._boot(s), name="ocpp-boot")
             done, _ = await asyncio.wait({reader, boot, closed}, return_when=asyncio.FIRST_COMPLETED)
             if boot not in done:
-                await _finish(boot)
+                await finish(boot)
                 if reader.done():
                     reader.result()  # raises why the socket ended
                 raise NotConnected("the socket closed during the boot handshake")
@@ -479,7 +372,7 @@ class OcppLink:
             self._closed_event.set()
             with contextlib.suppress(Exception):
                 ws.transport.abort()  # the reader's recv() ends, whatever else it waits for
-            await _finish(reader, *helpers)
+            await finish(reader, *helpers)
             self.ws = None
             self.cp = None
             self.accepted = False
@@ -562,21 +455,8 @@ class OcppLink:
             self._log(f"boot accepted, heartbeat interval {interval} s")
 
     def take_time(self, current_time: Any) -> None:
-        """A currentTime from the back office (BootNotification.conf, Heartbeat.conf): the clock adopts it when
-        it has no NTP fix and is off by more than a few seconds (controller.clock.ADOPT_THRESHOLD_S)."""
-        adopt = getattr(self.clock, "adopt", None)
-        if adopt is None or not isinstance(current_time, str):
-            return
-        try:
-            epoch = parse_time(current_time)
-            if epoch is None:
-                raise ValueError("no time")
-            delta = adopt(datetime.fromtimestamp(epoch, UTC))
-        except (ValueError, OverflowError, TypeError):
-            self._log(f"back office time {current_time[:40]!r} not understood; keeping ours")
-            return
-        if delta is not None:
-            self._log(f"no NTP fix: adopted the back office's time {current_time[:40]} (ours was off by {delta:+.0f} s)")
+        """A currentTime from the back office (BootNotification.conf, Heartbeat.conf); see `adopt_time`."""
+        adopt_time(self.clock, current_time, self._log)
 
     async def _heartbeats(self) -> None:
         while True:
@@ -613,74 +493,3 @@ class OcppLink:
                 return
             except websockets.ConnectionClosed:
                 return
-
-
-def _clamped(interval: Any, bounds: tuple[int, int]) -> int | None:
-    """`interval` as whole seconds within `bounds`; None for 0, negative or not a number."""
-    try:
-        value = int(interval)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return max(bounds[0], min(bounds[1], value)) if value > 0 else None
-
-
-def heartbeat_interval_s(interval: Any) -> int | None:
-    """The HeartbeatInterval an Accepted boot's `interval` sets: clamped to HEARTBEAT_RANGE_S; None for 0
-    (OCPP: "0 ... the Charge Point chooses") or a missing value."""
-    return _clamped(interval, HEARTBEAT_RANGE_S)
-
-
-def boot_retry_s(interval: Any) -> int:
-    """Seconds until the next BootNotification after Rejected/Pending: the interval given, clamped to
-    BOOT_RETRY_RANGE_S; DEFAULT_BOOT_RETRY_S for 0 or a missing value."""
-    value = _clamped(interval, BOOT_RETRY_RANGE_S)
-    return DEFAULT_BOOT_RETRY_S if value is None else value
-
-
-async def _finish(*tasks: asyncio.Task[Any]) -> None:
-    """Cancel `tasks` and wait until each has ended, whatever it was waiting for: a task that swallowed the
-    cancellation (asyncio.wait_for on Python 3.11 can) is cancelled again, so this always returns."""
-    pending = {t for t in tasks if not t.done()}
-    while pending:
-        for t in pending:
-            t.cancel()
-        _, pending = await asyncio.wait(pending, timeout=CANCEL_GRACE_S)
-        if pending:
-            log.error("tasks still running after cancellation: %s", ", ".join(t.get_name() for t in pending))
-    for t in tasks:
-        if not t.cancelled():
-            t.exception()  # retrieved: the caller already knows why the connection ended
-
-
-def connect_plan(url: str, s: LinkSettings) -> tuple[str, ssl.SSLContext | None]:
-    """What `_open` hands to websockets: the URI (scheme lower-cased, no user info, no fragment) and the TLS
-    context (None: plain ws://). At SecurityProfile 2 and 3 only wss:// with our own `OcppTlsContext`, else
-    NotConnected; this is the rule the property test holds the link to."""
-    try:
-        parts = urlsplit(url.strip())
-        scheme = parts.scheme.lower()
-        host = parts.hostname
-        port = parts.port
-    except ValueError as exc:
-        raise NotConnected(f"invalid back office URL: {exc}") from None
-    if scheme not in ("ws", "wss") or not host:
-        raise NotConnected("the back office URL must be ws:// or wss:// with a host")
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None:
-        netloc += f":{port}"
-    uri = urlunsplit((scheme, netloc, parts.path, parts.query, ""))
-    if s.security_profile >= 2:
-        if scheme != "wss" or not isinstance(s.ssl_context, OcppTlsContext):
-            raise NotConnected(
-                f"SecurityProfile {s.security_profile} opens nothing but TLS with the station's own context"
-            )
-        return uri, s.ssl_context
-    if scheme == "wss":
-        return uri, s.ssl_context or ssl.create_default_context()
-    return uri, None
-
-
-def _credentials(s: LinkSettings) -> tuple[Any, ...]:
-    """What a connection authenticates with: a change means reconnect."""
-    pair = s.client_pair.id if s.client_pair is not None else None
-    return (s.security_profile, s.basic_auth_key, s.basic_auth_decoded, pair)

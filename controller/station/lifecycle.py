@@ -6,8 +6,8 @@ wait for the control loop's lock feedback)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from controller.clock import Clock
 from controller.ports import LinkPort, Settings, SocketsView, Trace
@@ -40,6 +40,33 @@ def recover_after_outage(settings: Settings, journal: Journal, clock: Clock, tra
         outage = f"{d.outage_s:.0f} s" if d.outage_s is not None else "unknown"
         trace(f"after an outage of {outage}: resumed {d.resumed}, stopped {d.stopped} ({d.reason})")
     return list(d.resumed)
+
+
+class _ConnectorSpec(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def devices(self) -> Mapping[str, Any]: ...
+
+
+class BoardLocks(Protocol):
+    """What `unlockable` reads of the board (read at each request, not copied)."""
+
+    @property
+    def fixed_cable(self) -> bool: ...
+    @property
+    def connectors(self) -> Sequence[_ConnectorSpec]: ...
+
+
+def unlockable(board: BoardLocks) -> Callable[[int], bool]:
+    """Which connectors UnlockConnector can unlock: none with a fixed cable, nor one whose lock (the board's
+    `lock` device) has the driver "none"."""
+
+    def can_unlock(cid: int) -> bool:
+        lock = next((c.devices.get("lock") for c in board.connectors if c.id == cid), None)
+        return not board.fixed_cable and not (lock is not None and lock.driver == "none")
+
+    return can_unlock
 
 
 class Lifecycle:

@@ -17,13 +17,14 @@ back office (`controller.backoffice.server`) does exactly that and counts the du
 
 Also kept here, because they must survive the same power cut:
 - a durable "last alive" time and each active transaction's last meter reading, refreshed while running; after
-  a restart `recover_after_outage` applies Power Outage Recovery (Resume within Max Allowed Outage Duration, or
-  stop with reason PowerLoss at the last alive time and the last known meter reading);
+  a restart `recover_after_outage` (controller/transactions/outage.py) applies Power Outage Recovery (Resume
+  within Max Allowed Outage Duration, or stop with reason PowerLoss at the last alive time and the last known
+  meter reading);
 - the StatusNotification queue of StatusNotificationMode=Queued (`status_queue`);
 - the transactionData collected for StopTxnSampledData / StopTxnAlignedData (`tx_data`).
 
-Integrity: a marker file beside the journal (`journal.sqlite.marker.json`) records that a journal exists and
-the last outbox sequence it reached. At start-up a journal that is missing or empty while the marker says one
+Integrity (the checks live in controller/transactions/integrity.py): a marker file beside the journal
+(`journal.sqlite.marker.json`) records that a journal exists and the last outbox sequence it reached. At start-up a journal that is missing or empty while the marker says one
 existed, whose last sequence is below the marker's, that SQLite cannot read or that fails `quick_check` is
 never silently replaced: it is moved aside as `journal.sqlite.damaged-<n>` (with its -wal), a log line names
 it, `problems` says what happened (the station reports it to the back office as a security event once online)
@@ -43,7 +44,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -51,71 +51,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from controller.statefile import StateWriteError, private_dir, private_file, read_json, write_json
-from controller.timefmt import format_time, parse_time_or_none
+from controller.statefile import StateWriteError, private_dir, read_json, write_json
+from controller.timefmt import parse_time_or_none
+from controller.transactions.integrity import MARKER_SHAPE as MARKER_SHAPE  # re-exported: the marker's shape
+from controller.transactions.integrity import connect, migrate, open_checked
+from controller.transactions.outage import OutageDecision as OutageDecision  # re-exported with the method
+from controller.transactions.outage import recover_after_outage
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
-MARKER_SHAPE = {"last_seq": int}
 DEFAULT_OUTBOX_CAP_BYTES = 64 * 1024 * 1024
 SHED_TO = 0.9  # after shedding the outbox holds at most this fraction of the cap
 MARKER_INTERVAL_S = 3600.0  # the marker's sequence is refreshed at most this often (flash wear)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS transactions(
-    local_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    connector_id INTEGER NOT NULL,
-    id_tag TEXT NOT NULL,
-    meter_start INTEGER NOT NULL,
-    start_time TEXT NOT NULL,
-    remote_id INTEGER,
-    id_tag_status TEXT,
-    meter_stop INTEGER,
-    stop_time TEXT,
-    stop_reason TEXT,
-    state TEXT NOT NULL DEFAULT 'active'
-);
-CREATE TABLE IF NOT EXISTS outbox(
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    action TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    local_tx INTEGER,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS kv(
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS status_queue(
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    connector_id INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    error_code TEXT NOT NULL,
-    info TEXT,
-    timestamp TEXT NOT NULL,
-    after_seq INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS tx_data(
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    local_tx INTEGER NOT NULL,
-    meter_value TEXT NOT NULL
-);
-"""
-
-# Columns added after the first schema (ALTER TABLE on an older journal).
-_ADDED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
-    "transactions": (
-        ("last_meter", "INTEGER"),
-        ("last_seen", "REAL"),
-        ("start_dropped", "INTEGER NOT NULL DEFAULT 0"),
-    ),
-    "outbox": (
-        ("connector_id", "INTEGER"),
-        ("not_before", "REAL NOT NULL DEFAULT 0"),
-    ),
-}
 
 TX_ACTIONS = frozenset({"StartTransaction", "StopTransaction", "MeterValues"})
 KEEP_DONE_TRANSACTIONS = 1000
@@ -167,16 +114,6 @@ class QueuedStatus:
     after_seq: int
 
 
-@dataclass(frozen=True)
-class OutageDecision:
-    """What `recover_after_outage` did: which transactions resumed, which were stopped, and why."""
-
-    outage_s: float | None
-    resumed: list[int]
-    stopped: list[int]
-    reason: str
-
-
 def outbox_cap(board_journal: Mapping[str, Any]) -> int:
     """The outbox cap in bytes from the board file's [journal] section."""
     return int(float(board_journal.get("outbox_cap_mib", DEFAULT_OUTBOX_CAP_BYTES / 2**20)) * 2**20)
@@ -195,13 +132,13 @@ class Journal:
         expected = read_json(self.marker, None, MARKER_SHAPE)
         try:
             private_dir(path.parent)
-            self.db = self._open_checked(expected)
+            self.db = open_checked(path, expected, self._problem)
         except (OSError, sqlite3.Error) as exc:
             self._problem(f"cannot open the transaction journal {path} ({exc}); running on a journal in memory, "
                           "transactions will not survive a restart", critical=True)
-            self.db = self._connect(":memory:")
+            self.db = connect(":memory:")
             self.in_memory = True
-            self._migrate()
+            migrate(self.db)
         self._outbox_bytes = self.outbox_bytes()
         self._shed_floor = 0
         self._write_marker()
@@ -218,75 +155,6 @@ class Journal:
         (log.critical if critical else log.error)("%s", text)
         self.problems.append(text)
 
-    @staticmethod
-    def _connect(where: str) -> sqlite3.Connection:
-        db = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.executescript(SCHEMA)
-        except sqlite3.Error:
-            db.close()
-            raise
-        return db
-
-    def _open_checked(self, expected: dict[str, Any] | None) -> sqlite3.Connection:
-        """Open the journal file, setting aside a damaged one (see the module doc)."""
-        path = self.path
-        reason: str | None = None
-        size = path.stat().st_size if path.is_file() else None
-        if expected is not None and size is None and not path.exists():
-            self._problem(f"the transaction journal {path} is missing (it had reached sequence "
-                          f"{expected['last_seq']}); starting a new one")
-        elif expected is not None and size == 0:
-            reason = "empty"
-        elif size:
-            reason = self._damage(expected)
-        if reason is not None:
-            aside = self._set_aside()
-            self._problem(f"the transaction journal {path} is {reason}; kept as {aside.name}, starting a new one")
-        private_file(path)
-        db = self._connect(str(path))
-        self.db = db
-        try:
-            self._migrate()
-        except sqlite3.Error:
-            db.close()
-            raise
-        return db
-
-    def _damage(self, expected: dict[str, Any] | None) -> str | None:
-        """Why the existing journal file cannot be trusted (None: it can)."""
-        try:
-            db = sqlite3.connect(f"file:{self.path}?mode=rw", uri=True, isolation_level=None)
-        except sqlite3.Error as exc:
-            return f"unreadable ({exc})"
-        try:
-            check = db.execute("PRAGMA quick_check").fetchone()
-            if not check or check[0] != "ok":
-                return f"corrupt (quick_check: {check[0] if check else 'nothing'})"
-            have = db.execute("SELECT name FROM sqlite_master WHERE name='sqlite_sequence'").fetchone()
-            row = db.execute("SELECT seq FROM sqlite_sequence WHERE name='outbox'").fetchone() if have else None
-            seq = int(row[0]) if row else 0
-            if expected is not None and seq < expected["last_seq"]:
-                return f"not the journal it was (last sequence {seq}, it had reached {expected['last_seq']})"
-        except sqlite3.Error as exc:
-            return f"corrupt ({exc})"
-        finally:
-            db.close()
-        return None
-
-    def _set_aside(self) -> Path:
-        n = 1
-        while self.path.with_name(f"{self.path.name}.damaged-{n}").exists():
-            n += 1
-        aside = self.path.with_name(f"{self.path.name}.damaged-{n}")
-        for suffix in ("", "-wal", "-shm"):
-            src = Path(f"{self.path}{suffix}")
-            if src.exists():
-                os.replace(src, Path(f"{aside}{suffix}"))
-        return aside
-
     def _write_marker(self) -> None:
         """Record that a journal exists and its last sequence (only when it changed; not per message)."""
         if self.in_memory:
@@ -299,14 +167,6 @@ class Journal:
             self._marked_seq = seq
         except StateWriteError:
             pass  # logged; checked again at the next touch_alive
-
-    def _migrate(self) -> None:
-        for table, columns in _ADDED_COLUMNS.items():
-            have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
-            for name, decl in columns:
-                if name not in have:
-                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
-        self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
         """Record the last sequence in the marker and close (a second close does nothing)."""
@@ -560,32 +420,8 @@ class Journal:
         return float(value) if isinstance(value, int | float) else None
 
     def recover_after_outage(self, policy: str, max_outage_s: int, now: float) -> OutageDecision:
-        """Power Outage Recovery, applied once at start-up to the transactions that were active.
-
-        `policy` "Resume": a transaction resumes when the outage (now - last alive) was at most `max_outage_s`
-        (0: always). Otherwise (or "Idle") it is stopped with reason PowerLoss, timestamped at the last moment
-        we knew it alive, with the last meter reading we committed (never below meterStart)."""
-        active = self.active_transactions()
-        seen = [t.last_seen for t in active if t.last_seen]
-        alive_candidates = [x for x in (self.last_alive(), *seen) if x]
-        last = max(alive_candidates) if alive_candidates else None
-        outage = max(0.0, now - last) if last is not None else None
-        if not active:
-            return OutageDecision(outage, [], [], "no active transaction")
-        resume = policy.lower() == "resume" and (
-            max_outage_s <= 0 or (outage is not None and outage <= max_outage_s)
-        )
-        if resume:
-            return OutageDecision(outage, [t.local_id for t in active], [], "resume within the allowed outage")
-        stopped: list[int] = []
-        for t in active:
-            start = parse_time_or_none(t.start_time) or 0.0
-            stamp = max(x for x in (t.last_seen, last, start) if x is not None)
-            meter = max(t.meter_start, t.last_meter or t.meter_start)
-            self.stop_transaction(t.local_id, meter, format_time(stamp), "PowerLoss")  # no tag asked
-            stopped.append(t.local_id)
-        why = "Power Outage Recovery is Idle" if policy.lower() != "resume" else "outage longer than allowed"
-        return OutageDecision(outage, [], stopped, why)
+        """Power Outage Recovery, applied once at start-up (controller.transactions.outage)."""
+        return recover_after_outage(self, policy, max_outage_s, now)
 
     # -- the Queued StatusNotification queue ----------------------------------------------------------------
     def push_status(
