@@ -226,10 +226,10 @@ class ControlProcess:
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
         self._close_link()
-        if self.plant is not None:
-            await self.plant.stop()
-            self.plant.close()
-            self.plant = None
+        plant, self.plant = self.plant, None  # taken first: a second stop() while this one awaits finds none
+        if plant is not None:
+            await plant.stop()
+            plant.close()
 
     def _close_link(self) -> None:
         if self._link is not None:

@@ -174,3 +174,12 @@ async def test_the_main_process_refuses_another_version() -> None:
 def test_json_on_the_wire_is_plain() -> None:
     obj = json.loads(p.encode(p.Limits({1: p.ConnectorLimits(16.0, True, False)})))
     assert obj == {"t": "limits", "connectors": {"1": {"max_current": 16.0, "authorized": True, "suspended": False}}}
+
+
+async def test_two_stops_at_once_both_finish() -> None:
+    """A Reset stops the station while its owner stops it too: the second stop found the plant half-closed and
+    raised AttributeError (seen as a teardown error under load)."""
+    cp = ControlProcess(builtin_board("sim"), lambda m: None)
+    await cp.start()
+    await asyncio.gather(cp.stop(), cp.stop())
+    assert cp.plant is None and not cp.alive
