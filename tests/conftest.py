@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from controller.app import Station, StationOptions
 from controller.backoffice.server import BackOffice
 from controller.clock import Clock
 from controller.simcontrol.server import SimControlServer
+from hil.rig import VirtualRig
 
 
 async def until(pred: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
@@ -89,3 +91,19 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         yield r
     finally:
         await stop_rig(r)
+
+
+@contextlib.asynccontextmanager
+async def virtual_rig(state_dir: Path, identity: str) -> AsyncIterator[tuple[VirtualRig, BackOffice]]:
+    """A real `chargepoint run` on the simulated board (the virtual HIL rig) against the built-in back office,
+    once the station has reported its first status."""
+    bo = BackOffice()
+    await bo.start()
+    rig = VirtualRig(bo.url, identity=identity, state_dir=state_dir)
+    await rig.start()
+    try:
+        await bo.wait_for("StatusNotification", identity, timeout=20)
+        yield rig, bo
+    finally:
+        await rig.close()
+        await bo.stop()

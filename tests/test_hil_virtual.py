@@ -12,20 +12,13 @@ import pytest
 from controller.backoffice.server import BackOffice
 from hil.rig import VirtualRig
 from hil.scenarios import SCENARIOS
+from tests.conftest import virtual_rig
 
 
 @pytest.fixture
 async def virtual(tmp_path: Path) -> AsyncIterator[tuple[VirtualRig, BackOffice]]:
-    bo = BackOffice()
-    await bo.start()
-    rig = VirtualRig(bo.url, identity="HIL1", state_dir=tmp_path / "state")
-    await rig.start()
-    try:
-        await bo.wait_for("StatusNotification", "HIL1", timeout=20)
-        yield rig, bo
-    finally:
-        await rig.close()
-        await bo.stop()
+    async with virtual_rig(tmp_path / "state", "HIL1") as running:
+        yield running
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))

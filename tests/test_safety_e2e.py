@@ -15,20 +15,13 @@ import pytest
 from controller.backoffice.server import BackOffice
 from hil.rig import VirtualRig
 from hil.scenarios import charge, until
+from tests.conftest import virtual_rig
 
 
 @pytest.fixture
 async def virtual(tmp_path: Path) -> AsyncIterator[tuple[VirtualRig, BackOffice]]:
-    bo = BackOffice()
-    await bo.start()
-    rig = VirtualRig(bo.url, identity="E2E", state_dir=tmp_path / "state")
-    await rig.start()
-    try:
-        await bo.wait_for("StatusNotification", "E2E", timeout=20)
-        yield rig, bo
-    finally:
-        await rig.close()
-        await bo.stop()
+    async with virtual_rig(tmp_path / "state", "E2E") as running:
+        yield running
 
 
 async def ok(rig: VirtualRig, cmd: str, **args: Any) -> dict[str, Any]:
