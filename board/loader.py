@@ -30,6 +30,7 @@ from board.schema import (
     PILOT_BANDS_DEFAULT,
     STATION_DEVICES,
     SYSTEM_KEYS,
+    WEB_KEYS,
     Driver,
     Param,
     as_param,
@@ -42,7 +43,7 @@ __all__ = ["Board", "BoardError", "ConnectorSpec", "DeviceSpec", "SystemSpec", "
 
 BOARD_DIR = Path(__file__).parent
 TOP_LEVEL = {"board", "connector", "pilot_bands", "limits", "defaults", "firmware", "system", "journal",
-             "modbus_slave", *STATION_DEVICES}
+             "modbus_slave", "web", *STATION_DEVICES}
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class Board:
     system: SystemSpec | None = None
     journal: dict[str, Any] = field(default_factory=dict)
     modbus_slave: dict[str, Any] = field(default_factory=dict)
+    web: dict[str, Any] = field(default_factory=dict)  # [web] with the declared defaults filled in
 
     @property
     def is_simulated(self) -> bool:
@@ -396,6 +398,8 @@ def load_board(path: str | Path) -> Board:
             ipaddress.ip_network(a, strict=False)
         except (TypeError, ValueError):
             raise loc.error(loc.key("modbus_slave", "allow"), f"modbus_slave.allow: {a!r} is not an address or network") from None
+    web_raw = data.get("web", {})
+    _check_table(loc, web_raw, WEB_KEYS, "web", "web")
 
     return Board(
         path=p,
@@ -411,4 +415,5 @@ def load_board(path: str | Path) -> Board:
         system=_system(loc, data, uses),
         journal=dict(journal_raw),
         modbus_slave=dict(modbus_raw),
+        web={**{k: w.default for k, w in WEB_KEYS.items()}, **web_raw},
     )

@@ -197,3 +197,12 @@ MODBUS_SLAVE_KEYS: dict[str, Param] = {
     "max_connections_per_peer": Param(int, default=2, min=1),
     "write_timeout_s": Param(NUMBER, default=5, min=0.01),
 }
+
+# [web]: the local web interface (controller/web). `listen`: the address to bind (default all interfaces; the
+# systemd unit says how to bind one); `port` (0: any free port, for simulated boards and tests);
+# `status_public`: the status page may be read without logging in (on the LAN); configuration never is.
+WEB_KEYS: dict[str, Param] = {
+    "listen": Param(str, default="0.0.0.0"),
+    "port": Param(int, default=8080, min=0, max=65535),
+    "status_public": Param(bool, default=False),
+}

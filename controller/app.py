@@ -57,6 +57,7 @@ from controller.station.trace import TraceLog
 from controller.supervise import Supervisor
 from controller.transactions.journal import Journal, outbox_cap
 from controller.transactions.sessions import SessionManager
+from controller.web.factory import WebParts, web_server
 from hal.factory import StationDevices, build_station_devices
 
 
@@ -185,6 +186,8 @@ class Station:
                        board.modbus_slave),
             self.trace, options.modbus_host, options.modbus_port, options.modbus_idle_s,
         )
+        self.web = web_server(board, clock, self.trace, WebParts(
+            config, self.requests, sockets, self.status_snapshot, journal, self._link_settings))
         self.reset_done = self.lifecycle.reset_done  # set when a Reset/firmware reboot has stopped the station
         self._wire()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -266,7 +269,7 @@ class Station:
                 ("ocpp-link", self.link.run), ("journal-sender", self.sender.run),
                 ("status-reporter", self.status_reporter.run), ("meter-values", self.meters.run),
                 ("housekeeping", self.housekeeping.run), ("smart-charging", self.smart.run),
-                ("reservations", self.reservations.run), ("grid-meter", self.energy.run),
+                ("reservations", self.reservations.run), ("grid-meter", self.energy.run), ("web", self.web.run),
             )
         ]
         await self.modbus.start()  # only when MbsSlaveTCPIP is On
