@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench fuzz fuzz-energy mutate fuzz-loop lint typecheck clean keys-doc tools
+.PHONY: demo test bench fuzz fuzz-energy mutate fuzz-loop lint typecheck clean keys-doc tools screenshots
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || { \
@@ -33,6 +33,9 @@ ifeq ($(SYSTEMD_ANALYZE),)
 	@echo "systemd-analyze not found: installing Debian's systemd package"
 	apt-get install -y systemd || { apt-get update && apt-get install -y systemd; }
 endif
+	@# tests/web/test_browser.py drives Debian's chromium through chromium-driver (selenium, pinned)
+	@test -x /usr/bin/chromedriver || { echo "chromedriver not found: installing Debian's chromium and chromium-driver"; \
+		apt-get install -y chromium chromium-driver || { apt-get update && apt-get install -y chromium chromium-driver; }; }
 
 test: $(STAMP) $(INTEROP) tools
 	$(PY) -m pytest
@@ -65,6 +68,10 @@ fuzz: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check controller hal board hil tests bench
 	$(VENV)/bin/mypy controller hal board hil bench
+
+# docs/screenshots/status.png and configuration.png, taken by headless chromium from a simulated station
+screenshots: $(STAMP) tools
+	$(PY) -m tests.web.screenshots docs/screenshots
 
 keys-doc: $(STAMP)
 	$(PY) -m controller keys --markdown

@@ -3,7 +3,8 @@
 "use strict";
 const PHASE_COLOURS = ["#c62828", "#2e7d32", "#0b6bcb"];
 
-function drawPlot(canvas, samples, spanS) {
+// the time axis spans what there is (at least a minute), up to the history's span
+function drawPlot(canvas, samples, maxSpanS) {
   const dpr = window.devicePixelRatio || 1;
   const w = canvas.clientWidth, h = canvas.clientHeight;
   canvas.width = Math.round(w * dpr); canvas.height = Math.round(h * dpr);
@@ -13,6 +14,7 @@ function drawPlot(canvas, samples, spanS) {
   const left = 34, right = 8, top = 8, bottom = 22;
   const pw = w - left - right, ph = h - top - bottom;
   const tEnd = samples.length ? samples[samples.length - 1].t : Date.now() / 1000;
+  const spanS = Math.min(maxSpanS, Math.max(60, samples.length ? tEnd - samples[0].t : 0));
   const tStart = tEnd - spanS;
   let max = 6;
   for (const s of samples) {
@@ -27,9 +29,10 @@ function drawPlot(canvas, samples, spanS) {
     g.beginPath(); g.moveTo(left, y(a)); g.lineTo(left + pw, y(a)); g.stroke();
     g.fillText(a.toFixed(0) + " A", 2, y(a) + 4);
   }
-  for (let m = 0; m <= spanS / 60; m += 5) {
-    const t = tEnd - m * 60;
-    g.fillText(m === 0 ? "now" : "-" + m + " min", x(t) - 14, h - 6);
+  const step = [15, 30, 60, 120, 300].find((s) => spanS / s <= 6) || 300;
+  for (let ago = 0; ago <= spanS; ago += step) {
+    const label = ago === 0 ? "now" : ago < 60 ? "-" + ago + " s" : "-" + ago / 60 + " min";
+    g.fillText(label, Math.max(left, x(tEnd - ago) - 14), h - 6);
   }
   const line = (key, pick, dash, colour) => {
     g.setLineDash(dash); g.strokeStyle = colour; g.lineWidth = 2; g.beginPath();
