@@ -7,7 +7,8 @@ session's CSRF token in the `X-CSRF-Token` header (the token is handed to the pa
 page of this origin can read); the session cookie is HttpOnly, SameSite=Strict, and Secure when the request
 came over TLS. Responses carry a Content-Security-Policy allowing this origin only (no inline script).
 
-`run()` binds the listen address, then ticks on the injected clock: once a second it rebuilds the status,
+`run()` binds the listen address (retrying while it cannot: the web interface never takes the station down),
+then ticks on the injected clock: once a second it rebuilds the status,
 offers it to the history and wakes the live feeds.
 """
 
@@ -38,6 +39,7 @@ STATIC = Path(__file__).parent / "static"
 COOKIE = "cp_session"
 CSRF_HEADER = "X-CSRF-Token"
 TICK_S = 1.0
+BIND_RETRY_S = 30.0
 MAX_BODY = 64 * 1024
 # aiohttp's own bound on closing connections at shutdown (real time, inside the library); the live feeds end
 # by themselves when the server closes, so this only cuts a stuck client short
@@ -114,8 +116,7 @@ class WebServer:
         runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=SHUTDOWN_S)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.settings.listen, self.settings.port)
-            await site.start()
+            await self._listen(runner)
             self.port = int(runner.addresses[0][1])
             self._trace(f"web interface on {self.url}")
             while True:
@@ -126,6 +127,24 @@ class WebServer:
             self._closing = True
             self._wake()
             await runner.cleanup()
+
+    async def _listen(self, runner: web.AppRunner) -> None:
+        """Bind the listen address; while it cannot be bound (the port taken, the address not up yet) say so
+        and try again every `BIND_RETRY_S`: the station charges on without its web interface meanwhile."""
+        said = ""
+        where = f"{self.settings.listen}:{self.settings.port}"
+        while True:
+            site = web.TCPSite(runner, self.settings.listen, self.settings.port)
+            try:
+                await site.start()
+                return
+            except OSError as exc:
+                await site.stop()
+                if str(exc) != said:
+                    said = str(exc)
+                    log.error("web interface cannot listen on %s: %s", where, exc)
+                    self._trace(f"web interface cannot listen on {where}: {exc}; trying again every {BIND_RETRY_S:g} s")
+            await self._clock.sleep(BIND_RETRY_S)
 
     @property
     def url(self) -> str:

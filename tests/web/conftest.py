@@ -48,6 +48,7 @@ class Link:
 class Web:
     client: TestClient  # type: ignore[type-arg]
     server: WebServer
+    parts: WebParts
     registry: ConfigRegistry
     writer: RegistryWriter
     clock: FakeClock
@@ -98,7 +99,7 @@ async def make_web(tmp_path: Path, status_public: bool) -> AsyncIterator[Web]:
     client = TestClient(TestServer(server.app))
     await client.start_server()
     try:
-        yield Web(client, server, registry, writer, clock, sockets, journal, trace)
+        yield Web(client, server, parts, registry, writer, clock, sockets, journal, trace)
     finally:
         await client.close()
         journal.close()
