@@ -28,6 +28,7 @@ from controller.ports import Trace
 from controller.web.auth import PASSWORD_KEY, Logins, LoginSession
 from controller.web.history import History
 from controller.web.keys import key_groups, write_key
+from controller.web.pages import PAGES, render
 from controller.web.sessions import session_rows, sessions_csv
 from controller.web.settings import WebSettings
 from controller.web.sources import WebParts
@@ -51,8 +52,6 @@ HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-PAGES = {"/": ("status.html", "status"), "/sessions": ("sessions.html", "private"),
-         "/config": ("config.html", "private"), "/login": ("login.html", "public")}
 
 
 def _json_error(cls: type[web.HTTPException], message: str, **headers: str) -> web.HTTPException:
@@ -89,6 +88,7 @@ class WebServer:
         self._version = 0
         self._changed = asyncio.Event()
         self._closing = False
+        self._html = {path: render(path) for path in PAGES}
         self.app = self._make_app()
 
     def _make_app(self) -> web.Application:
@@ -187,11 +187,11 @@ class WebServer:
 
     # -- pages ------------------------------------------------------------------------------------------------
     async def _page(self, request: web.Request) -> web.StreamResponse:
-        name, access = PAGES[request.path]
+        access = PAGES[request.path].access
         public = access == "public" or (access == "status" and self.settings.status_public)
         if not public and self._session(request) is None:
             raise web.HTTPFound(f"/login?next={request.path}")
-        return web.FileResponse(STATIC / name)
+        return web.Response(text=self._html[request.path], content_type="text/html")
 
     # -- login ------------------------------------------------------------------------------------------------
     async def _me(self, request: web.Request) -> web.Response:

@@ -8,6 +8,8 @@ import json
 from controller.evse.faults import Fault
 from controller.web.faults import describe
 from controller.web.history import History
+from controller.web.pages import PAGES, render
+from controller.web.server import STATIC
 from controller.web.status import mask_tag
 from tests.web.conftest import Web
 
@@ -115,3 +117,7 @@ async def test_pages_and_assets_come_from_the_package_with_a_strict_policy(web: 
         assert r.status == 200, asset
         assert "://" not in (await r.text()), asset  # nothing fetched from elsewhere
     assert (await web.client.get("/static/../server.py")).status in (403, 404)
+    for path, spec in PAGES.items():
+        for script in spec.scripts:
+            assert (STATIC / script).is_file(), (path, script)
+        assert f'<script src="/static/{spec.scripts[-1]}">' in render(path)
