@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from controller.config.keys import KEYS, Access
 from controller.redact import MASK
-from tests.web.conftest import Web
+from tests.web.conftest import PASSWORD, Web
 
 
 async def test_every_readable_key_is_listed_by_category_and_no_write_only_one(web: Web) -> None:
@@ -67,3 +67,15 @@ async def test_bad_bodies_are_refused(web: Web) -> None:
     r = await web.client.post("/api/config", json=["LightIntensity"], headers=headers)
     assert r.status == 400
     assert web.registry.get("LightIntensity") == "100"
+
+
+async def test_the_service_password_is_changed_from_the_page_as_over_ocpp(web: Web) -> None:
+    csrf = await web.login()
+    r = await web.write("PW-SetChargerPassword", "wrong-existing,New-Password-2", csrf)
+    assert (await r.json())["status"] == "Rejected"
+    r = await web.write("PW-SetChargerPassword", f"{PASSWORD},New-Password-2", csrf)
+    assert (await r.json())["status"] == "Accepted"
+    assert "New-Password-2" not in web.registry.stored("PW-SetChargerPassword")  # a salted hash
+    assert not any("New-Password-2" in line or PASSWORD in line for line in web.trace)
+    assert (await web.client.post("/api/login", json={"password": PASSWORD})).status == 401
+    assert (await web.client.post("/api/login", json={"password": "New-Password-2"})).status == 200

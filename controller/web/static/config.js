@@ -58,9 +58,19 @@ function keyBlock(key) {
     for (const key of g.keys) details.append(keyBlock(key));
     root.append(details);
   }
+  document.getElementById("password-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const value = document.getElementById("pw-old").value + "," + document.getElementById("pw-new").value;
+    const r = await cp.post("/api/config", { key: "PW-SetChargerPassword", value });
+    const out = document.getElementById("result-password");
+    const status = r.status === 200 ? r.data.status : "error";
+    out.textContent = status === "Accepted" ? "Changed" : r.status === 200 ? status : (r.data.error || "HTTP " + r.status);
+    out.className = "result " + status;
+    e.target.reset();
+  });
   document.getElementById("filter").addEventListener("input", (e) => {
     const q = e.target.value.trim().toLowerCase();
-    for (const block of document.querySelectorAll(".key")) block.hidden = q !== "" && !block.dataset.name.includes(q);
+    for (const block of document.querySelectorAll(".key[data-name]")) block.hidden = q !== "" && !block.dataset.name.includes(q);
     for (const d of document.querySelectorAll("details.group")) d.open = q !== "";
   });
 })();
