@@ -41,6 +41,7 @@ COOKIE = "cp_session"
 CSRF_HEADER = "X-CSRF-Token"
 TICK_S = 1.0
 BIND_RETRY_S = 30.0
+MAX_FEEDS = 16  # live feeds open at once (more are refused: a page on the LAN must not eat the station's memory)
 MAX_BODY = 64 * 1024
 # aiohttp's own bound on closing connections at shutdown (real time, inside the library); the live feeds end
 # by themselves when the server closes, so this only cuts a stuck client short
@@ -88,6 +89,7 @@ class WebServer:
         self._version = 0
         self._changed = asyncio.Event()
         self._closing = False
+        self.feeds = 0  # live feeds open now
         self._html = {path: render(path) for path in PAGES}
         self.app = self._make_app()
 
@@ -241,6 +243,15 @@ class WebServer:
         """The live feed: the status (and any new history sample) once a tick, as server-sent events."""
         public = self.settings.status_public
         self._require(request, public)
+        if self.feeds >= MAX_FEEDS:
+            raise _json_error(web.HTTPServiceUnavailable, "too many live feeds open", **{"Retry-After": "10"})
+        self.feeds += 1
+        try:
+            return await self._feed(request, public)
+        finally:
+            self.feeds -= 1
+
+    async def _feed(self, request: web.Request, public: bool) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no",
                                                **HEADERS})
         await response.prepare(request)

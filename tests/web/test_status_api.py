@@ -9,8 +9,9 @@ from controller.evse.faults import Fault
 from controller.web.faults import describe
 from controller.web.history import History
 from controller.web.pages import PAGES, render
-from controller.web.server import STATIC
+from controller.web.server import MAX_FEEDS, STATIC
 from controller.web.status import mask_tag
+from tests.conftest import until
 from tests.web.conftest import Web
 
 
@@ -121,3 +122,21 @@ async def test_pages_and_assets_come_from_the_package_with_a_strict_policy(web: 
         for script in spec.scripts:
             assert (STATIC / script).is_file(), (path, script)
         assert f'<script src="/static/{spec.scripts[-1]}">' in render(path)
+
+
+async def test_live_feeds_are_capped(web: Web) -> None:
+    web.server.tick()
+    feeds = [await web.client.get("/api/events") for _ in range(MAX_FEEDS)]
+    for r in feeds:
+        assert r.status == 200
+        assert (await r.content.readline()).decode() == "event: status\n"
+    assert web.server.feeds == MAX_FEEDS
+    refused = await web.client.get("/api/events")
+    assert refused.status == 503
+    feeds[0].close()
+    web.server.tick()  # a feed whose client left ends at its next write at the latest
+    await until(lambda: web.server.feeds == MAX_FEEDS - 1, 5, "the closed feed to end")
+    again = await web.client.get("/api/events")
+    assert again.status == 200
+    for r in [*feeds[1:], again]:
+        r.close()
