@@ -45,6 +45,7 @@ async def test_status_login_configuration_and_a_fault_in_a_real_browser(tmp_path
         assert await browser.text("firmware") == boot.payload["firmwareVersion"]
         first = _kwh(await browser.wait_text("s1-session", lambda t: t.endswith("kWh"), "the session energy"))
         await browser.wait_text("s1-session", lambda t: _kwh(t) > first, "the session energy to grow")
+        await browser.wait("the plot's history", lambda d: d.execute_script("return samples.length") >= 2)
 
         # the installer's password, set from the back office (stored as a hash), opens the configuration
         res = await rig.bo.call(rig.identity, call.ChangeConfiguration(key="PW-SetChargerPassword", value=f",{PASSWORD}"))
@@ -93,6 +94,11 @@ async def test_status_login_configuration_and_a_fault_in_a_real_browser(tmp_path
         await browser.wait_text("s1-ocpp", lambda t: t == "Faulted", "the socket to show Faulted")
         fault = await browser.wait_text("s1-faults", lambda t: "Residual" in t, "the residual current fault")
         assert "residual_current" in fault and "charging stopped" in fault
+
+        # the session is in the history, its id tag masked
+        await browser.get(base + "/sessions")
+        row = await browser.wait("the session's row", lambda d: [r.text for r in d.find_elements("css selector", "#sessions tbody tr")])
+        assert len(row) == 1 and "04****C4" in row[0] and "04A2B3C4" not in row[0]
     finally:
         await browser.close()
         await stop_rig(rig)
