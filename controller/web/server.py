@@ -9,7 +9,7 @@ came over TLS. Responses carry a Content-Security-Policy allowing this origin on
 
 `run()` binds the listen address (retrying while it cannot: the web interface never takes the station down),
 then ticks on the injected clock: once a second it rebuilds the status,
-offers it to the history and wakes the live feeds.
+offers it to the history and publishes it on the live feed (`feed.py`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from aiohttp import web
 from controller.clock import Clock
 from controller.ports import Trace
 from controller.web.auth import PASSWORD_KEY, Logins, LoginSession
+from controller.web.feed import LiveFeed, TooManyFeeds
 from controller.web.history import History
 from controller.web.keys import key_groups, write_key
 from controller.web.pages import PAGES, render
@@ -41,7 +42,6 @@ COOKIE = "cp_session"
 CSRF_HEADER = "X-CSRF-Token"
 TICK_S = 1.0
 BIND_RETRY_S = 30.0
-MAX_FEEDS = 16  # live feeds open at once (more are refused: a page on the LAN must not eat the station's memory)
 MAX_BODY = 64 * 1024
 # aiohttp's own bound on closing connections at shutdown (real time, inside the library); the live feeds end
 # by themselves when the server closes, so this only cuts a stuck client short
@@ -85,11 +85,7 @@ class WebServer:
         self._login_lock = asyncio.Lock()
         self.history = History()
         self.port: int | None = None  # once bound
-        self._latest = ""  # the last status message of the live feed
-        self._version = 0
-        self._changed = asyncio.Event()
-        self._closing = False
-        self.feeds = 0  # live feeds open now
+        self.feed = LiveFeed()
         self._html = {path: render(path) for path in PAGES}
         self.app = self._make_app()
 
@@ -113,8 +109,8 @@ class WebServer:
 
     # -- running ----------------------------------------------------------------------------------------------
     async def run(self) -> None:
-        """Serve until cancelled (a supervised task of the station)."""
-        self._closing = False
+        """Serve until cancelled (a supervised task of the station; it may be run again)."""
+        self.feed.reopen()
         runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=SHUTDOWN_S)
         await runner.setup()
         try:
@@ -126,8 +122,7 @@ class WebServer:
                 await self._clock.sleep(TICK_S)
         finally:
             self.port = None
-            self._closing = True
-            self._wake()
+            self.feed.close()
             await runner.cleanup()
 
     async def _listen(self, runner: web.AppRunner) -> None:
@@ -162,13 +157,7 @@ class WebServer:
             log.exception("web: building the status failed")
             return
         sample = self.history.offer(self._clock.monotonic(), status)
-        self._latest = json.dumps({"status": status, "sample": sample})
-        self._wake()
-
-    def _wake(self) -> None:
-        self._version += 1
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        self.feed.publish(json.dumps({"status": status, "sample": sample}))
 
     # -- guards -----------------------------------------------------------------------------------------------
     def _session(self, request: web.Request, refresh: bool = True) -> LoginSession | None:
@@ -243,31 +232,11 @@ class WebServer:
         """The live feed: the status (and any new history sample) once a tick, as server-sent events."""
         public = self.settings.status_public
         self._require(request, public)
-        if self.feeds >= MAX_FEEDS:
-            raise _json_error(web.HTTPServiceUnavailable, "too many live feeds open", **{"Retry-After": "10"})
-        self.feeds += 1
-        try:
-            return await self._feed(request, public)
-        finally:
-            self.feeds -= 1
-
-    async def _feed(self, request: web.Request, public: bool) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no",
-                                               **HEADERS})
-        await response.prepare(request)
-        sent = -1
-        try:
-            while not self._closing:
-                if not public and self._session(request, refresh=False) is None:
-                    break  # logged out (or expired) meanwhile
-                changed = self._changed
-                if self._version != sent and self._latest:
-                    sent = self._version
-                    await response.write(f"event: status\ndata: {self._latest}\n\n".encode())
-                await changed.wait()
-        except ConnectionResetError:
-            pass
-        return response
+        try:  # a private page's stream ends with its session (a logout, the idle time)
+            return await self.feed.stream(request, HEADERS,
+                                          lambda: public or self._session(request, refresh=False) is not None)
+        except TooManyFeeds:
+            raise _json_error(web.HTTPServiceUnavailable, "too many live feeds open", **{"Retry-After": "10"}) from None
 
     # -- sessions ---------------------------------------------------------------------------------------------
     async def _sessions(self, request: web.Request) -> web.Response:

@@ -61,3 +61,19 @@ async def test_a_port_that_is_taken_is_retried_and_the_server_binds_once_it_is_f
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         holder.close()
+
+
+async def test_the_server_serves_again_when_its_task_is_restarted(web: Web) -> None:
+    server = WebServer(WebSettings("127.0.0.1", 0, True), web.parts, {1: 1}, web.clock, web.trace.append)
+    for _ in range(2):  # as the station's supervisor restarts a task that ended
+        task = asyncio.ensure_future(server.run())
+        try:
+            await until(lambda: server.port is not None, 5, "the server to listen")
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"GET /api/status HTTP/1.0\r\n\r\n")
+            assert (await reader.readline()).split()[1] == b"200"
+            writer.close()
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        assert server.port is None

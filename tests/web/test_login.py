@@ -10,6 +10,7 @@ from controller.config.registry import ConfigRegistry
 from controller.config.store import ConfigStore
 from controller.web.auth import GLOBAL_MAX_FAILURES, IDLE_S, MAX_FAILURES, PASSWORD_KEY, WINDOW_S, Logins
 from controller.web.server import COOKIE
+from tests.conftest import until
 from tests.web.conftest import PASSWORD, Web
 
 
@@ -110,3 +111,15 @@ def test_failures_from_many_addresses_lock_everyone_out() -> None:
     clock.jump(WINDOW_S)
     assert logins.retry_after("10.0.1.1") is None
     assert logins.record("10.0.1.1", logins.password_ok(PASSWORD)) is not None
+
+
+async def test_a_private_live_feed_ends_with_its_session(private_web: Web) -> None:
+    web = private_web
+    csrf = await web.login()
+    web.server.tick()
+    feed = await web.client.get("/api/events")
+    assert (await feed.content.readline()).decode() == "event: status\n"
+    await web.client.post("/api/logout", json={}, headers={"X-CSRF-Token": csrf})
+    web.server.tick()
+    await until(lambda: web.server.feed.open == 0, 5, "the stream to end with the session")
+    assert b"event: status" not in await feed.content.read()  # nothing after the logout

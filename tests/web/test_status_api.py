@@ -7,9 +7,10 @@ import json
 
 from controller.evse.faults import Fault
 from controller.web.faults import describe
+from controller.web.feed import MAX_FEEDS
 from controller.web.history import History
 from controller.web.pages import PAGES, render
-from controller.web.server import MAX_FEEDS, STATIC
+from controller.web.server import STATIC
 from controller.web.status import mask_tag
 from tests.conftest import until
 from tests.web.conftest import Web
@@ -130,12 +131,12 @@ async def test_live_feeds_are_capped(web: Web) -> None:
     for r in feeds:
         assert r.status == 200
         assert (await r.content.readline()).decode() == "event: status\n"
-    assert web.server.feeds == MAX_FEEDS
+    assert web.server.feed.open == MAX_FEEDS
     refused = await web.client.get("/api/events")
     assert refused.status == 503
     feeds[0].close()
     web.server.tick()  # a feed whose client left ends at its next write at the latest
-    await until(lambda: web.server.feeds == MAX_FEEDS - 1, 5, "the closed feed to end")
+    await until(lambda: web.server.feed.open == MAX_FEEDS - 1, 5, "the closed feed to end")
     again = await web.client.get("/api/events")
     assert again.status == 200
     for r in [*feeds[1:], again]:
