@@ -21,6 +21,7 @@ function editor(key) {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const out = document.getElementById("result-" + key.name);
+    out.textContent = "";  // the answer to this change, not the last one
     const r = await cp.post("/api/config", { key: key.name, value: input.value });
     const status = r.status === 200 ? r.data.status : "error";
     out.textContent = r.status === 200 ? status : (r.data.error || "HTTP " + r.status);
