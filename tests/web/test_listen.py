@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ from tests.web.conftest import Web
 
 def test_board_defaults_and_the_simulated_boards() -> None:
     real = load_board(builtin_board("cm4-rev1"))
-    assert WebSettings.from_board(real.web, env={}) == WebSettings("0.0.0.0", 8080, False)
+    assert WebSettings.from_board(real.web, env={}) == WebSettings("0.0.0.0", 8080, False, enabled=True)
     sim = load_board(builtin_board("sim"))
     assert WebSettings.from_board(sim.web, env={}) == WebSettings("127.0.0.1", 0, True)
     assert WebSettings.from_board(sim.web, env={ENV_LISTEN: "0.0.0.0:8099"}) == WebSettings("0.0.0.0", 8099, True)
@@ -77,3 +79,23 @@ async def test_the_server_serves_again_when_its_task_is_restarted(web: Web) -> N
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         assert server.port is None
+
+
+def test_without_a_web_interface_aiohttp_is_never_imported(tmp_path: Path) -> None:
+    board = tmp_path / "board.toml"
+    board.write_text(builtin_board("sim").read_text().replace("[web]\n", "[web]\nenabled = false\n"))
+    script = (
+        "import sys\n"
+        "from board.loader import load_board\n"
+        "import controller.app\n"
+        "from controller.web.factory import NoWeb, web_server\n"
+        "from controller.clock import SystemClock\n"
+        f"web = web_server(load_board({str(board)!r}), SystemClock(), print, None)\n"
+        "assert isinstance(web, NoWeb) and web.port is None\n"
+        "assert 'aiohttp' not in sys.modules, 'aiohttp imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "web interface off\n"
+    env = {ENV_LISTEN: "off"}
+    assert not WebSettings.from_board(load_board(builtin_board("sim")).web, env=env).enabled
