@@ -25,6 +25,7 @@ def _hostport(text: str) -> tuple[str, int]:
 
 async def _run(args: argparse.Namespace) -> int:
     from controller.app import Station, StationOptions
+    from controller.firmware.ab import SLOT_RESTART
     from controller.simcontrol.server import SimControlServer
 
     board = load_board(args.board) if args.board else load_board(builtin_board("sim"))
@@ -62,6 +63,11 @@ async def _run(args: argparse.Namespace) -> int:
         resetter.cancel()
         if not station.reset_done.is_set():
             break
+        if station.reset_kind == SLOT_RESTART:  # an A/B firmware slot: the service manager starts the new one
+            print(f"{time.monotonic() - t0:8.2f}s exiting: the new firmware slot starts next", flush=True)
+            if sim:
+                await sim.stop()
+            return 0
         print(f"{time.monotonic() - t0:8.2f}s restarting after a {station.reset_kind} reset", flush=True)
     if sim:
         await sim.stop()

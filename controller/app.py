@@ -159,7 +159,8 @@ class Station:
             self.status_snapshot, lambda: self.security.events,
         ), self.trace)
         self.firmware = Firmware(
-            state_dir, clock, self.link, self.security, sessions, self.lifecycle.restart, board.firmware, self.trace
+            state_dir, clock, self.link, self.security, sessions, self.lifecycle.restart, board.firmware, self.trace,
+            ticking=lambda: self.notifier.ticking,
         )
         self.triggers = Triggers(
             sockets, config, clock, self.link, sessions, self.status, self._link_settings, self.diagnostics,
@@ -266,7 +267,7 @@ class Station:
                 ("ocpp-link", self.link.run), ("journal-sender", self.sender.run),
                 ("status-reporter", self.status_reporter.run), ("meter-values", self.meters.run),
                 ("housekeeping", self.housekeeping.run), ("smart-charging", self.smart.run),
-                ("reservations", self.reservations.run), ("grid-meter", self.energy.run),
+                ("reservations", self.reservations.run), ("grid-meter", self.energy.run), ("firmware", self.firmware.run),
             )
         ]
         await self.modbus.start()  # only when MbsSlaveTCPIP is On

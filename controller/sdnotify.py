@@ -15,6 +15,7 @@ class SystemdNotifier:
         self.address = addr or None
         self.sent: list[str] = []
         self._last_ticks: int | None = None
+        self.ticking = False  # the control loop has ticked between two reports (since its last restart)
 
     def notify(self, state: str) -> bool:
         if not self.address:
@@ -33,8 +34,10 @@ class SystemdNotifier:
         if not isinstance(ticks, int):
             return
         if self._last_ticks is not None and ticks > self._last_ticks:
+            self.ticking = True
             self.notify("WATCHDOG=1")
         self._last_ticks = ticks
 
     def control_restarted(self) -> None:
         self._last_ticks = None
+        self.ticking = False
