@@ -59,6 +59,7 @@ class AbInstaller:
         self._restart = restart
         self._ticking = ticking
         self._trace = trace
+        self._restarting: asyncio.Future[None] | None = None
 
     # -- installing ------------------------------------------------------------------------------------------
     async def _run(self, argv: list[str]) -> str | None:
@@ -149,7 +150,8 @@ class AbInstaller:
         while (remaining := self._remaining()) is not None:
             if remaining <= 0:
                 self._trace(f"firmware: {self.slots.rollback('no BootNotification Accepted with a ticking loop in time')}")
-                await self._restart(SLOT_RESTART)
+                # in a task of its own: stopping the station cancels the supervised task this runs in
+                self._restarting = asyncio.ensure_future(self._restart(SLOT_RESTART))
                 return
             await self._clock.sleep(min(POLL_S, remaining))
 
