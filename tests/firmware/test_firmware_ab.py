@@ -7,7 +7,9 @@ at its deadline (fake clock) and the restored version reports InstallationFailed
 from __future__ import annotations
 
 import asyncio
+import base64
 import sys
+from datetime import UTC, datetime
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -24,8 +26,11 @@ from controller.firmware.ab import SLOT_RESTART  # noqa: E402
 from controller.firmware.slots import Slots  # noqa: E402
 from tests.conftest import Rig, start_rig, stop_rig, until  # noqa: E402
 from tests.profiles.conftest import HttpFiles, statuses  # noqa: E402
+from tests.security.pki import Manufacturer, pem, sign_image  # noqa: E402
+from tests.security.support import install_roots  # noqa: E402
 
 RETRIEVE = "2020-01-01T00:00:00Z"  # in the past on the fake clock too: download at once
+MAKER = Manufacturer()  # its root is installed on the station: SignedUpdateFirmware images are signed by it
 
 
 def ab_board(tmp_path: Path, root: Path) -> Path:
@@ -78,7 +83,8 @@ async def ab(tmp_path: Path) -> AsyncIterator[Ab]:
     slots = Slots(root)
     slots.switch("0.1.0")
     board = ab_board(tmp_path, root)
-    clock = FakeClock()
+    clock = FakeClock(wall=datetime.now(UTC))  # the signing certificates are valid now
+    install_roots(tmp_path / "state", manufacturer=MAKER.root.cert)
     rig = await start_rig(tmp_path, board=str(board.with_suffix("")), clock=clock)
     await until(lambda: rig.station.link.online, 10, "online")
     try:
@@ -129,5 +135,39 @@ async def test_a_bad_bundle_installs_nothing(ab: Ab, http_files: HttpFiles) -> N
         location=f"{http_files.url}/fw/chargepoint-0.3.0.tar.gz", retrieve_date=RETRIEVE))
     await until(lambda: "InstallationFailed" in fw_statuses(ab), 10, "InstallationFailed")
     assert ab.slots.current() == "0.1.0" and ab.slots.trial() is None
+    assert sorted(p.name for p in ab.slots.root.iterdir()) == ["0.1.0", "current"]
+    assert not ab.rig.station.reset_done.is_set()
+
+
+async def signed_update(ab: Ab, http_files: HttpFiles, version: str, tamper: bool = False) -> None:
+    image = good_bundle(version)
+    http_files.files[f"/fw/chargepoint-{version}.tar.gz"] = image
+    key, signer = MAKER.signer()
+    signature = sign_image(key, image + (b"x" if tamper else b""))
+    res = await ab.rig.bo.call(ab.rig.identity, call.SignedUpdateFirmware(request_id=11, firmware={
+        "location": f"{http_files.url}/fw/chargepoint-{version}.tar.gz", "retrieve_date_time": RETRIEVE,
+        "signing_certificate": pem(signer), "signature": base64.b64encode(signature).decode()}))
+    assert res.status == "Accepted"
+
+
+def signed_statuses(ab: Ab) -> list[str]:
+    return statuses(ab.rig, "SignedFirmwareStatusNotification")
+
+
+async def test_a_signed_bundle_is_verified_installed_and_confirmed(ab: Ab, http_files: HttpFiles) -> None:
+    await signed_update(ab, http_files, "0.2.0")
+    assert await ab.restart() == SLOT_RESTART
+    await until(lambda: ab.rig.station.notifier.ticking, 10, "the new station's control loop ticking")
+    await ab.advance_until(lambda: "Installed" in signed_statuses(ab), "Installed")
+    assert signed_statuses(ab) == ["Downloading", "Downloaded", "SignatureVerified", "Installing",
+                                   "InstallRebooting", "Installed"]
+    assert {r.payload["requestId"] for r in ab.rig.bo.records if r.action == "SignedFirmwareStatusNotification"} == {11}
+    assert ab.slots.current() == "0.2.0"
+
+
+async def test_a_bundle_with_a_bad_signature_builds_no_slot(ab: Ab, http_files: HttpFiles) -> None:
+    await signed_update(ab, http_files, "0.2.0", tamper=True)
+    await until(lambda: "InvalidSignature" in signed_statuses(ab), 10, "InvalidSignature")
+    assert signed_statuses(ab) == ["Downloading", "Downloaded", "InvalidSignature"]
     assert sorted(p.name for p in ab.slots.root.iterdir()) == ["0.1.0", "current"]
     assert not ab.rig.station.reset_done.is_set()
