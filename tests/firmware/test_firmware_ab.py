@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import sys
-from datetime import UTC, datetime
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
