@@ -29,10 +29,12 @@ from controller.ports import Trace
 
 SLOT_RESTART = "firmware-slot"  # the restart kind after which the runner exits (a new slot must start)
 DEFAULT_SLOTS_DIR = "/opt/chargepoint/slots"
+# a venv without pip of its own (ensurepip is slow on a CM4), filled by the running slot's pip (--python: pip
+# 22.3+) from the bundle only
 DEFAULT_STEPS: tuple[tuple[str, ...], ...] = (
-    ("{python}", "-m", "venv", "{slot}"),
-    ("{slot}/bin/python", "-m", "pip", "install", "--quiet", "--no-index", "--find-links", "{bundle}",
-     "chargepoint=={version}"),
+    ("{python}", "-m", "venv", "--without-pip", "{slot}"),
+    ("{python}", "-m", "pip", "--python", "{slot}/bin/python", "install", "--quiet", "--no-index",
+     "--disable-pip-version-check", "--find-links", "{bundle}", "chargepoint=={version}"),
 )
 DEFAULT_TIMEOUT_S = 600.0
 POLL_S = 1.0

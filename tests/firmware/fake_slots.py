@@ -67,3 +67,28 @@ def bundle(members: dict[str, bytes], links: dict[str, str] | None = None) -> by
 def good_bundle(version: str) -> bytes:
     return bundle({f"chargepoint-{version}-py3-none-any.whl": wheel("chargepoint", version),
                    "dep-1.0-py3-none-any.whl": wheel("dep", "1.0")})
+
+
+def installable_wheel(version: str) -> bytes:
+    """A real (tiny) chargepoint wheel pip installs, with the `chargepoint` console script saying its version."""
+    import base64
+    import hashlib
+
+    dist = f"chargepoint-{version}.dist-info"
+    files = {
+        "chargepoint_fake.py": f"def main():\n    print('chargepoint {version}')\n",
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: chargepoint\nVersion: {version}\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist}/entry_points.txt": "[console_scripts]\nchargepoint = chargepoint_fake:main\n",
+    }
+    record = []
+    for name, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{name},sha256={digest},{len(text.encode())}")
+    record.append(f"{dist}/RECORD,,")
+    files[f"{dist}/RECORD"] = "\n".join(record) + "\n"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+    return buf.getvalue()

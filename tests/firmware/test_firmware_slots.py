@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fake_slots import bundle, good_bundle, make_slot, wheel  # noqa: E402
+from fake_slots import bundle, good_bundle, installable_wheel, make_slot, wheel  # noqa: E402
 
+from controller.clock import FakeClock  # noqa: E402
+from controller.firmware.ab import AbInstaller  # noqa: E402
 from controller.firmware.bundle import BundleError, unpack  # noqa: E402
 from controller.firmware.guard import write_launcher  # noqa: E402
 from controller.firmware.slots import RESULT, TRIAL, SlotError, Slots  # noqa: E402
@@ -145,3 +147,23 @@ def test_the_launcher_restores_the_previous_slot_when_the_new_one_keeps_crashing
     assert subprocess.run([str(launcher), "safe-outputs"], capture_output=True, text=True).stdout.strip() == (
         "chargepoint 0.1.0 safe-outputs"
     )
+
+
+# -- the default slot build: a real venv and pip from the bundle only (no index, nothing downloaded) ----------
+async def test_the_default_steps_build_a_real_venv_from_the_bundle(tmp_path: Path) -> None:
+    root = tmp_path / "slots"
+    make_slot(root, "0.1.0")
+    Slots(root).switch("0.1.0")
+    image = tmp_path / "fw.tar"
+    image.write_bytes(bundle({"chargepoint-0.2.0-py3-none-any.whl": installable_wheel("0.2.0")}))
+    trace: list[str] = []
+
+    async def restart(kind: str) -> None:
+        raise AssertionError("install() itself does not restart")
+
+    installer = AbInstaller({"slots_dir": str(root)}, FakeClock(), restart, lambda: True, trace.append)
+    assert await installer.install(image, None), trace
+    out = subprocess.run([str(root / "0.2.0" / "bin" / "chargepoint")], capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "chargepoint 0.2.0"  # the console script pip made in the new venv
+    assert (installer.slots.current(), installer.slots.previous()) == ("0.2.0", "0.1.0")
+    assert not any(p.name.startswith(".bundle") for p in root.iterdir())  # the unpacked bundle is gone
