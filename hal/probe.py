@@ -5,7 +5,8 @@ What "talks once" means per kind is a table (`TALKS`): the serial ports open, th
 driver's reads), the GPIO lines can be claimed (the driver claims them; outputs at their safe, off level), the
 meters answer a reading, the pilot reads +12 V (state A: no car), the contactor's mirror contact reads open with
 the coil off, the RCD's self-test trips and clears, the card reader answers its initialisation. Nothing is
-switched on beyond the RCD's test current: every output is built at its safe state and released.
+switched on beyond the RCD's test current: every output is built at its safe state, released, and parked as
+`chargepoint safe-outputs` leaves it (the pilot PWM at the board's `on_exit` state).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, TextIO
 
 from board.errors import BoardError
 from board.loader import Board, DeviceSpec, load_board
-from hal.real_drivers import BuildContext, build, close_all, declaration
+from hal.real_drivers import BuildContext, build, close_all, declaration, park
 
 WAIT_S = 3.0  # how long a device may take to give its first answer (a meter's first poll, a reader's init)
 STEP_S = 0.01
@@ -138,8 +139,26 @@ def _open_port(url: str) -> None:
         raise ProbeFailed(f"serial port {url} does not open: {exc}") from exc
 
 
+def _release(dev: Any, spec: DeviceSpec, ctx: BuildContext) -> str | None:
+    """Outputs to their safe state, the device closed, then parked as `chargepoint safe-outputs` leaves it (the
+    pilot PWM at the board's `on_exit` state): the board is left as the probe found it. Why not, or None."""
+    problem = None
+    safe = getattr(dev, "to_safe_state", None)
+    if safe is not None:
+        try:
+            safe()
+        except Exception as exc:  # noqa: BLE001 - close and park still run
+            problem = f"safe state: {type(exc).__name__}: {exc}"
+    close_all([dev])
+    try:
+        park(spec, ctx)
+    except Exception as exc:  # noqa: BLE001 - reported as this device's failure
+        problem = problem or f"park: {type(exc).__name__}: {exc}"
+    return problem
+
+
 def probe_device(name: str, spec: DeviceSpec, board: Board, ctx: BuildContext) -> ProbeResult:
-    """Build one device, talk to it once, close it; pass or fail with the reason."""
+    """Build one device, talk to it once, leave it as it was; pass or fail with the reason."""
     if spec.driver in ("sim", "none"):
         return ProbeResult(name, spec.driver, True, "simulated" if spec.driver == "sim" else "not fitted")
     dev = None
@@ -147,21 +166,16 @@ def probe_device(name: str, spec: DeviceSpec, board: Board, ctx: BuildContext) -
         for port in _serial_ports(spec):
             _open_port(port)
         dev = build(spec.kind, spec, ctx, name)
-        detail = TALKS[spec.kind](dev, board, ctx)
-        return ProbeResult(name, spec.driver, True, detail)
+        ok, detail = True, TALKS[spec.kind](dev, board, ctx)
     except ProbeFailed as exc:
-        return ProbeResult(name, spec.driver, False, str(exc))
+        ok, detail = False, str(exc)
     except Exception as exc:  # noqa: BLE001 - any driver error is this device's failure, with its reason
-        return ProbeResult(name, spec.driver, False, f"{type(exc).__name__}: {exc}")
-    finally:
-        if dev is not None:
-            safe = getattr(dev, "to_safe_state", None)
-            if safe is not None:
-                try:
-                    safe()
-                except Exception:  # noqa: BLE001 - close_all still releases it
-                    pass
-            close_all([dev])
+        ok, detail = False, f"{type(exc).__name__}: {exc}"
+    if dev is not None:
+        problem = _release(dev, spec, ctx)
+        if problem is not None:
+            ok, detail = False, f"{detail}; then {problem}"
+    return ProbeResult(name, spec.driver, ok, detail)
 
 
 def probe(board: Board, ctx: BuildContext | None = None) -> list[ProbeResult]:

@@ -50,7 +50,7 @@ def test_the_probe_changes_no_output_beyond_the_self_test(rig: Rig) -> None:
     assert [s for _, s in rig.coil.states if s] == []  # never switched on
     assert any(s for _, s in rig.rcd_test.states)  # the one output it switches: the RCD's test current
     assert not rig.rcd_test.state
-    assert (rig.pwm_dir / "duty_cycle").read_text().strip() == (rig.pwm_dir / "period").read_text().strip()  # +12 V
+    assert (rig.pwm_dir / "enable").read_text().strip() == "0"  # parked as safe-outputs leaves it (on_exit)
 
 
 @pytest.mark.parametrize(
