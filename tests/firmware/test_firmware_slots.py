@@ -168,3 +168,14 @@ async def test_the_default_steps_build_a_real_venv_from_the_bundle(tmp_path: Pat
     assert out.stdout.strip() == "chargepoint 0.2.0"  # the console script pip made in the new venv
     assert (installer.slots.current(), installer.slots.previous()) == ("0.2.0", "0.1.0")
     assert not any(p.name.startswith(".bundle") for p in root.iterdir())  # the unpacked bundle is gone
+
+
+def test_boot_notification_reports_the_installed_slots_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A back office sees which version came up after an update: the package version of the running slot."""
+    import importlib.metadata
+
+    from controller.ocpp.link import LinkSettings
+
+    assert LinkSettings("ws://x", "CP1").firmware_version == importlib.metadata.version("chargepoint")
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "0.2.0" if name == "chargepoint" else "?")
+    assert LinkSettings("ws://x", "CP1").firmware_version == "0.2.0"
