@@ -46,6 +46,7 @@ from controller.evse.protocol import (
     Limits,
     Log,
     MainHello,
+    OutMessage,
     RestartLimitReached,
     Restore,
     Shutdown,
@@ -53,7 +54,7 @@ from controller.evse.protocol import (
     StallDone,
     State,
     Stats,
-    as_event_dict,
+    SupervisorEvent,
     encode,
 )
 from controller.evse.socketlink import SocketLink
@@ -82,7 +83,7 @@ class ControlProcess:
     def __init__(
         self,
         board_path: Path,
-        on_message: Callable[[Any], None],
+        on_message: Callable[[OutMessage | SupervisorEvent], None],
         *,
         tick_s: float = 0.01,
         main_silence_s: float = 3.0,
@@ -96,7 +97,7 @@ class ControlProcess:
     ) -> None:
         self.board_path = board_path
         self.board = load_board(board_path)
-        self._consumer = on_message  # takes the messages as dicts (see protocol.as_event_dict)
+        self._consumer = on_message  # takes the messages and this supervisor's events as they are
         self.tick_s = tick_s
         self.main_silence_s = main_silence_s
         self.restart_delay_s = restart_delay_s
@@ -129,11 +130,9 @@ class ControlProcess:
         self._stopping = False
         self._hello_event = asyncio.Event()
 
-    def on_message(self, msg: Any) -> None:
-        """Hand a message (or an event of this supervisor) to the main process, in its dict shape."""
-        event = as_event_dict(msg)
-        if event is not None:
-            self._consumer(event)
+    def on_message(self, msg: OutMessage | SupervisorEvent) -> None:
+        """Hand a message (or an event of this supervisor) to the main process."""
+        self._consumer(msg)
 
     @property
     def simulated(self) -> bool:
