@@ -243,7 +243,7 @@ class ControlProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def _may_restart(self) -> bool:
+    def note_restart(self) -> bool:
         """Count this restart; False when it would be one too many within the window."""
         now = self.clock()
         while self.restart_times and now - self.restart_times[0] > self.restart_window_s:
@@ -277,7 +277,7 @@ class ControlProcess:
                 code = self.proc.returncode
                 self._close_link()
                 self.on_message(ControlDied(code))
-                if not self._may_restart():
+                if not self.note_restart():
                     self.gave_up = True
                     log.error(
                         "control process died (exit %s), the %d. time within %.0f s: it stays down (outputs safe) "
@@ -291,6 +291,17 @@ class ControlProcess:
                 self.restarts += 1
                 self._spawn()
 
+    def stop_heartbeat(self) -> None:
+        """Stop re-sending the limits: to the control process the main process falls silent (as when it hangs)."""
+        for t in self._tasks:
+            if t.get_name() == "control-heartbeat":
+                t.cancel()
+
+    @property
+    def replayed_config(self) -> dict[str, str]:
+        """The evse keys a restarted control process is given again (never the one-shot actions)."""
+        return dict(self._config)
+
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(LIMITS_RESEND_S)
@@ -302,13 +313,15 @@ class ControlProcess:
         errors = self._decoder.errors
         for msg in self._decoder.feed(data):
             try:
-                self._on_message(msg)
+                self.take(msg)
             except Exception:  # noqa: BLE001 - one bad handler must not lose the messages behind it
                 log.exception("handling %s from the control process failed", type(msg).__name__)
         if self._decoder.errors != errors:
             log.error("control process sent %d bad line(s): %s", self._decoder.errors - errors, self._decoder.last_error)
 
-    def _on_message(self, msg: Any) -> None:
+    def take(self, msg: Any) -> None:
+        """One decoded message of the control process: checked (its version), kept (latches, calibration,
+        stats, stall replies) and handed on."""
         if isinstance(msg, Hello):
             if msg.v != PROTOCOL_VERSION:
                 self.refused = f"the control process speaks protocol {msg.v}, we speak {PROTOCOL_VERSION}: refused"

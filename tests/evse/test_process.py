@@ -81,8 +81,7 @@ async def test_rcd_trip_opens_the_contactor(proc: tuple[ControlProcess, Main]) -
 async def test_silent_main_process_stops_charging(proc: tuple[ControlProcess, Main]) -> None:
     cp, main = proc
     await charge(cp, main)
-    hb = next(t for t in cp._tasks if t.get_name() == "control-heartbeat")  # noqa: SLF001
-    hb.cancel()
+    cp.stop_heartbeat()
     await main.until(lambda: main.contactor() == "open", 3, "charging stopped")
     assert "main_silent" in main.faults()
     assert "main_silent" in main.station_faults
@@ -122,7 +121,8 @@ async def test_calibration_and_config_over_the_channel(
     assert any(isinstance(m, Log) and "TemperatureHigh" in m.text for m in main.messages)
     # the loop's log line reaches the main process's log
     assert any("control process" in r.getMessage() and "TemperatureHigh" in r.getMessage() for r in caplog.records)
-    assert "CalibrateTilt" not in cp._config  # noqa: SLF001 - never replayed to a restarted process
+    assert "TemperatureHigh" in cp.replayed_config
+    assert "CalibrateTilt" not in cp.replayed_config  # never replayed to a restarted process
     await main.until(
         lambda: any(isinstance(m, StationSample) and m.tilt_deg == 0.0 for m in main.messages),
         3,
