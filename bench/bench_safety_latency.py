@@ -98,14 +98,8 @@ def _fmt(v: float | None) -> str:
 
 async def run(events: int, tick_s: float, limit_s: float, rt_priority: int = 0) -> list[str]:
     """One measurement; the lines to print."""
-    stats: dict[str, Any] = {}
-
-    def on_message(msg: dict[str, Any]) -> None:
-        if msg.get("t") == "stats":
-            stats.update(msg)
-
     cp = ControlProcess(
-        BOARD, on_message, tick_s=tick_s, main_silence_s=10.0, hang_timeout_s=30.0, rt_priority=rt_priority
+        BOARD, lambda msg: None, tick_s=tick_s, main_silence_s=10.0, hang_timeout_s=30.0, rt_priority=rt_priority
     )
     await cp.start()
     flood = Flood()
@@ -149,11 +143,12 @@ async def run(events: int, tick_s: float, limit_s: float, rt_priority: int = 0) 
                 f"p99.9 {_fmt(r['p999_ms'])} max {_fmt(r['max_ms'])} "
                 f"(n={r['events']} on {r['sockets']} sockets, missed {r['misses']}, restarted {r['stuck']})"
             )
-        ticks, overruns = stats.get("ticks", 0), stats.get("overruns", 0)
+        stats = cp.last_stats  # the control process's last `Stats`
+        ticks, overruns = (stats.ticks, stats.overruns) if stats is not None else (0, 0)
         share = f" ({100 * overruns / ticks:.2f} %)" if ticks else ""
         lines.append(
             f"control process: {ticks} ticks, {overruns} took longer than the tick{share}, "
-            f"watchdog trips {stats.get('watchdog_trips', '?')}; measured for {elapsed:.1f} s"
+            f"watchdog trips {stats.watchdog_trips if stats is not None else '?'}; measured for {elapsed:.1f} s"
         )
     finally:
         await flood.stop()
