@@ -52,7 +52,7 @@ mutate: $(STAMP)
 
 # the model-based test of the control loop with a bigger, random profile (the suite runs 200 x 200)
 fuzz-loop: $(STAMP)
-	FUZZ_EXAMPLES=2000 FUZZ_STEPS=400 FUZZ_RANDOM=1 $(PY) -m pytest -q -p no:cacheprovider tests/evse/test_model.py --hypothesis-show-statistics
+	FUZZ_EXAMPLES=2000 FUZZ_STEPS=400 FUZZ_RANDOM=1 $(PY) -m pytest -q -p no:cacheprovider --timeout=0 tests/evse/test_model.py --hypothesis-show-statistics
 
 bench: $(STAMP)
 	$(PY) -m bench
