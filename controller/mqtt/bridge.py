@@ -74,6 +74,7 @@ class MqttBridge:
         self._sent: dict[str, str] = {}  # topic -> payload last published on this connection
         self._dirty = asyncio.Event()  # publish now (a command changed something)
         self._commanded = asyncio.Event()  # a setpoint changed: look at its expiry again
+        self._stopping = False
 
     @property
     def enabled(self) -> bool:
@@ -87,16 +88,34 @@ class MqttBridge:
     async def run(self) -> None:
         if not self.enabled:
             await asyncio.Event().wait()  # nothing to do, for ever (a return would read as a failure)
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._expiries())
-            tg.create_task(self._connection())
+        # both run for ever: whichever ends (an error, or a stray cancellation from the client library) ends
+        # the task, and the supervisor logs it and starts it again
+        tasks = [asyncio.ensure_future(self._expiries()), asyncio.ensure_future(self._connection())]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                t.result()
+            raise RuntimeError("an MQTT bridge task returned")
+        finally:
+            for t in tasks:
+                t.cancel()
 
     async def stop(self) -> None:
-        """Say `offline` before a clean shutdown (the will covers every other end)."""
+        """Say `offline` before a clean shutdown (the will covers every other end); the task is cancelled next."""
         client = self._client
         if client is not None and self.connected:
             with contextlib.suppress(aiomqtt.MqttError, OSError):
-                await client.publish(self.topics().availability, OFFLINE, qos=1, retain=True)
+                await self._publish(client, self.topics().availability, OFFLINE)
+        self._stopping = True
+        self._dirty.set()
+
+    async def _publish(self, client: aiomqtt.Client, topic: str, payload: str) -> None:
+        """Publish retained with QoS 1. Works around Python 3.11's asyncio.wait_for (inside aiomqtt's publish),
+        which loses a cancellation that arrives together with the broker's acknowledgement (fixed in 3.12): once
+        `stop` was called the loops end here, or a stopping station could wait for ever on them."""
+        await client.publish(topic, payload, qos=1, retain=True)
+        if self._stopping:
+            raise asyncio.CancelledError
 
     async def _connection(self) -> None:
         while True:
@@ -125,9 +144,9 @@ class MqttBridge:
         async with client:
             self._client = client
             self._sent.clear()
-            await client.publish(topics.availability, ONLINE, qos=1, retain=True)
+            await self._publish(client, topics.availability, ONLINE)
             for topic, payload in discovery_configs(topics, self._identification(), self.commands.ratings).items():
-                await client.publish(topic, payload, qos=1, retain=True)
+                await self._publish(client, topic, payload)
             await client.subscribe(topics.commands, qos=1)
             self.connected, self.backoff_s = True, BACKOFF_INITIAL_S
             self.connects += 1
@@ -148,7 +167,7 @@ class MqttBridge:
 
     async def _publish_loop(self, client: aiomqtt.Client, topics: Topics) -> None:
         interval = (self.settings or MqttSettings()).interval_s
-        while True:
+        while not self._stopping:
             self._dirty.clear()
             await self._publish_changes(client, topics, self.values())
             await _first(self.clock.sleep(interval), self._dirty.wait())
@@ -159,7 +178,7 @@ class MqttBridge:
             for name, text in named.items():
                 topic = topics.state(cid, name)
                 if self._sent.get(topic) != text:
-                    await client.publish(topic, text, qos=1, retain=True)
+                    await self._publish(client, topic, text)
                     self._sent[topic] = text
 
     # -- commands -------------------------------------------------------------------------------------------------
@@ -181,7 +200,7 @@ class MqttBridge:
                 self._limits_changed()
                 self._commanded.set()
             if cid in self._sockets:
-                await client.publish(topics.state(cid, "command_result"), verdict.as_json(), qos=1, retain=True)
+                await self._publish(client, topics.state(cid, "command_result"), verdict.as_json())
             self._dirty.set()
 
     async def _expiries(self) -> None:
