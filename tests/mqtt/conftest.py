@@ -61,8 +61,10 @@ class Broker:
         self.proc = None
 
 
-def make_broker(directory: Path, users: dict[str, str] | None = None) -> Broker:
-    """A broker config in `directory` (anonymous, or only `users` with their passwords)."""
+def make_broker(directory: Path, users: dict[str, str] | None = None,
+                tls: tuple[Path, Path, Path] | None = None) -> Broker:
+    """A broker config in `directory` (anonymous, or only `users` with their passwords; over TLS with
+    `tls` = (CA file, certificate file, key file))."""
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     lines = [f"listener {port} 127.0.0.1", "persistence false", f"user {getpass.getuser()}", "log_type all"]
@@ -74,6 +76,8 @@ def make_broker(directory: Path, users: dict[str, str] | None = None) -> Broker:
         lines += ["allow_anonymous false", f"password_file {pw}"]
     else:
         lines += ["allow_anonymous true"]
+    if tls:
+        lines += [f"cafile {tls[0]}", f"certfile {tls[1]}", f"keyfile {tls[2]}"]
     conf = directory / "mosquitto.conf"
     conf.write_text("\n".join(lines) + "\n")
     return Broker("127.0.0.1", port, conf, directory / "mosquitto.log")

@@ -17,13 +17,15 @@ from controller.mqtt.settings import MqttConfigError, MqttSettings
 from tests.conftest import until
 from tests.mqtt.conftest import Broker, make_broker, watching
 from tests.mqtt.test_discovery import Ident
+from tests.security.pki import Pki, key_pem, pem
 
 PASSWORD = "s3cr3t-Pa55"
 WRONG = "wr0ng-Pa55"
 
 
-def bridge(tmp_path: Path, port: int, password: str | None, trace: list[str], clock: FakeClock) -> MqttBridge:
-    section: dict[str, object] = {"enabled": True, "host": "127.0.0.1", "port": port, "interval_s": 1}
+def bridge(tmp_path: Path, port: int, password: str | None, trace: list[str], clock: FakeClock,
+           **more: object) -> MqttBridge:
+    section: dict[str, object] = {"enabled": True, "host": "127.0.0.1", "port": port, "interval_s": 1, **more}
     if password is not None:
         (tmp_path / "mqtt.pw").write_text(password + "\n")
         section.update(username="station", password_file="mqtt.pw")
@@ -82,6 +84,29 @@ async def test_a_clean_stop_says_offline(tmp_path: Path, broker: Broker) -> None
             await w.value("chargepoint/CP9/status", "offline")
         finally:
             task.cancel()
+
+
+@pytest.mark.parametrize(("ca", "connects"), [("root.pem", True), ("rogue.pem", False)])
+async def test_tls_checks_the_broker_against_the_ca_file(tmp_path: Path, ca: str, connects: bool) -> None:
+    pki = Pki(tmp_path / "pki")
+    cert = pki.write("server.pem", pem(pki.servers["valid"]))
+    key = pki.write("server.key", key_pem(pki.server_key))
+    pki.write("rogue.pem", pem(pki.rogue.cert))
+    broker = make_broker(tmp_path / "broker", tls=(pki.root_file, cert, key))
+    broker.start()
+    trace: list[str] = []
+    b = bridge(tmp_path, broker.port, None, trace, FakeClock(), host="localhost", tls=True,
+               ca_file=str(pki.dir / ca))
+    task = asyncio.ensure_future(b.run())
+    try:
+        if connects:
+            await until(lambda: b.connected, 10, "connected over TLS")
+        else:
+            await until(lambda: any("connection failed" in x for x in trace), 10, "refused")
+            assert "CERTIFICATE_VERIFY_FAILED" in "\n".join(trace) and not b.connected
+    finally:
+        task.cancel()
+        broker.stop()
 
 
 def test_an_unreadable_password_file_is_named(tmp_path: Path) -> None:
