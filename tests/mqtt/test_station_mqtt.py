@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from controller.simcontrol.server import SimControlServer
 from tests.conftest import Rig, stop_rig, until
 from tests.mqtt.conftest import Broker, Watcher, watching
 from tests.mqtt.ha_schema import problems
+from tests.profiles.test_smartcharging import profile, set_profile
 
 BASE = "chargepoint/CP1"
 VALIDITY_S = 60
@@ -142,6 +144,20 @@ async def test_a_command_above_the_ocpp_limit_does_not_exceed_it(rig: Rig, watch
     await watcher.send(f"{BASE}/socket/1/charging/set", "ON")
     await result(watcher, 2)
     assert rig.conn()["offered_a"] == 10.0 and commanded(rig) == 10.0
+
+
+async def test_a_command_above_a_smart_charging_limit_does_not_exceed_it(rig: Rig, watcher: Watcher,
+                                                                         clock: FakeClock) -> None:
+    await charging(rig, clock)
+    cap = profile(7, "ChargePointMaxProfile", 0, [(0, 12.0)], start=clock.now() - timedelta(seconds=1))
+    assert await set_profile(rig, 0, cap) == "Accepted"
+    await until(lambda: rig.conn()["offered_a"] == 12.0, 5, "the station profile applied")
+    await watcher.send(f"{BASE}/socket/1/max_current/set", "30")
+    assert (await result(watcher, 1))["result"] == "accepted"
+    assert commanded(rig) <= 12.0 and rig.conn()["offered_a"] <= 12.0
+    await watcher.send(f"{BASE}/socket/1/max_current/set", "8")  # below it: the command limits
+    await result(watcher, 2)
+    await until(lambda: rig.conn()["offered_a"] == 8.0, 5, "8 A offered")
 
 
 async def test_out_of_range_commands_are_refused_and_said_so(rig: Rig, watcher: Watcher) -> None:
