@@ -146,12 +146,12 @@ async def test_a_command_above_the_ocpp_limit_does_not_exceed_it(rig: Rig, watch
     assert rig.conn()["offered_a"] == 10.0 and commanded(rig) == 10.0
 
 
-async def test_a_command_above_a_smart_charging_limit_does_not_exceed_it(rig: Rig, watcher: Watcher,
+async def test_a_command_above_a_smart_charging_profile_does_not_exceed_it(rig: Rig, watcher: Watcher,
                                                                          clock: FakeClock) -> None:
     await charging(rig, clock)
-    cap = profile(7, "ChargePointMaxProfile", 0, [(0, 12.0)], start=clock.now() - timedelta(seconds=1))
-    assert await set_profile(rig, 0, cap) == "Accepted"
-    await until(lambda: rig.conn()["offered_a"] == 12.0, 5, "the station profile applied")
+    cap = profile(7, "TxDefaultProfile", 0, [(0, 12.0)], start=clock.now() - timedelta(seconds=1))
+    assert await set_profile(rig, 1, cap) == "Accepted"
+    await until(lambda: rig.conn()["offered_a"] == 12.0, 5, "the socket's profile applied")
     await watcher.send(f"{BASE}/socket/1/max_current/set", "30")
     assert (await result(watcher, 1))["result"] == "accepted"
     assert commanded(rig) <= 12.0 and rig.conn()["offered_a"] <= 12.0
