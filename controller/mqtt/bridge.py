@@ -35,14 +35,27 @@ BACKOFF_MAX_S = 60.0
 CONNECT_TIMEOUT_S = 10.0  # aiomqtt's own timeout for each broker round trip
 
 
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # a loser's error after it was cancelled: already beside the point
+
+
 async def _first(*waits: Awaitable[Any]) -> None:
-    """Wait until the first of `waits` is done; cancel the others."""
+    """Run `waits` until the first of them ends; cancel the others (not waited for: one stuck in a library
+    must not hold us). The first's error is raised; a first one that was cancelled by someone else is an error
+    too (RuntimeError), never a silent end. Used instead of a TaskGroup, whose parent-task cancellation leaves
+    a task's cancel count raised on Python 3.11 when a child fails (seen: a later `cancelling()` check)."""
     tasks = [asyncio.ensure_future(w) for w in waits]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for t in tasks:
             t.cancel()
+            t.add_done_callback(_retrieve)
+    for t in done:
+        if t.cancelled():
+            raise RuntimeError(f"{t.get_name()} was cancelled from outside")
+        t.result()
 
 
 class MqttBridge:
@@ -88,20 +101,17 @@ class MqttBridge:
     async def run(self) -> None:
         if not self.enabled:
             await asyncio.Event().wait()  # nothing to do, for ever (a return would read as a failure)
-        # both run for ever: whichever ends (an error, or a stray cancellation from the client library) ends
-        # the task, and the supervisor logs it and starts it again
-        tasks = [asyncio.ensure_future(self._expiries()), asyncio.ensure_future(self._connection())]
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for t in done:
-                t.result()
+        # both run for ever: whichever ends (an error, or a stray cancellation) ends the task; the supervisor
+        # logs it and starts it again
+        await _first(self._expiries(), self._connection())
+        if not self._stopping:
             raise RuntimeError("an MQTT bridge task returned")
-        finally:
-            for t in tasks:
-                t.cancel()
 
     async def stop(self) -> None:
-        """Say `offline` before a clean shutdown (the will covers every other end); the task is cancelled next."""
+        """Say `offline` before a clean shutdown (the will covers every other end), and end: the loops end by
+        themselves, since Python 3.11's asyncio.wait_for (inside aiomqtt's publish) loses a cancellation that
+        arrives together with the broker's acknowledgement (fixed in 3.12), which left a stopping station
+        waiting for ever on the task."""
         client = self._client
         if client is not None and self.connected:
             with contextlib.suppress(aiomqtt.MqttError, OSError):
@@ -110,25 +120,22 @@ class MqttBridge:
         self._dirty.set()
 
     async def _publish(self, client: aiomqtt.Client, topic: str, payload: str) -> None:
-        """Publish retained with QoS 1. Works around Python 3.11's asyncio.wait_for (inside aiomqtt's publish),
-        which loses a cancellation that arrives together with the broker's acknowledgement (fixed in 3.12): once
-        `stop` was called the loops end here, or a stopping station could wait for ever on them."""
         await client.publish(topic, payload, qos=1, retain=True)
-        if self._stopping:
-            raise asyncio.CancelledError
 
     async def _connection(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self._session()
-            except* (aiomqtt.MqttError, OSError) as group:
+            except (aiomqtt.MqttError, OSError) as exc:
                 s = self.settings or MqttSettings()
-                why = s.mask(str(group.exceptions[0]) or type(group.exceptions[0]).__name__)
+                why = s.mask(str(exc) or type(exc).__name__)
                 was = "lost" if self.connected else "failed"
                 log.warning("MQTT broker %s:%s: connection %s: %s", s.host, s.port, was, why)
                 self._trace(f"MQTT connection {was} ({s.host}:{s.port}): {why}; retry in {self.backoff_s:g} s")
             finally:
                 self.connected, self._client = False, None
+            if self._stopping:
+                return
             await self.clock.sleep(self.backoff_s)
             self.backoff_s = min(self.backoff_s * 2, BACKOFF_MAX_S)
 
@@ -151,9 +158,9 @@ class MqttBridge:
             self.connected, self.backoff_s = True, BACKOFF_INITIAL_S
             self.connects += 1
             self._trace(f"MQTT connected to {s.host}:{s.port} as {topics.base}")
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._listen(client, topics))
-                tg.create_task(self._publish_loop(client, topics))
+            await _first(self._listen(client, topics), self._publish_loop(client, topics))
+            if not self._stopping:
+                raise aiomqtt.MqttError("the connection's tasks ended")
 
     # -- state ----------------------------------------------------------------------------------------------------
     def values(self) -> dict[int, dict[str, str]]:

@@ -225,7 +225,19 @@ async def test_reconnects_with_backoff_when_the_broker_comes_back(rig: Rig, brok
     await clock.advance(bridge.backoff_s)
     await until(lambda: bridge.connected, 10, "connected again")
     assert bridge.connects == 2
+    assert rig.station.supervisor.tasks["mqtt"].failures == 0  # handled inside: the task never failed
     async with watching(broker) as w:
         assert await w.value(f"{BASE}/status") == "online"
         await w.wait(lambda: sum(t.startswith("homeassistant/") for t in w.last) == len(SOCKET_ENTITIES),
                      "discovery published again")
+
+
+async def test_the_bridge_is_a_supervised_task(rig: Rig, broker: Broker, clock: FakeClock,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    bridge, task = rig.station.mqtt, rig.station.supervisor.tasks["mqtt"]
+    await until(lambda: bridge.connected, 10, "connected")
+    task.kill("a crash")
+    await until(lambda: task.failures == 1, 5, "the failure seen")
+    assert "task mqtt was cancelled from outside" in caplog.text
+    await clock.advance(1.0)  # the supervisor's backoff, on the injected clock
+    await until(lambda: bridge.connected and bridge.connects == 2, 10, "started again")
