@@ -104,7 +104,7 @@ class Watcher:
 
     async def pump(self) -> None:
         async for m in self.client.messages:
-            text = m.payload.decode() if isinstance(m.payload, bytes) else str(m.payload)
+            text = m.payload.decode(errors="replace") if isinstance(m.payload, bytes) else str(m.payload)
             async with self.changed:
                 self.last[m.topic.value] = text
                 self.seen.append((m.topic.value, text, bool(m.retain)))

@@ -168,6 +168,14 @@ async def test_out_of_range_commands_are_refused_and_said_so(rig: Rig, watcher: 
         r = await result(watcher, n)
         assert (r["result"], r["payload"]) == ("refused", payload), r
         assert commanded(rig) == before
+    await watcher.client.publish(f"{BASE}/socket/1/charging/set", b"\xff\xfe", qos=1)  # not UTF-8
+    assert (await result(watcher, 6))["result"] == "refused"
+    await watcher.send(f"{BASE}/socket/1/reboot/set", "now")  # no such command
+    assert "unknown command" in (await result(watcher, 7))["reason"]
+    await watcher.send(f"{BASE}/socket/9/max_current/set", "10")  # no such socket: traced, nothing else
+    await until(lambda: any("for socket 9 refused: no socket 9" in line for line in rig.trace), 5, "traced")
+    await watcher.send(f"{BASE}/socket/1/max_current/set", "x" * 100_000)  # a long payload, cut in the answer
+    assert len((await result(watcher, 8))["payload"]) == 40
     assert commanded(rig) == before == 32.0
     assert any("MQTT command max_current='40' for socket 1 refused" in line for line in rig.trace)
 
