@@ -1,8 +1,8 @@
 """The MQTT connection (aiomqtt): availability with a last will, discovery, state, commands; reconnects.
 
-On each connection: `online` (retained) on the availability topic, whose last will is `offline` (retained:
-the broker says it when the station dies or its link does), the Home Assistant discovery configs (retained),
-the subscription to the command topics; then changed state is published every `interval_s` (and at once
+On each connection: the subscription to the command topics, `online` (retained) on the availability topic,
+whose last will is `offline` (retained: the broker says it when the station dies or its link does), the Home
+Assistant discovery configs (retained); then changed state is published every `interval_s` (and at once
 after a command). A lost connection is traced (without the password) and retried after a backoff on the
 injected clock (1 s doubling to 60 s). Commands' setpoints run out on the injected clock whether the broker is
 there or not: `run` re-publishes the limits when one expires.
@@ -151,10 +151,10 @@ class MqttBridge:
         async with client:
             self._client = client
             self._sent.clear()
+            await client.subscribe(topics.commands, qos=1)  # first: a command sent once we say online is heard
             await self._publish(client, topics.availability, ONLINE)
             for topic, payload in discovery_configs(topics, self._identification(), self.commands.ratings).items():
                 await self._publish(client, topic, payload)
-            await client.subscribe(topics.commands, qos=1)
             self.connected, self.backoff_s = True, BACKOFF_INITIAL_S
             self.connects += 1
             self._trace(f"MQTT connected to {s.host}:{s.port} as {topics.base}")
