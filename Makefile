@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench fuzz fuzz-energy mutate fuzz-loop lint typecheck clean keys-doc tools
+.PHONY: demo test bench fuzz fuzz-energy mutate fuzz-loop lint typecheck clean keys-doc tools hil
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || { \
@@ -67,6 +67,13 @@ SECONDS ?= 60
 # property-based fuzzing (hypothesis) of the parsers facing the outside; a short run is part of `make test`
 fuzz: $(STAMP)
 	$(PY) -m tests.fuzz $(SECONDS)
+
+# the HIL scenarios: RIG=virtual (the controller on the simulated board, as in `make test`) or RIG=real (on the
+# physical rig's Raspberry Pi, docs/hil-rig.md; HIL_IDENTITY, HIL_BACKOFFICE_HOST/PORT as the board is set up)
+RIG ?= virtual
+hil: $(STAMP)
+	@if [ "$(RIG)" = real ]; then HIL_RIG=real $(PY) -m pytest -q tests/hil/test_hil_real.py; \
+	else $(PY) -m pytest -q tests/test_hil_virtual.py tests/hil/test_real_rig.py; fi
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check controller hal board hil tests bench

@@ -18,6 +18,7 @@ from typing import Any
 from board import system
 from board.errors import BoardError
 from board.schema import (
+    AB_ONLY_KEYS,
     BOARD_KEYS,
     CONNECTOR_DEVICES,
     CONNECTOR_KEYS,
@@ -386,9 +387,14 @@ def load_board(path: str | Path) -> Board:
 
     firmware_raw = data.get("firmware", {})
     _check_table(loc, firmware_raw, FIRMWARE_KEYS, "firmware", "firmware")
-    command = firmware_raw.get("install_command")
-    if isinstance(command, list) and not all(isinstance(a, str) for a in command):
-        raise loc.error(loc.key("firmware", "install_command"), "firmware.install_command items must be strings")
+    for key in ("install_command", "slot_install_command"):
+        value = firmware_raw.get(key)
+        if isinstance(value, list) and not all(isinstance(a, str) for a in value):
+            raise loc.error(loc.key("firmware", key), f"firmware.{key} items must be strings")
+    method = firmware_raw.get("method", "command")
+    for key in ("install_command",) if method == "ab" else AB_ONLY_KEYS:
+        if key in firmware_raw:
+            raise loc.error(loc.key("firmware", key), f"firmware.{key} does not apply to method = {method!r}")
     journal_raw = data.get("journal", {})
     _check_table(loc, journal_raw, JOURNAL_KEYS, "journal", "journal")
     modbus_raw = data.get("modbus_slave", {})

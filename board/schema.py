@@ -163,15 +163,28 @@ LIMITS_KEYS: dict[str, Param] = {
 
 DEFAULTS_KEYS_TYPE = (str, int, float, bool)
 
-# [firmware]: how an UpdateFirmware image is installed. `install_command` is an argv list (or a shell-like
-# string) run with `{file}` replaced by the downloaded image and `{python}` by the running interpreter; exit
-# status 0 means installed (the station then reboots), anything else InstallationFailed. `allow_unsigned`
-# (development boards only): accept the plain, unsigned UpdateFirmware; without it only SignedUpdateFirmware.
+# [firmware]: how an UpdateFirmware image is installed. `method = "command"` (the default): `install_command`
+# is an argv list (or a shell-like string) run with `{file}` replaced by the downloaded image and `{python}` by
+# the running interpreter; exit status 0 means installed (the station then reboots), anything else
+# InstallationFailed. `method = "ab"`: A/B slots (controller/firmware/slots.py): the image (a bundle of wheels)
+# is checked and installed into a new versioned venv under `slots_dir` with `slot_install_command` ({python},
+# {slot}, {bundle}, {version}; default: venv + pip from the bundle only), the `current` link is switched and the
+# controller restarts; the new version must reach BootNotification Accepted with a ticking loop within
+# `confirm_within_s`, and start at most `max_starts` times unconfirmed, else the previous slot is restored.
+# `allow_unsigned` (development boards only): accept the plain, unsigned UpdateFirmware; without it only
+# SignedUpdateFirmware.
+FIRMWARE_METHODS = ("command", "ab")
 FIRMWARE_KEYS: dict[str, Param] = {
+    "method": Param(str, default="command", choices=FIRMWARE_METHODS),
     "install_command": Param((str, list)),
     "timeout_s": Param(NUMBER, min=1),
     "allow_unsigned": Param(bool),
+    "slots_dir": Param(str, default="/opt/chargepoint/slots", why="the A/B slots' root"),
+    "slot_install_command": Param((str, list), why="builds a slot from a bundle (default: venv + pip --no-index)"),
+    "confirm_within_s": Param(NUMBER, default=180, min=5, max=3600, why="a new slot must confirm within this"),
+    "max_starts": Param(int, default=3, min=1, max=20, why="unconfirmed starts of a new slot before rollback"),
 }
+AB_ONLY_KEYS = ("slots_dir", "slot_install_command", "confirm_within_s", "max_starts")
 
 # [system]: the facts of the operating system image the board needs (board/system.py reads them; install.sh
 # applies them with `chargepoint board-setup`). Required on a board with real GPIO power outputs.

@@ -159,9 +159,8 @@ class Station:
             state_dir, self.trace_log.recent, lambda: config.get_configuration(None)[0], journal,
             self.status_snapshot, lambda: self.security.events,
         ), self.trace)
-        self.firmware = Firmware(
-            state_dir, clock, self.link, self.security, sessions, self.lifecycle.restart, board.firmware, self.trace
-        )
+        self.firmware = Firmware(state_dir, clock, self.link, self.security, sessions, self.lifecycle.restart,
+                                 board.firmware, self.trace, ticking=lambda: self.notifier.ticking)
         self.triggers = Triggers(
             sockets, config, clock, self.link, sessions, self.status, self._link_settings, self.diagnostics,
             self.firmware, self.security,
@@ -270,6 +269,7 @@ class Station:
                 ("status-reporter", self.status_reporter.run), ("meter-values", self.meters.run),
                 ("housekeeping", self.housekeeping.run), ("smart-charging", self.smart.run),
                 ("reservations", self.reservations.run), ("grid-meter", self.energy.run), ("mqtt", self.mqtt.run),
+                ("firmware", self.firmware.run),
             )
         ]
         await self.modbus.start()  # only when MbsSlaveTCPIP is On

@@ -5,8 +5,8 @@ against the real rig (a real board whose car side is emulated by the rig's own h
 A rig answers `command(cmd, **args) -> dict` with the sim control API's vocabulary (plug, unplug, tag, rcd,
 temperature, tilt, status ...). `VirtualRig` starts `python -m controller run ... --sim-control` itself; it can
 also kill the controller's control process alone (`kill_control`), as a crash of it would.
-A real rig implements the same `command` against its relay/pilot-emulator hardware (`RealRig`, below, takes
-the address of the rig controller, which speaks the same JSON lines).
+A real rig implements the same `command` against its relays, load bank, tilt stage and card presenter
+(`RealRig`, hil/real.py, driven with gpiozero from the rig's own Raspberry Pi; docs/hil-rig.md).
 """
 
 from __future__ import annotations
@@ -70,10 +70,6 @@ class JsonLinesRig:
     async def close(self) -> None:
         if self._w is not None:
             self._w.close()
-
-
-class RealRig(JsonLinesRig):
-    """The physical HIL rig's controller (same protocol, real pilot emulator and relays)."""
 
 
 class VirtualRig(JsonLinesRig):
@@ -141,3 +137,8 @@ class VirtualRig(JsonLinesRig):
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+from hil.real import RealRig, RigWiring  # noqa: E402 - the physical rig, re-exported beside the virtual one
+
+__all__ = ["JsonLinesRig", "RealRig", "Rig", "RigWiring", "VirtualRig", "free_port"]
