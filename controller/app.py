@@ -42,6 +42,7 @@ from controller.ocpp.smartcharging import SmartCharging
 from controller.ocpp.statusq import StatusReporter
 from controller.ocpp.trigger import Triggers
 from controller.redact import install_log_redaction, secret_key_names
+from controller.scn.service import ScnService
 from controller.sdnotify import SystemdNotifier
 from controller.statefile import private_dir
 from controller.station import keys as station_keys
@@ -185,6 +186,8 @@ class Station:
                        board.modbus_slave),
             self.trace, options.modbus_host, options.modbus_port, options.modbus_idle_s,
         )
+        self.scn = ScnService(config, clock, sockets, {c.id: c.phases for c in board.connectors}, self.energy, self.modbus,
+                              board.scn, options.modbus_host, self.trace)  # the Smart Charging Network (issue 13)
         self.reset_done = self.lifecycle.reset_done  # set when a Reset/firmware reboot has stopped the station
         self._wire()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -270,6 +273,7 @@ class Station:
             )
         ]
         await self.modbus.start()  # only when MbsSlaveTCPIP is On
+        self._tasks.append(self.supervisor.start("scn", self.scn.run))  # after the slave: it announces the slave
         self.security.event("StartupOfTheDevice")
         self.notifier.notify("READY=1")
 

@@ -46,7 +46,10 @@ OWN = "self"
 
 
 class OwnEnergy(Protocol):
-    """What the coordinator asks of its own station's energy management."""
+    """What the coordinator asks of its own station's energy management (whose setpoints count only while
+    its Modbus slave runs in SCN mode: `modbus_enabled` and MbsSlaveTCPIPMode SCN)."""
+
+    modbus_enabled: bool
 
     def write_phase_setpoint(self, phase: int, value: float) -> None: ...
 
@@ -83,6 +86,10 @@ class Coordinator:
             self.members[spec.name] = spec
             self.trace(f"SCN: member {spec.name} found")
 
+    def second_coordinator(self, address: str) -> None:
+        """Another station announces itself as coordinator of this network."""
+        self._report(f"{address} role", "announces itself as coordinator too (configuration error)")
+
     # -- one round -------------------------------------------------------------------------------------------
     def own_view(self, s: ScnSettings) -> StationView:
         seen = tuple(
@@ -90,8 +97,9 @@ class Coordinator:
             for cid in self.sockets
         )
         # one mapping per station (both sockets on one feeder cable): socket 1's
-        return StationView(OWN, s.mapping(1), 32.0, seen, True, s.mode == "SCN",
-                           None if s.mode == "SCN" else "this coordinator's MbsSlaveTCPIPMode is not SCN")
+        scn = s.mode == "SCN" and self.energy.modbus_enabled
+        return StationView(OWN, s.mapping(1), 32.0, seen, True, scn,
+                           None if scn else "this coordinator needs MbsSlaveTCPIP On and MbsSlaveTCPIPMode SCN")
 
     async def _poll(self, spec: MemberSpec) -> StationView:
         client = self.clients.setdefault(spec.name, ModbusClient(spec.host, spec.port))

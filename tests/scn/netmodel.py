@@ -112,6 +112,8 @@ class OwnSocket:
 class OwnStation:
     """The coordinator's own station: its sockets view and its energy management's setpoints."""
 
+    modbus_enabled = True
+
     def __init__(self, model: ModelStation) -> None:
         self.model = model
         self.views = {cid: OwnSocket() for cid in model.asking}
