@@ -73,7 +73,9 @@ class Network:
         await self.bo.start()
         self.ports = [free_port() for _ in range(self.n)]
         self.rigs = [self.rig(i) for i in range(self.n)]
-        await asyncio.gather(*(r.start() for r in self.rigs[1:]))  # members first: the coordinator finds them
+        members = self.rigs[1:]
+        for k in range(0, len(members), 2):  # members first (the coordinator finds them), two at a time on 2 cores
+            await asyncio.gather(*(r.start() for r in members[k : k + 2]))
         await self.rigs[0].start()
         await asyncio.gather(*(self.bo.wait_for("StatusNotification", r.identity, timeout=30) for r in self.rigs))
         self._sampler = asyncio.ensure_future(self._sample())
