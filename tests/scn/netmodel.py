@@ -26,6 +26,8 @@ class ModelStation:
     asking: dict[int, bool]
     max_a: float = 32.0
     mapping: int = 4
+    phases: int = 3  # its sockets are wired for 1 or 3 phases (from its L1)
+    draw: float = 0.0  # what each asking socket's car takes (reported in 1405..1409)
     scn: bool = True
     coordinator: bool = False  # refuses setpoints (exception 01)
     sp: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
@@ -49,9 +51,13 @@ class ModelStation:
         """What its sockets are offered per feeder phase (an upper bound of the member's allocation)."""
         n = sum(1 for a in self.asking.values() if a)
         now = self.clock.monotonic()
-        station = [min(self.sp[q], n * self.max_a) for q in range(3)] if self.valid(now) else [n * min(self.safe_a, self.max_a)] * 3
         if not self.scn:
             station = [n * self.max_a] * 3
+        elif self.valid(now):
+            station = [min(self.sp[q], n * self.max_a) for q in range(3)]
+        else:
+            station = [n * min(self.safe_a, self.max_a)] * 3
+        station = [a if q < self.phases else 0.0 for q, a in enumerate(station)]
         out = [0.0, 0.0, 0.0]
         for q, p in enumerate(feeder_phases(self.mapping)):
             out[p] += station[q]
@@ -62,11 +68,11 @@ class ModelStation:
         vals: dict[str, Any] = {"scn_sockets": len(self.asking), "scn_enabled": 1 if self.scn else 0}
         for q in range(3):
             vals[f"scn_setpoint_l{q + 1}"] = self.sp[q]
-            vals[f"scn_total_l{q + 1}"] = 0.0
+            vals[f"scn_total_l{q + 1}"] = self.draw * sum(self.asking.values()) if q < self.phases else 0.0
         return vals
 
     def socket_values(self, cid: int) -> dict[str, Any]:
-        return {"available": 1, "mode3_state": "C2" if self.asking[cid] else "A", "phases": 3}
+        return {"available": 1, "mode3_state": "C2" if self.asking[cid] else "A", "phases": self.phases}
 
 
 class ModelClient:

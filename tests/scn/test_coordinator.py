@@ -11,6 +11,7 @@ total when the restarted coordinator does not wait, so the table can fail.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -45,11 +46,13 @@ class Keys:
 
 class Network:
     def __init__(self, clock: FakeClock, members: dict[str, ModelStation], own: ModelStation,
-                 keys: Keys | None = None, follow_s: float = 0.0) -> None:
+                 keys: Keys | None = None, follow_s: float = 0.0,
+                 meter_room: Callable[[], Sequence[float] | None] = lambda: None) -> None:
         self.clock, self.members, self.own_model = clock, members, own
         self.own = OwnStation(own)
         self.keys = keys or Keys()
         self.follow_s = follow_s
+        self.meter_room = meter_room
         self.coordinator: Coordinator | None = None
         self.task: asyncio.Task[None] | None = None
         self.worst = 0.0
@@ -58,8 +61,8 @@ class Network:
 
     def start(self) -> Coordinator:
         specs = tuple(MemberSpec("10.0.0.1", 5020 + i, m.mapping, m.max_a) for i, m in enumerate(self.members.values()))
-        c = Coordinator(self.keys, self.clock, self.own, {1: 3}, self.own, ScnBoard("coordinator", specs, False,
-                        self.follow_s), self.traces.append, round_s=0.25)
+        c = Coordinator(self.keys, self.clock, self.own, {1: self.own_model.phases}, self.own, ScnBoard("coordinator", specs, False,
+                        self.follow_s), self.traces.append, self.meter_room, round_s=0.25)
         for spec, m in zip(specs, self.members.values(), strict=True):
             c.clients[spec.name] = ModelClient(m)  # type: ignore[assignment]
         self.own_model.reset()  # its setpoints do not outlive the process
@@ -224,3 +227,38 @@ async def test_a_member_not_in_scn_mode_is_counted_at_its_maximum() -> None:
     assert a.sp[0] == pytest.approx(40 - 16 - SAFE, abs=0.01)
     assert "not SCN" in c.problems["10.0.0.1:5021"]
     assert c.status()["stations"][OWN]["reachable"]
+
+
+@pytest.mark.parametrize("mappings, expected", [
+    ((1, 2, 3), [20.0, 20.0, 20.0]),  # rotated: each single-phase socket has a feeder phase to itself
+    ((1, 1, 1), [6.66, 6.66, 6.66]),  # all on L1: they share it
+    ((1, 1, 2), [10.0, 10.0, 20.0]),
+])
+async def test_phase_mappings_rotate_single_phase_stations_over_the_feeder(
+    mappings: tuple[int, int, int], expected: list[float]
+) -> None:
+    clock = FakeClock()
+    keys = Keys(**{"SCN-TotalStaticCurrent": "20", "SCN-SocketSafeCurrent": "0", "SCN-PhaseMapping-1": str(mappings[0])})
+    a = ModelStation(clock, V, 0.0, {1: True}, mapping=mappings[1], phases=1)
+    b = ModelStation(clock, V, 0.0, {1: True}, mapping=mappings[2], phases=1)
+    own = ModelStation(clock, V, 0.0, {1: True}, mapping=mappings[0], phases=1)
+    net = Network(clock, {"a": a, "b": b}, own, keys)
+    net.start()
+    await net.run_for(startup_wait_s(V) + 1.0)
+    assert [own.sp[0], a.sp[0], b.sp[0]] == pytest.approx(expected, abs=0.01)
+    assert a.sp[1:] == [0.0, 0.0]  # a single-phase socket: nothing on the station's L2, L3
+
+
+async def test_active_load_balancing_limits_the_network_to_the_meter_headroom() -> None:
+    """The coordinator's grid meter leaves 20 A beyond the house (its own draw taken out); the members' draw
+    that the meter also sees is added back, so the network may use 20 A + what the members take now."""
+    clock = FakeClock()
+    room = [20.0, 20.0, 20.0]
+    a, b = station(clock, draw=5.0), station(clock, draw=5.0)
+    net = Network(clock, {"a": a, "b": b}, station(clock), meter_room=lambda: room)
+    net.start()
+    await net.run_for(startup_wait_s(V) + 1.0)
+    assert [net.own_model.sp[0], a.sp[0], b.sp[0]] == pytest.approx([10.0, 10.0, 10.0], abs=0.01)  # 20 + 2 x 5
+    room[:] = [100.0, 100.0, 100.0]
+    await net.run_for(1.0)
+    assert a.sp[0] == pytest.approx(TOTAL / 3, abs=0.01)  # never above SCN-TotalStaticCurrent
