@@ -42,7 +42,7 @@ test: $(STAMP) $(INTEROP) tools
 # the Smart Charging Network with N controllers as real processes (make test runs N = 3)
 N ?= 8
 scn: $(STAMP)
-	SCN_N=$(N) $(PY) -m pytest tests/scn/test_network_e2e.py --timeout=600 -q -s -p no:logging
+	SCN_N=$(N) $(PY) -m pytest tests/scn/test_network_e2e.py --timeout=600 -q -s
 
 # the end-to-end energy property test, long and random (a failure is kept in .hypothesis/ and replayed first)
 ENERGY_FUZZ_EXAMPLES ?= 400

@@ -14,6 +14,8 @@ total at every instant: through lost members, a member that answers late, and it
   sees the whole network. Their readings are not aligned in time with the meter's (unlike the station's own,
   `controller.energy.meter`), so a member changing its draw between the two readings skews the room for one
   round.
+- Stations are fed by one cable (Alfen: SCN-PhaseMapping-1 = -2 on single-feeder models): a member's list
+  entry gives one mapping; its own station with two different mappings is reported and counted at its maximum.
 - Its own sockets take the setpoints in-process (`EnergyManager.write_phase_setpoint`); they too are in SCN
   mode, so they fall back to SCN-SocketSafeCurrent if this task stalls.
 """
@@ -98,8 +100,10 @@ class Coordinator:
         )
         # one mapping per station (both sockets on one feeder cable): socket 1's
         scn = s.mode == "SCN" and self.energy.modbus_enabled
-        return StationView(OWN, s.mapping(1), 32.0, seen, True, scn,
-                           None if scn else "this coordinator needs MbsSlaveTCPIP On and MbsSlaveTCPIPMode SCN")
+        error = None if scn else "this coordinator needs MbsSlaveTCPIP On and MbsSlaveTCPIPMode SCN"
+        if len(seen) > 1 and s.mappings[0] != s.mappings[1]:  # its setpoints are per station phase
+            scn, error = False, "SCN-PhaseMapping-2 differs from -1 (two feeder cables): counted at its maximum"
+        return StationView(OWN, s.mapping(1), 32.0, seen, True, scn, error)
 
     async def _poll(self, spec: MemberSpec) -> StationView:
         client = self.clients.setdefault(spec.name, ModbusClient(spec.host, spec.port))

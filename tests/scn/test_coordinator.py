@@ -262,3 +262,14 @@ async def test_active_load_balancing_limits_the_network_to_the_meter_headroom() 
     room[:] = [100.0, 100.0, 100.0]
     await net.run_for(1.0)
     assert a.sp[0] == pytest.approx(TOTAL / 3, abs=0.01)  # never above SCN-TotalStaticCurrent
+
+
+async def test_own_station_with_two_feeder_cables_is_reported_and_counted_at_its_maximum() -> None:
+    clock = FakeClock()
+    a = station(clock)
+    own = ModelStation(clock, V, SAFE, {1: True, 2: False})
+    net = Network(clock, {"a": a}, own, Keys(**{"SCN-PhaseMapping-2": "8"}))
+    c = net.start()
+    await net.run_for(startup_wait_s(V) + 1.0)
+    assert "SCN-PhaseMapping-2" in c.problems[OWN]
+    assert a.sp[0] == 0.0 and "allocation" in c.problems  # 2 x 32 A leave no room: reported, nothing granted

@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from controller.clock import FakeClock
+from controller.config.registry import ConfigRegistry
+from controller.config.store import ConfigStore
+from controller.energy.settings import EnergySettings
 from controller.scn.client import ModbusClient, ModbusError
 from controller.scn.discovery import Announcer, Browser
+from controller.scn.service import ScnService
 from controller.scn.settings import MemberSpec
 from controller.scn.stations import COORDINATOR_REFUSES, poll_member, write_member
 from tests.energy.test_modbus_slave import charging, make
@@ -88,3 +94,48 @@ async def test_members_are_found_over_mdns_on_loopback() -> None:
         await b.stop()
         for part in (m, other, c2):
             await part.stop()
+
+
+class OwnEnergy:
+    """The coordinator's own energy management, as far as the service asks it."""
+
+    modbus_enabled = True
+
+    def __init__(self) -> None:
+        self.setpoints: list[float] = [0.0, 0.0, 0.0]
+
+    def write_phase_setpoint(self, phase: int, value: float) -> None:
+        self.setpoints[phase] = value
+
+    def settings(self) -> Any:
+        return EnergySettings()
+
+
+class Listening:
+    coordinator = False
+    running = True
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+
+async def test_a_discovering_coordinator_adds_the_members_it_finds_and_refuses_setpoints(tmp_path: Path) -> None:
+    config = ConfigRegistry(ConfigStore(tmp_path / "config.json"))
+    slave = Listening(15031)
+    service = ScnService(config, FakeClock(), {}, {}, OwnEnergy(), slave,  # type: ignore[arg-type]
+                         {"role": "coordinator", "discover": True}, "127.0.0.1", lambda s: None)
+    member = Announcer("scn-test-m2", "127.0.0.1", 15032, {"network": "SCN1", "role": "member", "mapping": "7"})
+    await member.start()
+    task = asyncio.ensure_future(service.run())
+    try:
+        assert service.coordinator is not None
+        for _ in range(200):
+            if service.coordinator.members:
+                break
+            await asyncio.sleep(0.05)
+        assert list(service.coordinator.members.values()) == [MemberSpec("127.0.0.1", 15032, 7, 32.0)]
+        assert slave.coordinator  # its own slave now refuses SCN setpoints
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await member.stop()
