@@ -120,11 +120,15 @@ class Coordinator:
         self.ledger.total = (s.total_a, s.total_a, s.total_a)
         self.ledger.validity_s = s.validity_s
         views = [self.own_view(s), *await asyncio.gather(*(self._poll(m) for m in list(self.members.values())))]
-        now = self.clock.monotonic()
+        now = self.clock.monotonic()  # after the reads: the seconds left they report count from before now
         for v in views:
             self.views[v.name] = v
             self.ledger.station(v.name, v.safe(s.socket_safe_a if v.scn_mode else v.max_current), v.name == OWN)
-            self._report(v.name, v.error)
+            if v.held_s > 0:
+                self.ledger.observed(v.name, v.to_feeder(v.held), v.held_s, now)
+            longer = v.held_s > s.validity_s + 1  # seconds left are rounded up
+            self._report(v.name, v.error or (f"its setpoints run for {v.held_s:g} s, longer than this coordinator's "
+                                             "MbsSlaveTCPIPValidityTime (must be identical)" if longer else None))
         net = [sock for v in views if v.scn_mode for sock in v.net_sockets()]
         available = self._available(s, views)
         for v in views:

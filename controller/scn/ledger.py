@@ -15,6 +15,9 @@ phase, until when it may be held):
 - a coordinator that (re)starts does not know what its previous life wrote: every station is claimed
   unknown (infinite) until start + `startup_wait_s` = V + margin + follow_s. The previous life wrote nothing after it
   died, so by then every such write has run out and each station is at most at its safe current.
+What a station reads back (its setpoints and their seconds left) is a claim too (`observed`), and a station
+whose setpoints run longer than our V (its MbsSlaveTCPIPValidityTime differs: a configuration error the
+coordinator reports) has its claims counted with that longer time from then on.
 `bound(now)` is max(safe, every live claim). The guard (`Ledger.allowed`): a write that does not raise a
 station above its safe current never raises the network's sum (its bound stays max(hold, safe)); any other
 write is allowed only when the sum of every station's bound, with this write's value claimed, stays within
@@ -53,6 +56,8 @@ class Claim:
 class StationBook:
     safe: Vector
     claims: list[Claim] = field(default_factory=list)
+    readings: set[int] = field(default_factory=set)  # refs of the claims that came from reading it back
+    validity_s: float = 0.0  # the longest validity it was seen to give a setpoint (if longer than ours)
 
     def bound(self, now: float) -> Vector:
         out = list(self.safe)
@@ -82,6 +87,10 @@ class Ledger:
     @property
     def wait_until(self) -> float:
         return self.started_at + startup_wait_s(self.validity_s, self.margin_s, self.follow_s)
+
+    def held_s(self, book: StationBook) -> float:
+        """How long `book`'s station holds a setpoint: our validity time, or the longer one it showed."""
+        return max(self.validity_s, book.validity_s)
 
     def station(self, name: str, safe: Sequence[float], known_fresh: bool = False) -> StationBook:
         """The book of `name` (created on first sight: unknown until the start-up wait ends, unless
@@ -116,8 +125,9 @@ class Ledger:
         """A write left for `name`; returns its reference for `answered`."""
         self._refs += 1
         v = (float(value[0]), float(value[1]), float(value[2]))
-        self.books[name].claims.append(Claim(v, now + self.margin_s + self.validity_s + self.follow_s, ref=self._refs))
-        self.books[name].prune(now)
+        book = self.books[name]
+        book.claims.append(Claim(v, now + self.margin_s + self.held_s(book) + self.follow_s, ref=self._refs))
+        book.prune(now)
         return self._refs
 
     def answered(self, name: str, ref: int, now: float) -> None:
@@ -125,9 +135,22 @@ class Ledger:
         book = self.books[name]
         for c in book.claims:
             if c.ref == ref:
-                c.until, c.answered = now + self.validity_s + self.margin_s + self.follow_s, True
+                c.until, c.answered = now + self.held_s(book) + self.margin_s + self.follow_s, True
             elif c.answered and c.ref < ref:  # superseded: its car may follow the change for follow_s
                 c.until = min(c.until, now + self.follow_s)
+        book.prune(now)
+
+    def observed(self, name: str, value: Sequence[float], left_s: float, now: float) -> None:
+        """The station reads back `value` with `left_s` of validity: it holds that until now + left_s, whatever
+        validity time it was given (a member whose MbsSlaveTCPIPValidityTime is longer than ours is still
+        counted right). Superseded, like an answer, by the next answered write; replaces earlier readings."""
+        self._refs += 1
+        v = (float(value[0]), float(value[1]), float(value[2]))
+        book = self.books[name]
+        book.claims = [c for c in book.claims if c.ref not in book.readings]
+        book.readings = {self._refs}
+        book.validity_s = max(book.validity_s, left_s)
+        book.claims.append(Claim(v, now + left_s + self.margin_s + self.follow_s, answered=True, ref=self._refs))
         book.prune(now)
 
     def failed(self, name: str, ref: int, now: float) -> None:

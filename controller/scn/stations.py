@@ -22,7 +22,8 @@ from controller.scn.settings import MemberSpec
 _STATION_BLOCK = (1400, 32)
 _SOCKET_BLOCK = (1200, 16)
 _SETPOINTS = STATION_MAP.field("scn_setpoint_l1").addr
-COORDINATOR_REFUSES = 0x01  # a coordinator's slave answers an SCN setpoint write with exception 01
+COORDINATOR_REFUSES = 0x01
+UNREADABLE = float("inf")  # setpoints that do not read back as numbers: what it holds is unknown  # a coordinator's slave answers an SCN setpoint write with exception 01
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class StationView:
     scn_mode: bool = True
     error: str | None = None
     draw: tuple[float, float, float] = (0.0, 0.0, 0.0)  # per feeder phase, as the station reports it
+    held: tuple[float, float, float] = (0.0, 0.0, 0.0)  # its setpoints as read back (its own L1..L3)
+    held_s: float = 0.0  # the longest validity they have left
 
     def net_sockets(self) -> list[NetSocket]:
         return [
@@ -89,8 +92,12 @@ async def poll_member(client: ModbusClient, spec: MemberSpec, sockets_hint: int 
         seen.append(SocketSeen(cid, 1 if phases == 1 else 3, asking(state, available)))
     err = None if scn else "its MbsSlaveTCPIPMode is not SCN: its sockets are counted at their maximum"
     own = [codec.decode_float32(_field(st, _STATION_BLOCK[0], f"scn_total_l{q + 1}", STATION_MAP)) for q in range(3)]
+    held = [codec.decode_float32(_field(st, _STATION_BLOCK[0], f"scn_setpoint_l{q + 1}", STATION_MAP)) for q in range(3)]
+    left = [codec.decode_uint(_field(st, _STATION_BLOCK[0], f"scn_valid_l{q + 1}", STATION_MAP)) for q in range(3)]
     view = StationView(spec.name, spec.phase_mapping, spec.max_current, tuple(seen), True, scn, err)
-    return replace(view, draw=view.to_feeder([a if math.isfinite(a) else 0.0 for a in own]))
+    return replace(view, draw=view.to_feeder([a if math.isfinite(a) else 0.0 for a in own]),
+                   held=(held[0], held[1], held[2]) if all(math.isfinite(a) for a in held) else (UNREADABLE,) * 3,
+                   held_s=float(max(left)))
 
 
 async def write_member(client: ModbusClient, station: Sequence[float]) -> None:

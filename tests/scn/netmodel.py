@@ -5,6 +5,7 @@ answers and unreachable stations on demand; and the coordinator's own station.""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,8 +67,11 @@ class ModelStation:
     # the registers a member's slave serves
     def station_values(self) -> dict[str, Any]:
         vals: dict[str, Any] = {"scn_sockets": len(self.asking), "scn_enabled": 1 if self.scn else 0}
+        now = self.clock.monotonic()
+        left = 0 if self.at is None else max(0.0, self.at + self.validity_s - now)
         for q in range(3):
             vals[f"scn_setpoint_l{q + 1}"] = self.sp[q]
+            vals[f"scn_valid_l{q + 1}"] = math.ceil(left)
             vals[f"scn_total_l{q + 1}"] = self.draw * sum(self.asking.values()) if q < self.phases else 0.0
         return vals
 

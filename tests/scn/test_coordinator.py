@@ -273,3 +273,21 @@ async def test_own_station_with_two_feeder_cables_is_reported_and_counted_at_its
     await net.run_for(startup_wait_s(V) + 1.0)
     assert "SCN-PhaseMapping-2" in c.problems[OWN]
     assert a.sp[0] == 0.0 and "allocation" in c.problems  # 2 x 32 A leave no room: reported, nothing granted
+
+
+async def test_a_member_with_a_longer_validity_time_is_counted_as_long_as_it_says_and_reported() -> None:
+    """MbsSlaveTCPIPValidityTime must be identical in one SCN; a member whose setpoints run longer (5 s against
+    the coordinator's 2 s) is counted as long as it reads back, so cutting it off does not hand its share to
+    another station before it has really fallen back."""
+    clock = FakeClock()
+    a = ModelStation(clock, 5.0, SAFE, {1: True})
+    b = station(clock, asking=False)
+    net = Network(clock, {"a": a, "b": b}, station(clock, asking=False))
+    c = net.start()
+    await net.run_for(startup_wait_s(V) + 2.0)
+    assert a.sp[0] == pytest.approx(28.0, abs=0.01)
+    assert "longer than this coordinator's" in c.problems["10.0.0.1:5020"]
+    a.unreachable = True
+    b.asking[1] = True
+    await net.run_for(8.0)  # run_for asserts the total at every step
+    assert b.sp[0] == pytest.approx(28.0, abs=0.01)
