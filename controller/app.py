@@ -297,4 +297,4 @@ class Station:
     def status_snapshot(self) -> dict[str, Any]:
         """For the sim control API, diagnostics and the demo."""
         return snapshot(self.sockets, self.sessions, self.status, self.link.online, self.control.restarts,
-                        self.energy.status())
+                        {**self.energy.status(), "scn": self.scn.status()})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from controller.clock import Clock
 from controller.config.registry import ConfigRegistry
@@ -63,6 +63,12 @@ class ScnService:
         s = ScnSettings.read(self.config)
         return {"network": self.config.get("SCN-NetworkName"), "role": self.board.role or "",
                 "mapping": str(s.mappings[0]), "max_current": "32"}
+
+    def status(self) -> dict[str, Any]:
+        """For the sim control API and diagnostics: the role, and the coordinator's view of the network."""
+        if self.coordinator is not None:
+            return self.coordinator.status()
+        return {"role": self.board.role}
 
     async def run(self) -> None:
         """For ever: coordinate, or stay announced (a station outside an SCN just waits)."""

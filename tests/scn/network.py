@@ -54,6 +54,7 @@ class Network:
     over: list[tuple[float, dict[int, float]]] = field(default_factory=list)
     _status: dict[int, dict[str, Any]] = field(default_factory=dict)
     _locks: dict[int, asyncio.Lock] = field(default_factory=dict)
+    scn: dict[int, dict[str, Any]] = field(default_factory=dict)  # each station's "scn" status
     down: set[int] = field(default_factory=set)  # killed: not sampled, their last offer keeps counting
     _sampler: asyncio.Task[None] | None = None
 
@@ -98,6 +99,7 @@ class Network:
             st = await self.command(i, "status")
             conn = st["connectors"][0]
             self._status[i] = conn
+            self.scn[i] = st["energy"]["scn"]
             self.last[i] = float(conn["offered_a"] or 0.0)
 
     async def _sample(self) -> None:

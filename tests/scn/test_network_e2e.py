@@ -33,6 +33,8 @@ async def test_network_limit_holds_through_a_coordinator_kill_and_restart(tmp_pa
         await net.restart_coordinator()
         await net.plug(0)
         await net.until(lambda: all(abs(o - share) < 0.1 for o in net.offers()), 30, f"every station at {share} A again")
+        assert net.scn[0]["problems"] == {} and net.scn[1] == {"role": "member"}
+        assert all(st["reachable"] for st in net.scn[0]["stations"].values())
     finally:
         await net.stop()
     print(f"SCN N={N}: {net.samples} samples of {N} stations, worst network sum {net.worst:.2f} A "
