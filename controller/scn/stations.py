@@ -10,7 +10,7 @@ in state B, C or D. The setpoints (1417..1421, the station's L1..L3) are written
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from controller.modbus import codec
@@ -73,27 +73,34 @@ def asking(state: str, available: bool) -> bool:
     return available and state[:1] in ("B", "C", "D")
 
 
-def _field(regs: list[int], start: int, name: str, fmap: object = SOCKET_MAP) -> list[int]:
-    f = SOCKET_MAP.field(name) if fmap is SOCKET_MAP else STATION_MAP.field(name)
-    return regs[f.addr - start : f.end - start]
+def _station(regs: list[int], name: str) -> list[int]:
+    """The registers of station field `name` within the unit 200 block read."""
+    f = STATION_MAP.field(name)
+    return regs[f.addr - _STATION_BLOCK[0] : f.end - _STATION_BLOCK[0]]
 
 
-async def poll_member(client: ModbusClient, spec: MemberSpec, sockets_hint: int = 2) -> StationView:
+def _socket(regs: list[int], name: str) -> list[int]:
+    """The registers of socket field `name` within the socket block read."""
+    f = SOCKET_MAP.field(name)
+    return regs[f.addr - _SOCKET_BLOCK[0] : f.end - _SOCKET_BLOCK[0]]
+
+
+async def poll_member(client: ModbusClient, spec: MemberSpec) -> StationView:
     """Read one member; a station that does not answer is `reachable=False` with the sockets last seen."""
     st = await client.read(STATION_UNIT, *_STATION_BLOCK)
-    count = _field(st, _STATION_BLOCK[0], "scn_sockets", STATION_MAP)[0]
-    scn = _field(st, _STATION_BLOCK[0], "scn_enabled", STATION_MAP)[0] == 1
+    count = _station(st, "scn_sockets")[0]
+    scn = _station(st, "scn_enabled")[0] == 1
     seen = []
     for cid in range(1, min(count, 2) + 1):
         regs = await client.read(cid, *_SOCKET_BLOCK)
-        available = _field(regs, _SOCKET_BLOCK[0], "available")[0] == 1
-        state = codec.decode_string(_field(regs, _SOCKET_BLOCK[0], "mode3_state"))
-        phases = _field(regs, _SOCKET_BLOCK[0], "phases")[0]
+        available = _socket(regs, "available")[0] == 1
+        state = codec.decode_string(_socket(regs, "mode3_state"))
+        phases = _socket(regs, "phases")[0]
         seen.append(SocketSeen(cid, 1 if phases == 1 else 3, asking(state, available)))
     err = None if scn else "its MbsSlaveTCPIPMode is not SCN: its sockets are counted at their maximum"
-    own = [codec.decode_float32(_field(st, _STATION_BLOCK[0], f"scn_total_l{q + 1}", STATION_MAP)) for q in range(3)]
-    held = [codec.decode_float32(_field(st, _STATION_BLOCK[0], f"scn_setpoint_l{q + 1}", STATION_MAP)) for q in range(3)]
-    left = [codec.decode_uint(_field(st, _STATION_BLOCK[0], f"scn_valid_l{q + 1}", STATION_MAP)) for q in range(3)]
+    own = [codec.decode_float32(_station(st, f"scn_total_l{q + 1}")) for q in range(3)]
+    held = [codec.decode_float32(_station(st, f"scn_setpoint_l{q + 1}")) for q in range(3)]
+    left = [codec.decode_uint(_station(st, f"scn_valid_l{q + 1}")) for q in range(3)]
     view = StationView(spec.name, spec.phase_mapping, spec.max_current, tuple(seen), True, scn, err)
     return replace(view, draw=view.to_feeder([a if math.isfinite(a) else 0.0 for a in own]),
                    held=(held[0], held[1], held[2]) if all(math.isfinite(a) for a in held) else (UNREADABLE,) * 3,
@@ -106,5 +113,3 @@ async def write_member(client: ModbusClient, station: Sequence[float]) -> None:
         regs += codec.float32(float(v))
     await client.write(STATION_UNIT, _SETPOINTS, regs)
 
-
-OwnWrite = Callable[[int, float], None]
