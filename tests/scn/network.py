@@ -122,6 +122,11 @@ class Network:
                 raise AssertionError(f"timed out waiting for {what}; offers {self.last}")
             await asyncio.sleep(0.05)
 
+    async def next_round(self) -> None:
+        """Until the sampler has completed a whole round after now."""
+        n = self.samples
+        await self.until(lambda: self.samples >= n + 2, 20, "a sampling round")
+
     def offers(self) -> list[float]:
         return [self.last.get(i, 0.0) for i in range(self.n)]
 

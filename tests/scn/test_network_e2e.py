@@ -24,6 +24,7 @@ async def test_network_limit_holds_through_a_coordinator_kill_and_restart(tmp_pa
         for i in range(N):
             await net.plug(i)
         await net.until(lambda: all(abs(o - share) < 0.1 for o in net.offers()), 30, f"every station at {share} A")
+        await net.next_round()
         assert net.worst == pytest.approx(net.total, abs=0.1)
 
         await net.kill_coordinator()
