@@ -28,7 +28,7 @@ async def test_network_limit_holds_through_a_coordinator_kill_and_restart(tmp_pa
         assert net.worst == pytest.approx(net.total, abs=0.1)
 
         await net.kill_coordinator()
-        await net.until(lambda: all(o == SAFE_A for o in net.offers()[1:]), VALIDITY_S + 3,
+        await net.until(lambda: all(o == SAFE_A for o in net.offers()[1:]), VALIDITY_S + 8,
                         "the members on their safe current")
 
         await net.restart_coordinator()
