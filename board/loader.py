@@ -26,6 +26,7 @@ from board.schema import (
     JOURNAL_KEYS,
     LIMITS_KEYS,
     MODBUS_SLAVE_KEYS,
+    MQTT_KEYS,
     OPTIONAL_CONNECTOR_DEVICES,
     PILOT_BANDS_DEFAULT,
     SCN_KEYS,
@@ -44,7 +45,7 @@ __all__ = ["Board", "BoardError", "ConnectorSpec", "DeviceSpec", "SystemSpec", "
 
 BOARD_DIR = Path(__file__).parent
 TOP_LEVEL = {"board", "connector", "pilot_bands", "limits", "defaults", "firmware", "system", "journal",
-             "modbus_slave", "scn", *STATION_DEVICES}
+             "modbus_slave", "scn", "mqtt", *STATION_DEVICES}
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class Board:
     journal: dict[str, Any] = field(default_factory=dict)
     modbus_slave: dict[str, Any] = field(default_factory=dict)
     scn: dict[str, Any] = field(default_factory=dict)
+    mqtt: dict[str, Any] = field(default_factory=dict)  # [mqtt] as written (controller/mqtt/settings.py)
 
     @property
     def is_simulated(self) -> bool:
@@ -409,6 +411,8 @@ def load_board(path: str | Path) -> Board:
         host, _, port = str(m["address"]).rpartition(":")
         if not host or not port.isdigit():
             raise loc.error(loc.key("scn", "members"), f"scn.members: address {m['address']!r} is not host:port")
+    mqtt_raw = data.get("mqtt", {})
+    _check_table(loc, mqtt_raw, MQTT_KEYS, "mqtt", "mqtt")
 
     return Board(
         path=p,
@@ -425,4 +429,5 @@ def load_board(path: str | Path) -> Board:
         journal=dict(journal_raw),
         modbus_slave=dict(modbus_raw),
         scn=dict(scn_raw),
+        mqtt=dict(mqtt_raw),
     )

@@ -29,6 +29,7 @@ from controller.energy.settings import EnergySettings
 from controller.evse.supervisor import ControlProcess
 from controller.leds import LedController
 from controller.modbus.slave import AlfenSlave, SlaveBoard
+from controller.mqtt.factory import build_mqtt
 from controller.ocpp.aligned import MeterService
 from controller.ocpp.availability import Availability
 from controller.ocpp.client import ClientServices, OcppClient, frame_tracer
@@ -127,10 +128,8 @@ class Station:
             board.path, lambda msg: self.control_events.on_message(msg), tick_s=options.tick_s,
             main_silence_s=options.main_silence_s, rt_priority=options.rt_priority, clock=clock.monotonic,
         )
-        self.limits = LimitArbiter(
-            {c.id: c.max_current for c in board.connectors}, config, sockets, self.control, sessions,
-            lambda: self.smart, self.energy,
-        )
+        self.limits = LimitArbiter({c.id: c.max_current for c in board.connectors}, config, sockets, self.control,
+                                   sessions, lambda: self.smart, self.energy)
         self.meters = MeterService(
             config, clock, journal, self.link, sessions, lambda cid: self.status.meter_sample(cid), self.devices.grid_meter,
             self.sender.notify, self.trace,
@@ -186,8 +185,9 @@ class Station:
                        board.modbus_slave),
             self.trace, options.modbus_host, options.modbus_port, options.modbus_idle_s,
         )
-        self.scn = ScnService(config, clock, sockets, {c.id: c.phases for c in board.connectors}, self.energy, self.modbus,
-                              board.scn, options.modbus_host, self.trace)  # the Smart Charging Network (issue 13)
+        self.scn = ScnService.of(board, config, clock, sockets, self.energy, self.modbus, options.modbus_host, self.trace)
+        self.mqtt = build_mqtt(board, clock, config, sockets, sessions, lambda cid: self.status.current(cid).status,
+                               self._link_settings, self.limits, changes.limits_changed, self.trace)
         self.reset_done = self.lifecycle.reset_done  # set when a Reset/firmware reboot has stopped the station
         self._wire()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -263,23 +263,23 @@ class Station:
         await self.control.start()
         self.control.send_config(self._evse_values())
         self.limits.publish()
+        await self.modbus.start()  # only when MbsSlaveTCPIP is On (before the SCN task: it announces the slave)
         self._tasks = [
             self.supervisor.start(name, run)
             for name, run in (
-                ("ocpp-link", self.link.run), ("journal-sender", self.sender.run),
+                ("ocpp-link", self.link.run), ("journal-sender", self.sender.run), ("scn", self.scn.run),
                 ("status-reporter", self.status_reporter.run), ("meter-values", self.meters.run),
                 ("housekeeping", self.housekeeping.run), ("smart-charging", self.smart.run),
-                ("reservations", self.reservations.run), ("grid-meter", self.energy.run),
+                ("reservations", self.reservations.run), ("grid-meter", self.energy.run), ("mqtt", self.mqtt.run),
             )
         ]
-        await self.modbus.start()  # only when MbsSlaveTCPIP is On
-        self._tasks.append(self.supervisor.start("scn", self.scn.run))  # after the slave: it announces the slave
         self.security.event("StartupOfTheDevice")
         self.notifier.notify("READY=1")
 
     async def stop(self) -> None:
         self.notifier.notify("STOPPING=1")
         await self.modbus.stop()
+        await self.mqtt.stop()  # says offline (the last will covers every other end)
         self.supervisor.stop()
         await self.link.stop()
         for t in self._tasks:

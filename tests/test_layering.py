@@ -55,7 +55,8 @@ ALLOWED: dict[str, set[str]] = {
     "controller.leds": BASE | {"controller.config", "hal"},
     "controller.ocpp": BASE | {"controller.transactions", "controller.energy", "controller.evse", "controller.config"},
     "controller.modbus": BASE | {"controller.energy", "controller.ocpp", "controller.config"},
-    "controller.scn": BASE | {"controller.energy", "controller.modbus", "controller.config"},  # issue 13
+    "controller.scn": BASE | {"board", "controller.energy", "controller.modbus", "controller.config"},  # issue 13
+    "controller.mqtt": BASE | {"board", "controller.energy"},  # issue 14: the MQTT bridge
     "controller.station": BASE | {"controller.auth", "controller.config", "controller.energy", "controller.evse",
                                   "controller.leds", "controller.ocpp", "controller.transactions"},
     "controller.simcontrol": BASE | {"controller.evse", "hal"},

@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from board.loader import Board
 from controller.clock import Clock
 from controller.config.registry import ConfigRegistry
 from controller.energy.manager import EnergyManager
@@ -50,6 +51,13 @@ class ScnService:
             Coordinator(config, clock, sockets, socket_phases, energy, self.board, trace, self._meter_room)
             if self.board.coordinator else None
         )
+
+    @staticmethod
+    def of(board: Board, config: ConfigRegistry, clock: Clock, sockets: SocketsView, energy: EnergyManager,
+           slave: Slave, host: str, trace: Trace) -> ScnService:
+        """The service for `board` (its `[scn]` section and its sockets' phases)."""
+        phases = {c.id: c.phases for c in board.connectors}
+        return ScnService(config, clock, sockets, phases, energy, slave, board.scn, host, trace)
 
     def _meter_room(self) -> Sequence[float] | None:
         """With Active-LoadBalancing, the grid meter's headroom (Safe-MaxCurrent while it has no reading)."""
