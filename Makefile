@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench fuzz fuzz-energy mutate fuzz-loop lint typecheck clean keys-doc tools hil
+.PHONY: demo test bench fuzz fuzz-energy mutate fuzz-loop lint typecheck clean keys-doc tools hil scn
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || { \
@@ -44,6 +44,11 @@ test: $(STAMP) $(INTEROP) tools
 	$(PY) -m pytest
 	$(VENV)/bin/ruff check controller hal board hil tests bench
 	$(VENV)/bin/mypy controller hal board hil bench
+
+# the Smart Charging Network with N controllers as real processes (make test runs N = 3)
+N ?= 8
+scn: $(STAMP)
+	SCN_N=$(N) $(PY) -m pytest tests/scn/test_network_e2e.py --timeout=600 -q -s
 
 # the end-to-end energy property test, long and random (a failure is kept in .hypothesis/ and replayed first)
 ENERGY_FUZZ_EXAMPLES ?= 400

@@ -30,6 +30,8 @@ from board.schema import (
     MQTT_KEYS,
     OPTIONAL_CONNECTOR_DEVICES,
     PILOT_BANDS_DEFAULT,
+    SCN_KEYS,
+    SCN_MEMBER_KEYS,
     STATION_DEVICES,
     SYSTEM_KEYS,
     Driver,
@@ -44,7 +46,7 @@ __all__ = ["Board", "BoardError", "ConnectorSpec", "DeviceSpec", "SystemSpec", "
 
 BOARD_DIR = Path(__file__).parent
 TOP_LEVEL = {"board", "connector", "pilot_bands", "limits", "defaults", "firmware", "system", "journal",
-             "modbus_slave", "mqtt", *STATION_DEVICES}
+             "modbus_slave", "scn", "mqtt", *STATION_DEVICES}
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class Board:
     system: SystemSpec | None = None
     journal: dict[str, Any] = field(default_factory=dict)
     modbus_slave: dict[str, Any] = field(default_factory=dict)
+    scn: dict[str, Any] = field(default_factory=dict)
     mqtt: dict[str, Any] = field(default_factory=dict)  # [mqtt] as written (controller/mqtt/settings.py)
 
     @property
@@ -404,6 +407,16 @@ def load_board(path: str | Path) -> Board:
             ipaddress.ip_network(a, strict=False)
         except (TypeError, ValueError):
             raise loc.error(loc.key("modbus_slave", "allow"), f"modbus_slave.allow: {a!r} is not an address or network") from None
+    scn_raw = data.get("scn", {})
+    if scn_raw:
+        _check_table(loc, scn_raw, SCN_KEYS, "scn", "scn")
+    for m in scn_raw.get("members", []):
+        if not isinstance(m, dict):
+            raise loc.error(loc.key("scn", "members"), "scn.members items must be tables { address = \"host:port\" }")
+        _check_table(loc, m, SCN_MEMBER_KEYS, "scn.members", "scn")
+        host, _, port = str(m["address"]).rpartition(":")
+        if not host or not port.isdigit():
+            raise loc.error(loc.key("scn", "members"), f"scn.members: address {m['address']!r} is not host:port")
     mqtt_raw = data.get("mqtt", {})
     _check_table(loc, mqtt_raw, MQTT_KEYS, "mqtt", "mqtt")
 
@@ -421,5 +434,6 @@ def load_board(path: str | Path) -> Board:
         system=_system(loc, data, uses),
         journal=dict(journal_raw),
         modbus_slave=dict(modbus_raw),
+        scn=dict(scn_raw),
         mqtt=dict(mqtt_raw),
     )

@@ -211,6 +211,23 @@ MODBUS_SLAVE_KEYS: dict[str, Param] = {
     "write_timeout_s": Param(NUMBER, default=5, min=0.01),
 }
 
+# [scn]: the Smart Charging Network (controller/scn). `role`: "coordinator" (this station drives the others)
+# or "member"; `members` (coordinator only): tables { address = "host:port", phase_mapping = 0..9 (their
+# sockets' SCN-PhaseMapping, default 4), max_current = A (their sockets' rating, default 32) }; `discover`:
+# members announce themselves over mDNS and the coordinator finds them; `car_follow_s`: how long a car may still
+# draw a lowered offer (default 6).
+SCN_KEYS: dict[str, Param] = {
+    "role": Param(str, True, choices=("coordinator", "member")),
+    "members": Param(list),
+    "discover": Param(bool, default=False),
+    "car_follow_s": Param(NUMBER, default=6.0, min=0, max=60),
+}
+SCN_MEMBER_KEYS: dict[str, Param] = {
+    "address": Param(str, True),
+    "phase_mapping": Param(int, default=4, min=0, max=9),
+    "max_current": Param(NUMBER, default=32.0, min=0, max=80),
+}
+
 # [mqtt]: the MQTT bridge with Home Assistant discovery (controller/mqtt/). The password is never in the board
 # file: `password_file` names a file holding it (first line; keep it 0600). `tls`: connect over TLS, checking
 # the broker against `ca_file` (default: the system's CAs). `command_validity_s`: how long a max current or

@@ -43,6 +43,7 @@ from controller.ocpp.smartcharging import SmartCharging
 from controller.ocpp.statusq import StatusReporter
 from controller.ocpp.trigger import Triggers
 from controller.redact import install_log_redaction, secret_key_names
+from controller.scn.service import ScnService
 from controller.sdnotify import SystemdNotifier
 from controller.statefile import private_dir
 from controller.station import keys as station_keys
@@ -127,10 +128,8 @@ class Station:
             board.path, lambda msg: self.control_events.on_message(msg), tick_s=options.tick_s,
             main_silence_s=options.main_silence_s, rt_priority=options.rt_priority, clock=clock.monotonic,
         )
-        self.limits = LimitArbiter(
-            {c.id: c.max_current for c in board.connectors}, config, sockets, self.control, sessions,
-            lambda: self.smart, self.energy,
-        )
+        self.limits = LimitArbiter({c.id: c.max_current for c in board.connectors}, config, sockets, self.control,
+                                   sessions, lambda: self.smart, self.energy)
         self.meters = MeterService(
             config, clock, journal, self.link, sessions, lambda cid: self.status.meter_sample(cid), self.devices.grid_meter,
             self.sender.notify, self.trace,
@@ -185,6 +184,7 @@ class Station:
                        board.modbus_slave),
             self.trace, options.modbus_host, options.modbus_port, options.modbus_idle_s,
         )
+        self.scn = ScnService.of(board, config, clock, sockets, self.energy, self.modbus, options.modbus_host, self.trace)
         self.mqtt = build_mqtt(board, clock, config, sockets, sessions, lambda cid: self.status.current(cid).status,
                                self._link_settings, self.limits, changes.limits_changed, self.trace)
         self.reset_done = self.lifecycle.reset_done  # set when a Reset/firmware reboot has stopped the station
@@ -262,17 +262,17 @@ class Station:
         await self.control.start()
         self.control.send_config(self._evse_values())
         self.limits.publish()
+        await self.modbus.start()  # only when MbsSlaveTCPIP is On (before the SCN task: it announces the slave)
         self._tasks = [
             self.supervisor.start(name, run)
             for name, run in (
-                ("ocpp-link", self.link.run), ("journal-sender", self.sender.run),
+                ("ocpp-link", self.link.run), ("journal-sender", self.sender.run), ("scn", self.scn.run),
                 ("status-reporter", self.status_reporter.run), ("meter-values", self.meters.run),
                 ("housekeeping", self.housekeeping.run), ("smart-charging", self.smart.run),
                 ("reservations", self.reservations.run), ("grid-meter", self.energy.run), ("mqtt", self.mqtt.run),
                 ("firmware", self.firmware.run),
             )
         ]
-        await self.modbus.start()  # only when MbsSlaveTCPIP is On
         self.security.event("StartupOfTheDevice")
         self.notifier.notify("READY=1")
 
@@ -297,4 +297,4 @@ class Station:
     def status_snapshot(self) -> dict[str, Any]:
         """For the sim control API, diagnostics and the demo."""
         return snapshot(self.sockets, self.sessions, self.status, self.link.online, self.control.restarts,
-                        self.energy.status())
+                        {**self.energy.status(), "scn": self.scn.status()})

@@ -76,7 +76,7 @@ class VirtualRig(JsonLinesRig):
     """The controller as a real process on the simulated board."""
 
     def __init__(self, backoffice_url: str, identity: str = "HIL", board: str | None = None,
-                 state_dir: Path | None = None) -> None:
+                 state_dir: Path | None = None, extra_args: list[str] | None = None) -> None:
         super().__init__("127.0.0.1", free_port())
         self.identity = identity
         self.backoffice_url = backoffice_url
@@ -84,6 +84,7 @@ class VirtualRig(JsonLinesRig):
         self.state_dir = state_dir or Path(tempfile.mkdtemp(prefix="hil-"))
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.state_dir / "controller.log"
+        self.extra_args = list(extra_args or [])  # more `chargepoint run` options (e.g. --modbus-port)
 
     async def start(self) -> None:
         cmd = [sys.executable, "-m", "controller", "run", "--state-dir", str(self.state_dir),
@@ -91,6 +92,7 @@ class VirtualRig(JsonLinesRig):
                "--sim-control", f"127.0.0.1:{self.port}"]
         if self.board:
             cmd += ["--board", self.board]
+        cmd += self.extra_args
         self.state_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
         env = dict(os.environ, PYTHONUNBUFFERED="1")
