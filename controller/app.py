@@ -29,6 +29,7 @@ from controller.energy.settings import EnergySettings
 from controller.evse.supervisor import ControlProcess
 from controller.leds import LedController
 from controller.modbus.slave import AlfenSlave, SlaveBoard
+from controller.mqtt.factory import build_mqtt
 from controller.ocpp.aligned import MeterService
 from controller.ocpp.availability import Availability
 from controller.ocpp.client import ClientServices, OcppClient, frame_tracer
@@ -42,6 +43,7 @@ from controller.ocpp.smartcharging import SmartCharging
 from controller.ocpp.statusq import StatusReporter
 from controller.ocpp.trigger import Triggers
 from controller.redact import install_log_redaction, secret_key_names
+from controller.scn.service import ScnService
 from controller.sdnotify import SystemdNotifier
 from controller.statefile import private_dir
 from controller.station import keys as station_keys
@@ -74,14 +76,8 @@ class StationOptions:
 
 
 class Station:
-    def __init__(
-        self,
-        board: Board,
-        state_dir: Path,
-        options: StationOptions,
-        clock: Clock | None = None,
-        trace: Callable[[str], None] | None = None,
-    ) -> None:
+    def __init__(self, board: Board, state_dir: Path, options: StationOptions, clock: Clock | None = None,
+                 trace: Callable[[str], None] | None = None) -> None:
         self.board, self.state_dir, self.options = board, state_dir, options
         private_dir(state_dir, tighten=True)  # issue 11: 0700 (RFID UIDs, keys)
         self.clock = clock = clock or SystemClock()
@@ -127,10 +123,8 @@ class Station:
             board.path, lambda msg: self.control_events.on_message(msg), tick_s=options.tick_s,
             main_silence_s=options.main_silence_s, rt_priority=options.rt_priority, clock=clock.monotonic,
         )
-        self.limits = LimitArbiter(
-            {c.id: c.max_current for c in board.connectors}, config, sockets, self.control, sessions,
-            lambda: self.smart, self.energy,
-        )
+        self.limits = LimitArbiter({c.id: c.max_current for c in board.connectors}, config, sockets, self.control,
+                                   sessions, lambda: self.smart, self.energy)
         self.meters = MeterService(
             config, clock, journal, self.link, sessions, lambda cid: self.status.meter_sample(cid), self.devices.grid_meter,
             self.sender.notify, self.trace,
@@ -159,9 +153,8 @@ class Station:
             state_dir, self.trace_log.recent, lambda: config.get_configuration(None)[0], journal,
             self.status_snapshot, lambda: self.security.events,
         ), self.trace)
-        self.firmware = Firmware(
-            state_dir, clock, self.link, self.security, sessions, self.lifecycle.restart, board.firmware, self.trace
-        )
+        self.firmware = Firmware(state_dir, clock, self.link, self.security, sessions, self.lifecycle.restart,
+                                 board.firmware, self.trace, ticking=lambda: self.notifier.ticking)
         self.triggers = Triggers(
             sockets, config, clock, self.link, sessions, self.status, self._link_settings, self.diagnostics,
             self.firmware, self.security,
@@ -186,6 +179,9 @@ class Station:
                        board.modbus_slave),
             self.trace, options.modbus_host, options.modbus_port, options.modbus_idle_s,
         )
+        self.scn = ScnService.of(board, config, clock, sockets, self.energy, self.modbus, options.modbus_host, self.trace)
+        self.mqtt = build_mqtt(board, clock, config, sockets, sessions, lambda cid: self.status.current(cid).status,
+                               self._link_settings, self.limits, changes.limits_changed, self.trace)
         self.web = web_server(board, clock, self.trace, WebParts(
             config, self.requests, sockets, self.status_snapshot, journal, self._link_settings))
         self.reset_done = self.lifecycle.reset_done  # set when a Reset/firmware reboot has stopped the station
@@ -263,22 +259,24 @@ class Station:
         await self.control.start()
         self.control.send_config(self._evse_values())
         self.limits.publish()
+        await self.modbus.start()  # only when MbsSlaveTCPIP is On (before the SCN task: it announces the slave)
         self._tasks = [
             self.supervisor.start(name, run)
             for name, run in (
-                ("ocpp-link", self.link.run), ("journal-sender", self.sender.run),
+                ("ocpp-link", self.link.run), ("journal-sender", self.sender.run), ("scn", self.scn.run),
                 ("status-reporter", self.status_reporter.run), ("meter-values", self.meters.run),
                 ("housekeeping", self.housekeeping.run), ("smart-charging", self.smart.run),
-                ("reservations", self.reservations.run), ("grid-meter", self.energy.run), ("web", self.web.run),
+                ("reservations", self.reservations.run), ("grid-meter", self.energy.run), ("mqtt", self.mqtt.run),
+                ("firmware", self.firmware.run), ("web", self.web.run),
             )
         ]
-        await self.modbus.start()  # only when MbsSlaveTCPIP is On
         self.security.event("StartupOfTheDevice")
         self.notifier.notify("READY=1")
 
     async def stop(self) -> None:
         self.notifier.notify("STOPPING=1")
         await self.modbus.stop()
+        await self.mqtt.stop()  # says offline (the last will covers every other end)
         self.supervisor.stop()
         await self.link.stop()
         for t in self._tasks:
@@ -296,4 +294,4 @@ class Station:
     def status_snapshot(self) -> dict[str, Any]:
         """For the sim control API, diagnostics and the demo."""
         return snapshot(self.sockets, self.sessions, self.status, self.link.online, self.control.restarts,
-                        self.energy.status())
+                        {**self.energy.status(), "scn": self.scn.status()})

@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from controller.clock import FakeClock
 from controller.config.registry import ConfigRegistry
 from controller.config.store import ConfigStore
+from controller.evse.protocol import MeterValues, Sample, State
 from controller.station.sockets import Sockets
 from controller.transactions.journal import Journal
 from controller.web.server import CSRF_HEADER, WebServer
@@ -68,6 +69,15 @@ class Web:
         return await self.client.post("/api/config", json={"key": key, "value": value}, headers=headers)
 
 
+def charging(*faults: str) -> State:
+    """A one-phase socket charging at an offer of 16 A (the control loop's `State`)."""
+    return State(1, "C", "C2", "pwm", 26.67, 16.0, "closed", faults)
+
+
+def sample(l1_a: float, power_w: float, energy_wh: float) -> Sample:
+    return Sample(1, MeterValues((l1_a, 0.0, 0.0), (230.0, 0.0, 0.0), power_w, energy_wh, 50.0))
+
+
 def snapshot_of(sockets: Sockets, web: dict[str, Any]) -> dict[str, Any]:
     """The shape of `station.status.snapshot` for one charging socket."""
     v = sockets[1]
@@ -87,9 +97,8 @@ async def make_web(tmp_path: Path, status_public: bool) -> AsyncIterator[Web]:
     registry = ConfigRegistry(ConfigStore(tmp_path / "config.json"))
     assert registry.set("PW-SetChargerPassword", f",{PASSWORD}") == "Accepted"  # as over OCPP: stored hashed
     sockets = Sockets([1], clock.monotonic)
-    sockets.on_state({"connector": 1, "cp_state": "C", "offered_a": 16.0, "contactor": "closed", "faults": []})
-    sockets.on_sample({"connector": 1, "meter": {"currents": [15.9, 0.0, 0.0], "voltages": [230.0, 0.0, 0.0],
-                                                  "power_w": 3657.0, "energy_wh": 1500.0, "frequency_hz": 50.0}})
+    sockets.on_state(charging())
+    sockets.on_sample(sample(15.9, 3657.0, 1500.0))
     journal = Journal(tmp_path / "journal.sqlite")
     state = {"online": True}
     trace: list[str] = []

@@ -13,13 +13,12 @@ from controller.web.pages import PAGES, render
 from controller.web.server import STATIC
 from controller.web.status import mask_tag
 from tests.conftest import until
-from tests.web.conftest import Web
+from tests.web.conftest import Web, charging, sample
 
 
 async def test_status_shows_each_socket_and_the_station(web: Web) -> None:
     web.journal.start_transaction(1, "04A2B3C4", 1000, "2026-01-01T12:00:00Z")
-    web.sockets.on_state({"connector": 1, "cp_state": "C", "offered_a": 16.0, "contactor": "closed",
-                          "faults": ["overcurrent"]})
+    web.sockets.on_state(charging("overcurrent"))
     st = await (await web.client.get("/api/status")).json()
     s = st["sockets"][0]
     assert (s["cp_state"], s["cp_meaning"], s["ocpp_status"]) == ("C", "charging", "Charging")
@@ -81,8 +80,7 @@ async def test_the_live_feed_sends_each_tick(web: Web) -> None:
 
     first = await event()
     assert first["status"]["sockets"][0]["drawn"] == [15.9, 0.0, 0.0]
-    web.sockets.on_sample({"connector": 1, "meter": {"currents": [7.0, 0.0, 0.0], "voltages": [230.0, 0, 0],
-                                                      "power_w": 1610.0, "energy_wh": 1600.0, "frequency_hz": 50.0}})
+    web.sockets.on_sample(sample(7.0, 1610.0, 1600.0))
     web.clock.jump(1.0)
     web.server.tick()
     second = await event()
