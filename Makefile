@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench fuzz fuzz-energy mutate fuzz-loop lint typecheck clean keys-doc tools hil scn
+.PHONY: demo test bench fuzz fuzz-energy mutate fuzz-loop lint typecheck clean keys-doc tools hil scn screenshots
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || { \
@@ -39,6 +39,9 @@ ifeq ($(MOSQUITTO),)
 	@echo "mosquitto not found: installing Debian's mosquitto package (the MQTT tests' broker)"
 	apt-get install -y mosquitto || { apt-get update && apt-get install -y mosquitto; }
 endif
+	@# tests/web/test_browser.py drives Debian's chromium through chromium-driver (selenium, pinned)
+	@test -x /usr/bin/chromedriver || { echo "chromedriver not found: installing Debian's chromium and chromium-driver"; \
+		apt-get install -y chromium chromium-driver || { apt-get update && apt-get install -y chromium chromium-driver; }; }
 
 test: $(STAMP) $(INTEROP) tools
 	$(PY) -m pytest
@@ -83,6 +86,10 @@ hil: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check controller hal board hil tests bench
 	$(VENV)/bin/mypy controller hal board hil bench
+
+# docs/screenshots/status.png and configuration.png, taken by headless chromium from a simulated station
+screenshots: $(STAMP) tools
+	$(PY) -m tests.web.screenshots docs/screenshots
 
 keys-doc: $(STAMP)
 	$(PY) -m controller keys --markdown

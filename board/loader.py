@@ -34,6 +34,7 @@ from board.schema import (
     SCN_MEMBER_KEYS,
     STATION_DEVICES,
     SYSTEM_KEYS,
+    WEB_KEYS,
     Driver,
     Param,
     as_param,
@@ -46,7 +47,7 @@ __all__ = ["Board", "BoardError", "ConnectorSpec", "DeviceSpec", "SystemSpec", "
 
 BOARD_DIR = Path(__file__).parent
 TOP_LEVEL = {"board", "connector", "pilot_bands", "limits", "defaults", "firmware", "system", "journal",
-             "modbus_slave", "scn", "mqtt", *STATION_DEVICES}
+             "modbus_slave", "scn", "mqtt", "web", *STATION_DEVICES}
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class Board:
     modbus_slave: dict[str, Any] = field(default_factory=dict)
     scn: dict[str, Any] = field(default_factory=dict)
     mqtt: dict[str, Any] = field(default_factory=dict)  # [mqtt] as written (controller/mqtt/settings.py)
+    web: dict[str, Any] = field(default_factory=dict)  # [web] with the declared defaults filled in
 
     @property
     def is_simulated(self) -> bool:
@@ -419,6 +421,8 @@ def load_board(path: str | Path) -> Board:
             raise loc.error(loc.key("scn", "members"), f"scn.members: address {m['address']!r} is not host:port")
     mqtt_raw = data.get("mqtt", {})
     _check_table(loc, mqtt_raw, MQTT_KEYS, "mqtt", "mqtt")
+    web_raw = data.get("web", {})
+    _check_table(loc, web_raw, WEB_KEYS, "web", "web")
 
     return Board(
         path=p,
@@ -436,4 +440,5 @@ def load_board(path: str | Path) -> Board:
         modbus_slave=dict(modbus_raw),
         scn=dict(scn_raw),
         mqtt=dict(mqtt_raw),
+        web={**{k: w.default for k, w in WEB_KEYS.items()}, **web_raw},
     )

@@ -248,3 +248,14 @@ MQTT_KEYS: dict[str, Param] = {
     "interval_s": Param(NUMBER, default=2.0, min=0.1, max=3600),
     "command_validity_s": Param(NUMBER, min=1, max=32767),
 }
+
+# [web]: the local web interface (controller/web). `listen`: the address to bind (default all interfaces; the
+# systemd unit says how to bind one); `port` (0: any free port, for simulated boards and tests);
+# `status_public`: the status page may be read without logging in (on the LAN); configuration never is;
+# `enabled = false`: no web interface at all.
+WEB_KEYS: dict[str, Param] = {
+    "enabled": Param(bool, default=True),
+    "listen": Param(str, default="0.0.0.0"),
+    "port": Param(int, default=8080, min=0, max=65535),
+    "status_public": Param(bool, default=False),
+}

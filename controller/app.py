@@ -59,6 +59,7 @@ from controller.station.trace import TraceLog
 from controller.supervise import Supervisor
 from controller.transactions.journal import Journal, outbox_cap
 from controller.transactions.sessions import SessionManager
+from controller.web.factory import WebParts, web_server
 from hal.factory import StationDevices, build_station_devices
 
 
@@ -75,14 +76,8 @@ class StationOptions:
 
 
 class Station:
-    def __init__(
-        self,
-        board: Board,
-        state_dir: Path,
-        options: StationOptions,
-        clock: Clock | None = None,
-        trace: Callable[[str], None] | None = None,
-    ) -> None:
+    def __init__(self, board: Board, state_dir: Path, options: StationOptions, clock: Clock | None = None,
+                 trace: Callable[[str], None] | None = None) -> None:
         self.board, self.state_dir, self.options = board, state_dir, options
         private_dir(state_dir, tighten=True)  # issue 11: 0700 (RFID UIDs, keys)
         self.clock = clock = clock or SystemClock()
@@ -187,6 +182,8 @@ class Station:
         self.scn = ScnService.of(board, config, clock, sockets, self.energy, self.modbus, options.modbus_host, self.trace)
         self.mqtt = build_mqtt(board, clock, config, sockets, sessions, lambda cid: self.status.current(cid).status,
                                self._link_settings, self.limits, changes.limits_changed, self.trace)
+        self.web = web_server(board, clock, self.trace, WebParts(
+            config, self.requests, sockets, self.status_snapshot, journal, self._link_settings))
         self.reset_done = self.lifecycle.reset_done  # set when a Reset/firmware reboot has stopped the station
         self._wire()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -270,7 +267,7 @@ class Station:
                 ("status-reporter", self.status_reporter.run), ("meter-values", self.meters.run),
                 ("housekeeping", self.housekeeping.run), ("smart-charging", self.smart.run),
                 ("reservations", self.reservations.run), ("grid-meter", self.energy.run), ("mqtt", self.mqtt.run),
-                ("firmware", self.firmware.run),
+                ("firmware", self.firmware.run), ("web", self.web.run),
             )
         ]
         self.security.event("StartupOfTheDevice")

@@ -63,6 +63,7 @@ ALLOWED: dict[str, set[str]] = {
                                   "controller.leds", "controller.ocpp", "controller.transactions"},
     "controller.simcontrol": BASE | {"controller.evse", "hal"},
     "controller.backoffice": BASE,
+    "controller.web": BASE | {"controller.config", "controller.evse"},  # issue 14: the local web interface
 }
 ROOTS = {"controller.app", "controller.__main__", "controller.demo"}  # composition roots and entry points
 

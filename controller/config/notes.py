@@ -29,7 +29,7 @@ NOTES: dict[str, str] = {
     "NuvveTolerance": "stored; no Nuvve (V2G aggregator) integration",
     "ForceFirmwareRollback": "stored; the board's firmware install hook has no rollback",
     "PW-AllowSSALogin": NO_SERVICE_LOGIN,
-    "PW-SetChargerPassword": "checked and stored (salted hash); " + NO_SERVICE_LOGIN.removeprefix("stored; "),
+    "PW-SetChargerPassword": "checked and stored (salted hash); the installer's login to the local web interface",
     "PW-SetTempAccessKey": NO_SERVICE_LOGIN,
     "PW-TempAccessExpiration": NO_SERVICE_LOGIN,
     "FeatureLicenseKey": "stored; every feature of this controller is unlocked, there is nothing to license",
