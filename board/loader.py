@@ -28,6 +28,7 @@ from board.schema import (
     MODBUS_SLAVE_KEYS,
     OPTIONAL_CONNECTOR_DEVICES,
     PILOT_BANDS_DEFAULT,
+    SIGNING_METER_KEYS,
     STATION_DEVICES,
     SYSTEM_KEYS,
     Driver,
@@ -42,7 +43,7 @@ __all__ = ["Board", "BoardError", "ConnectorSpec", "DeviceSpec", "SystemSpec", "
 
 BOARD_DIR = Path(__file__).parent
 TOP_LEVEL = {"board", "connector", "pilot_bands", "limits", "defaults", "firmware", "system", "journal",
-             "modbus_slave", *STATION_DEVICES}
+             "modbus_slave", "signing_meter", *STATION_DEVICES}
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class Board:
     system: SystemSpec | None = None
     journal: dict[str, Any] = field(default_factory=dict)
     modbus_slave: dict[str, Any] = field(default_factory=dict)
+    signing_meter: dict[str, Any] = field(default_factory=dict)  # [signing_meter]: the Eichrecht meters
 
     @property
     def is_simulated(self) -> bool:
@@ -397,6 +399,13 @@ def load_board(path: str | Path) -> Board:
         except (TypeError, ValueError):
             raise loc.error(loc.key("modbus_slave", "allow"), f"modbus_slave.allow: {a!r} is not an address or network") from None
 
+    signing_raw = data.get("signing_meter", {})
+    if "signing_meter" in data:
+        _check_table(loc, signing_raw, SIGNING_METER_KEYS, "signing_meter", "signing_meter")
+    for cid in signing_raw.get("connectors", []):
+        if cid not in [c.id for c in connectors]:
+            raise loc.error(loc.key("signing_meter", "connectors"), f"signing_meter.connectors: no connector {cid!r}")
+
     return Board(
         path=p,
         name=board["name"],
@@ -411,4 +420,5 @@ def load_board(path: str | Path) -> Board:
         system=_system(loc, data, uses),
         journal=dict(journal_raw),
         modbus_slave=dict(modbus_raw),
+        signing_meter=dict(signing_raw),
     )

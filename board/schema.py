@@ -197,3 +197,11 @@ MODBUS_SLAVE_KEYS: dict[str, Param] = {
     "max_connections_per_peer": Param(int, default=2, min=1),
     "write_timeout_s": Param(NUMBER, default=5, min=0.01),
 }
+
+# [signing_meter]: the Eichrecht (signing, OCMF) meters (hal/signing_meter.py). `driver` "sim" is the simulated
+# meter (hal/sim/eichrecht.py); `connectors`: which connectors have one (default: every connector). Without this
+# section the board has none and the Eichrecht keys (SignedDataEnabled, ...) cannot be switched on.
+SIGNING_METER_KEYS: dict[str, Param] = {
+    "driver": Param(str, True, choices=("sim",)),
+    "connectors": Param(list),
+}

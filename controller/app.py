@@ -28,6 +28,7 @@ from controller.energy.meter import modbus_meter_model
 from controller.energy.settings import EnergySettings
 from controller.evse.supervisor import ControlProcess
 from controller.leds import LedController
+from controller.metering.signed import signed_meter_values
 from controller.modbus.slave import AlfenSlave, SlaveBoard
 from controller.ocpp.aligned import MeterService
 from controller.ocpp.availability import Availability
@@ -134,6 +135,8 @@ class Station:
             config, clock, journal, self.link, sessions, lambda cid: self.status.meter_sample(cid), self.devices.grid_meter,
             self.sender.notify, self.trace,
         )
+        self.signed = signed_meter_values(board.signing_meter, ids, state_dir, self._identity(), lambda c: sockets[c].energy_wh,
+                                          lambda c: sessions.sessions[c].local_tx, config, clock, journal, self.sender.notify, self.trace)
         self.leds = LedController(self.devices.leds, config, clock)
         self.notifier = SystemdNotifier()
         # OCPP feature profiles beyond Core (their state lives under the state directory)
@@ -201,8 +204,8 @@ class Station:
         s = self.sessions
         s.may_use = lambda cid, tag: not self.sockets[cid].unavailable and self.reservations.may_use(cid, tag)
         s.reservation_for = self.reservations.consume_for
-        s.on_started = self._on_tx_started
-        s.on_stopped = self._on_tx_stopped
+        s.on_started, s.on_stopped = self._on_tx_started, self._on_tx_stopped
+        s.before_stop, self.meters.signed_sample = self.signed.end, self.signed.update  # Eichrecht: signed end, updates
         s.same_group = self.auth.same_group
         rfid = self.devices.rfid
         station_keys.bind_station_keys(
@@ -241,6 +244,7 @@ class Station:
         self.auth.on_confirmed(action, local_tx, res, rec.id_tag if rec is not None else None)
 
     def _on_tx_started(self, cid: int) -> None:
+        self.signed.begin(cid)  # the signed begin value (Eichrecht)
         self.requests.on_tx_started(cid)  # a RemoteStart's TxProfile
         self.smart.notify()
 
