@@ -14,7 +14,7 @@ import pytest
 
 from hil.rig import VirtualRig
 from hil.scenarios import until
-from tests.interop.strict import StrictBackOffice, unavailable_reason
+from tests.interop.strict import StrictBackOffice, strict_session, unavailable_reason
 from tests.ocmf.verify import pair_is_valid, parse, signed_values, tampered, verifies
 
 pytestmark = pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
@@ -24,16 +24,8 @@ UID = "04A1B2C3"
 
 @pytest.fixture
 async def strict(tmp_path: Path) -> AsyncIterator[tuple[StrictBackOffice, VirtualRig]]:
-    bo = StrictBackOffice()
-    await bo.start()
-    rig = VirtualRig(bo.url, identity="OCMF1", state_dir=tmp_path / "state")
-    await rig.start()
-    try:
-        yield bo, rig
-    finally:
-        await rig.close()
-        await bo.stop()
-        assert bo.violations() == []
+    async with strict_session(tmp_path / "state", "OCMF1") as session:
+        yield session
 
 
 def frames_signed(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
