@@ -122,6 +122,10 @@ class SignedMeterValues:
         except DeviceError as exc:
             self._log(f"connector {cid}: no signed {CONTEXTS[reason]} value, the Eichrecht meter failed ({exc})")
             return None
+        except Exception as exc:  # noqa: BLE001 - a driver's bug costs the signed value, never the transaction
+            log.exception("connector %d: the Eichrecht meter's driver failed", cid)
+            self._log(f"connector {cid}: no signed {CONTEXTS[reason]} value, the meter's driver failed ({exc!r})")
+            return None
         return signed_sampled_value(record, CONTEXTS[reason])
 
     def _start_stop(self, cid: int, reason: str) -> None:

@@ -4,11 +4,14 @@
 Like a real meter it outlives a restart of the controller: its key pair and its pagination counter are kept
 in files under the state directory (`eichrecht-meter-<connector>.pem` and `.pg`, 0600, written atomically and
 fsynced), so the public key stays the same and every record has a new page number ("T<n>"), also after a
-restart. Fault injection: `offline = True` makes it raise `DeviceOffline`.
+restart. A key or counter file that cannot be read makes the meter faulty (`fault`, logged naming the
+directory): it raises `DeviceError` and never makes a new key over the old one. Fault injection: `offline =
+True` makes it raise `DeviceOffline`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from datetime import datetime
@@ -17,7 +20,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from hal.errors import DeviceOffline
+from hal.errors import DeviceError, DeviceOffline
 from hal.ocmf import (
     Gateway,
     Identification,
@@ -29,6 +32,8 @@ from hal.ocmf import (
     sign,
 )
 from hal.signing_meter import READING_REASONS
+
+log = logging.getLogger(__name__)
 
 SIM_METER = MeterInfo(vendor="Chargepoint-Sim", model="SIM-EM-OCMF", serial="", firmware="1.0")
 
@@ -70,8 +75,15 @@ class SimEichrechtMeter:
         base = state_dir / f"eichrecht-meter-{connector_id}"
         self._key_path = base.with_suffix(".pem")
         self._page_path = base.with_suffix(".pg")
-        self._key = self._load_or_make_key()
-        self._page = int(self._page_path.read_text()) if self._page_path.exists() else 0
+        self._key: ec.EllipticCurvePrivateKey | None = None
+        self._page = 0
+        self.fault: str | None = None  # a meter whose memory is broken signs nothing (and never a new key)
+        try:
+            self._key = self._load_or_make_key()
+            self._page = int(self._page_path.read_text()) if self._page_path.exists() else 0
+        except (OSError, ValueError) as exc:
+            self.fault = f"{self._key_path.parent}: the meter's key or page counter cannot be read ({exc})"
+            log.error("simulated Eichrecht meter of connector %d is faulty: %s", connector_id, self.fault)
 
     def _load_or_make_key(self) -> ec.EllipticCurvePrivateKey:
         if self._key_path.exists():
@@ -86,17 +98,26 @@ class SimEichrechtMeter:
         _write_private(self._key_path, pem)
         return key
 
+    def _working_key(self) -> ec.EllipticCurvePrivateKey:
+        if self._key is None:
+            raise DeviceError(f"simulated Eichrecht meter is faulty: {self.fault}")
+        return self._key
+
     def public_key(self) -> str:
-        return public_key_hex(self._key)
+        return public_key_hex(self._working_key())
 
     def signed_reading(self, reason: str, who: Identification) -> str:
         if reason not in READING_REASONS:
             raise ValueError(f"reading reason {reason!r} (one of {', '.join(READING_REASONS)})")
         if self.offline:
             raise DeviceOffline("simulated Eichrecht meter does not answer")
+        key = self._working_key()
         page = self._page + 1
-        _write_private(self._page_path, str(page).encode())  # a page number is never used twice
+        try:
+            _write_private(self._page_path, str(page).encode())  # a page number is never used twice
+        except OSError as exc:
+            raise DeviceError(f"simulated Eichrecht meter cannot count its page ({exc})") from exc
         self._page = page
         reading = Reading(self._wall(), reason, self._energy_wh() / 1000.0)
         payload = build_payload(self._gateway, self.info, page, who, [reading])
-        return sign(self._key, serialise(payload))
+        return sign(key, serialise(payload))

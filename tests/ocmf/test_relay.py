@@ -203,3 +203,31 @@ def test_signed_meter_values_are_never_shed_by_the_outbox_cap(b: Bench) -> None:
     assert b.journal.dropped_meter_values() > 0
     kept = [p for a, p in b.outbox() if a == "MeterValues" and signed_values(p["meterValue"])]
     assert len(kept) == 1 and verifies(signed_values(kept[0]["meterValue"])[0]["value"], b.key())
+
+
+def test_a_faulty_meter_reports_no_key_and_the_transaction_goes_on(tmp_path: Path) -> None:
+    bench(tmp_path).journal.close()  # the meter made its key
+    (tmp_path / "eichrecht-meter-1.pem").write_text("not a key")
+    b = bench(tmp_path)
+    assert b.key() == ""
+    b.config.set("SignedDataEnabled", "true")
+    run_transaction(b)
+    assert [a for a, _ in b.outbox()] == ["StartTransaction", "StopTransaction"]
+    assert signed_values(stop_data(b)) == []
+    assert sum("the Eichrecht meter failed" in line for line in b.trace) == 2  # begin and end
+    b.journal.close()
+
+
+def test_a_driver_bug_costs_the_signed_value_not_the_stop(b: Bench) -> None:
+    class Buggy:
+        def public_key(self) -> str:
+            return "00"
+
+        def signed_reading(self, reason: str, who: object) -> str:
+            raise ZeroDivisionError("driver bug")
+
+    b.signed.meters[1] = Buggy()
+    b.config.set("SignedDataEnabled", "true")
+    run_transaction(b)
+    assert [a for a, _ in b.outbox()] == ["StartTransaction", "StopTransaction"]
+    assert any("driver failed" in line for line in b.trace)

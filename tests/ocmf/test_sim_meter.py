@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hal.errors import DeviceOffline
+from hal.errors import DeviceError, DeviceOffline
 from hal.ocmf import Gateway, identification_for
 from hal.signing_meter import SigningMeter, build_signing_meters
 from hal.sim.eichrecht import SimEichrechtMeter
@@ -88,3 +88,23 @@ def test_the_board_section_decides_which_connectors_have_one(tmp_path: Path) -> 
     assert build({}) == {}
     assert sorted(build({"driver": "sim"})) == [1, 2]
     assert sorted(build({"driver": "sim", "connectors": [2]})) == [2]
+
+
+def test_a_corrupt_key_file_makes_the_meter_faulty_never_a_new_key(tmp_path: Path) -> None:
+    meter(tmp_path, [1.0])
+    key_file = tmp_path / "eichrecht-meter-1.pem"
+    key_file.write_bytes(b"-----BEGIN PRIVATE KEY-----\ngarbage\n")
+    broken = meter(tmp_path, [1.0])  # does not raise: the station starts
+    assert broken.fault is not None and str(tmp_path) in broken.fault
+    with pytest.raises(DeviceError):
+        broken.public_key()
+    with pytest.raises(DeviceError):
+        broken.signed_reading("B", identification_for("X"))
+    assert key_file.read_bytes().endswith(b"garbage\n")  # kept as it was (for diagnostics)
+
+
+def test_a_page_counter_that_cannot_be_written_is_a_device_error(tmp_path: Path) -> None:
+    m = meter(tmp_path, [1.0])
+    (tmp_path / "eichrecht-meter-1.pg.tmp").mkdir()  # the atomic write's temporary cannot be created
+    with pytest.raises(DeviceError, match="cannot count its page"):
+        m.signed_reading("B", identification_for("X"))
