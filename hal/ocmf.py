@@ -94,7 +94,7 @@ def identification_for(id_tag: str | None) -> Identification:
         return Identification(False, "NONE", None)
     hexdigits = set("0123456789abcdefABCDEF")
     if len(id_tag) in (8, 14) and set(id_tag) <= hexdigits:
-        return Identification(True, "ISO14443", id_tag.upper(), "VERIFIED", ("RFID_PLAIN", "OCPP_AUTH"))
+        return Identification(True, "ISO14443", id_tag, "VERIFIED", ("RFID_PLAIN", "OCPP_AUTH"))
     return Identification(True, "CENTRAL", id_tag, "VERIFIED", ("OCPP_AUTH",))
 
 

@@ -108,3 +108,15 @@ def test_a_page_counter_that_cannot_be_written_is_a_device_error(tmp_path: Path)
     (tmp_path / "eichrecht-meter-1.pg.tmp").mkdir()  # the atomic write's temporary cannot be created
     with pytest.raises(DeviceError, match="cannot count its page"):
         m.signed_reading("B", identification_for("X"))
+
+
+@pytest.mark.parametrize(("id_tag", "it", "shown"), [
+    ("04a1b2c3", "ISO14443", "04a1b2c3"),  # an RFID UID, as the idTag spells it
+    ("04A1B2C3D4E5F6", "ISO14443", "04A1B2C3D4E5F6"),
+    ("REMOTE-USER-7", "CENTRAL", "REMOTE-USER-7"),  # an id the back office gave
+    (None, "NONE", None),
+])
+def test_the_identification_follows_the_id_tag(tmp_path: Path, id_tag: str | None, it: str, shown: str | None) -> None:
+    m = meter(tmp_path, [1.0])
+    payload = parse(m.signed_reading("B", identification_for(id_tag))).payload
+    assert (str(payload.IT), payload.ID, payload.IS) == (it, shown, id_tag is not None)
