@@ -93,3 +93,35 @@ async def test_every_relayed_ocmf_record_verifies(strict: tuple[StrictBackOffice
     assert parse(begin).payload.ID == UID and parse(begin).payload.GI == "OCMF1"
     signed_stop_wh = float(parse(end).payload.RD[0].RV or 0) * 1000
     assert signed_stop_wh == pytest.approx(stop["params"]["meterStop"], abs=1)  # the register the station reports
+
+
+async def test_the_signed_begin_outlives_a_controller_restart(tmp_path: Path) -> None:
+    """The controller goes down mid-transaction (Power Outage Recovery: Resume) and comes back: the
+    StopTransaction carries the begin signed before the restart and the end signed after it, both verified."""
+    bo = StrictBackOffice()
+    await bo.start()
+    state = tmp_path / "state"
+    rig = VirtualRig(bo.url, identity="OCMF2", state_dir=state)
+    try:
+        await rig.start()
+        await bo.wait_in("StatusNotification", 15, lambda p: p["status"] == "Available")
+        for name, value in (("SignedDataEnabled", "true"), ("Power Outage Recovery", "Resume")):
+            assert (await bo.call("ChangeConfiguration", {"key": name, "value": value}))["status"] == "Accepted"
+        conf = await bo.call("GetConfiguration", {"key": ["PublicKey-EnergyMeter1"]})
+        key = conf["configurationKey"][0]["value"]
+        assert (await rig.command("plug", connector=1, ev={"max_current": 16}))["ok"]
+        assert (await rig.command("tag", uid=UID))["ok"]
+        await bo.wait_in("StatusNotification", 10, lambda p: p["status"] == "Charging")
+        await rig.close()  # the controller goes down (its signed begin is only in its journal)
+        rig = VirtualRig(bo.url, identity="OCMF2", state_dir=state)
+        mark = len(bo.lines)
+        await rig.start()
+        resumed = await bo.wait_in("BootNotification", 20, after=mark)
+        assert (await rig.command("tag", uid=UID))["ok"]  # the same card again: the resumed transaction stops
+        stop = await bo.wait_in("StopTransaction", 15, after=bo.lines.index(resumed))
+        begin, end = (sv["value"] for sv in signed_values(stop["params"]["transactionData"]))
+        assert verifies(begin, key) and verifies(end, key) and pair_is_valid(begin, end)
+        assert bo.violations() == []
+    finally:
+        await rig.close()
+        await bo.stop()
