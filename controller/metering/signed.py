@@ -18,7 +18,7 @@ costs the signed value (a trace line says so), never the transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -46,12 +46,16 @@ class KeyBinder(Protocol):
     def bind(
         self,
         owner: str,
-        names: Any,
+        names: Iterable[str],
         *,
         on_change: Callable[[str, str], None] | None = None,
         validator: Callable[[str], str | None] | None = None,
         live: Callable[[], str] | None = None,
     ) -> None: ...
+
+
+class Registry(Settings, KeyBinder, Protocol):
+    """The configuration registry: read by the service, its keys bound there."""
 
 
 def signed_sampled_value(record: str, context: str) -> dict[str, Any]:
@@ -165,7 +169,7 @@ def signed_meter_values(
     identity: str,
     energy_wh: Callable[[int], float],
     transaction_of: Callable[[int], int | None],
-    registry: Any,
+    registry: Registry,
     clock: Clock,
     journal: Journal,
     notify_sender: Callable[[], None],
