@@ -59,7 +59,7 @@ ALLOWED: dict[str, set[str]] = {
                                   "controller.leds", "controller.ocpp", "controller.transactions"},
     "controller.simcontrol": BASE | {"controller.evse", "hal"},
     "controller.backoffice": BASE,
-    "controller.metering": BASE | {"controller.transactions", "hal"},  # issue 13: relays the signing meters
+    "controller.metering": BASE | {"controller.config", "controller.transactions", "hal"},  # issue 13: relays the signing meters
 }
 ROOTS = {"controller.app", "controller.__main__", "controller.demo"}  # composition roots and entry points
 

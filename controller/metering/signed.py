@@ -18,11 +18,12 @@ costs the signed value (a trace line says so), never the transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from controller.clock import Clock
+from controller.config.registry import ConfigRegistry
 from controller.ports import Settings
 from controller.timefmt import format_time
 from controller.transactions.journal import Journal
@@ -38,24 +39,6 @@ PUBLIC_KEY_KEYS = {1: "PublicKey-EnergyMeter1", 2: "PublicKey-EnergyMeter2"}
 CONFIG_KEYS = (*SWITCH_KEYS, *PUBLIC_KEY_KEYS.values())
 GATEWAY_VERSION = "0.1.0"  # this controller's software version (OCMF GV), as in the BootNotification
 CONTEXTS = {"B": "Transaction.Begin", "T": "Sample.Periodic", "E": "Transaction.End"}
-
-
-class KeyBinder(Protocol):
-    """The part of the configuration registry an owner binds its keys with."""
-
-    def bind(
-        self,
-        owner: str,
-        names: Iterable[str],
-        *,
-        on_change: Callable[[str, str], None] | None = None,
-        validator: Callable[[str], str | None] | None = None,
-        live: Callable[[], str] | None = None,
-    ) -> None: ...
-
-
-class Registry(Settings, KeyBinder, Protocol):
-    """The configuration registry: read by the service, its keys bound there."""
 
 
 def signed_sampled_value(record: str, context: str) -> dict[str, Any]:
@@ -90,7 +73,7 @@ class SignedMeterValues:
         self._log = log_line or (lambda s: None)
 
     # -- keys ------------------------------------------------------------------------------------------------
-    def bind(self, registry: KeyBinder) -> None:
+    def bind(self, registry: ConfigRegistry) -> None:
         """Own the Eichrecht keys: the switches (refused without a meter) and the live public keys."""
         registry.bind(OWNER, SWITCH_KEYS, validator=self._refuse_without_meter)
         for cid, name in PUBLIC_KEY_KEYS.items():
@@ -169,7 +152,7 @@ def signed_meter_values(
     identity: str,
     energy_wh: Callable[[int], float],
     transaction_of: Callable[[int], int | None],
-    registry: Registry,
+    registry: ConfigRegistry,
     clock: Clock,
     journal: Journal,
     notify_sender: Callable[[], None],
