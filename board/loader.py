@@ -18,6 +18,7 @@ from typing import Any
 from board import system
 from board.errors import BoardError
 from board.schema import (
+    AB_ONLY_KEYS,
     BOARD_KEYS,
     CONNECTOR_DEVICES,
     CONNECTOR_KEYS,
@@ -26,8 +27,11 @@ from board.schema import (
     JOURNAL_KEYS,
     LIMITS_KEYS,
     MODBUS_SLAVE_KEYS,
+    MQTT_KEYS,
     OPTIONAL_CONNECTOR_DEVICES,
     PILOT_BANDS_DEFAULT,
+    SCN_KEYS,
+    SCN_MEMBER_KEYS,
     SIGNING_METER_KEYS,
     STATION_DEVICES,
     SYSTEM_KEYS,
@@ -43,7 +47,7 @@ __all__ = ["Board", "BoardError", "ConnectorSpec", "DeviceSpec", "SystemSpec", "
 
 BOARD_DIR = Path(__file__).parent
 TOP_LEVEL = {"board", "connector", "pilot_bands", "limits", "defaults", "firmware", "system", "journal",
-             "modbus_slave", "signing_meter", *STATION_DEVICES}
+             "modbus_slave", "scn", "mqtt", "signing_meter", *STATION_DEVICES}
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,8 @@ class Board:
     system: SystemSpec | None = None
     journal: dict[str, Any] = field(default_factory=dict)
     modbus_slave: dict[str, Any] = field(default_factory=dict)
+    scn: dict[str, Any] = field(default_factory=dict)
+    mqtt: dict[str, Any] = field(default_factory=dict)  # [mqtt] as written (controller/mqtt/settings.py)
     signing_meter: dict[str, Any] = field(default_factory=dict)  # [signing_meter]: the Eichrecht meters
 
     @property
@@ -386,9 +392,14 @@ def load_board(path: str | Path) -> Board:
 
     firmware_raw = data.get("firmware", {})
     _check_table(loc, firmware_raw, FIRMWARE_KEYS, "firmware", "firmware")
-    command = firmware_raw.get("install_command")
-    if isinstance(command, list) and not all(isinstance(a, str) for a in command):
-        raise loc.error(loc.key("firmware", "install_command"), "firmware.install_command items must be strings")
+    for key in ("install_command", "slot_install_command"):
+        value = firmware_raw.get(key)
+        if isinstance(value, list) and not all(isinstance(a, str) for a in value):
+            raise loc.error(loc.key("firmware", key), f"firmware.{key} items must be strings")
+    method = firmware_raw.get("method", "command")
+    for key in ("install_command",) if method == "ab" else AB_ONLY_KEYS:
+        if key in firmware_raw:
+            raise loc.error(loc.key("firmware", key), f"firmware.{key} does not apply to method = {method!r}")
     journal_raw = data.get("journal", {})
     _check_table(loc, journal_raw, JOURNAL_KEYS, "journal", "journal")
     modbus_raw = data.get("modbus_slave", {})
@@ -398,6 +409,18 @@ def load_board(path: str | Path) -> Board:
             ipaddress.ip_network(a, strict=False)
         except (TypeError, ValueError):
             raise loc.error(loc.key("modbus_slave", "allow"), f"modbus_slave.allow: {a!r} is not an address or network") from None
+    scn_raw = data.get("scn", {})
+    if scn_raw:
+        _check_table(loc, scn_raw, SCN_KEYS, "scn", "scn")
+    for m in scn_raw.get("members", []):
+        if not isinstance(m, dict):
+            raise loc.error(loc.key("scn", "members"), "scn.members items must be tables { address = \"host:port\" }")
+        _check_table(loc, m, SCN_MEMBER_KEYS, "scn.members", "scn")
+        host, _, port = str(m["address"]).rpartition(":")
+        if not host or not port.isdigit():
+            raise loc.error(loc.key("scn", "members"), f"scn.members: address {m['address']!r} is not host:port")
+    mqtt_raw = data.get("mqtt", {})
+    _check_table(loc, mqtt_raw, MQTT_KEYS, "mqtt", "mqtt")
 
     signing_raw = data.get("signing_meter", {})
     if "signing_meter" in data:
@@ -420,5 +443,7 @@ def load_board(path: str | Path) -> Board:
         system=_system(loc, data, uses),
         journal=dict(journal_raw),
         modbus_slave=dict(modbus_raw),
+        scn=dict(scn_raw),
+        mqtt=dict(mqtt_raw),
         signing_meter=dict(signing_raw),
     )

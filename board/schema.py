@@ -163,15 +163,28 @@ LIMITS_KEYS: dict[str, Param] = {
 
 DEFAULTS_KEYS_TYPE = (str, int, float, bool)
 
-# [firmware]: how an UpdateFirmware image is installed. `install_command` is an argv list (or a shell-like
-# string) run with `{file}` replaced by the downloaded image and `{python}` by the running interpreter; exit
-# status 0 means installed (the station then reboots), anything else InstallationFailed. `allow_unsigned`
-# (development boards only): accept the plain, unsigned UpdateFirmware; without it only SignedUpdateFirmware.
+# [firmware]: how an UpdateFirmware image is installed. `method = "command"` (the default): `install_command`
+# is an argv list (or a shell-like string) run with `{file}` replaced by the downloaded image and `{python}` by
+# the running interpreter; exit status 0 means installed (the station then reboots), anything else
+# InstallationFailed. `method = "ab"`: A/B slots (controller/firmware/slots.py): the image (a bundle of wheels)
+# is checked and installed into a new versioned venv under `slots_dir` with `slot_install_command` ({python},
+# {slot}, {bundle}, {version}; default: venv + pip from the bundle only), the `current` link is switched and the
+# controller restarts; the new version must reach BootNotification Accepted with a ticking loop within
+# `confirm_within_s`, and start at most `max_starts` times unconfirmed, else the previous slot is restored.
+# `allow_unsigned` (development boards only): accept the plain, unsigned UpdateFirmware; without it only
+# SignedUpdateFirmware.
+FIRMWARE_METHODS = ("command", "ab")
 FIRMWARE_KEYS: dict[str, Param] = {
+    "method": Param(str, default="command", choices=FIRMWARE_METHODS),
     "install_command": Param((str, list)),
     "timeout_s": Param(NUMBER, min=1),
     "allow_unsigned": Param(bool),
+    "slots_dir": Param(str, default="/opt/chargepoint/slots", why="the A/B slots' root"),
+    "slot_install_command": Param((str, list), why="builds a slot from a bundle (default: venv + pip --no-index)"),
+    "confirm_within_s": Param(NUMBER, default=180, min=5, max=3600, why="a new slot must confirm within this"),
+    "max_starts": Param(int, default=3, min=1, max=20, why="unconfirmed starts of a new slot before rollback"),
 }
+AB_ONLY_KEYS = ("slots_dir", "slot_install_command", "confirm_within_s", "max_starts")
 
 # [system]: the facts of the operating system image the board needs (board/system.py reads them; install.sh
 # applies them with `chargepoint board-setup`). Required on a board with real GPIO power outputs.
@@ -196,6 +209,44 @@ MODBUS_SLAVE_KEYS: dict[str, Param] = {
     "allow": Param(list),
     "max_connections_per_peer": Param(int, default=2, min=1),
     "write_timeout_s": Param(NUMBER, default=5, min=0.01),
+}
+
+# [scn]: the Smart Charging Network (controller/scn). `role`: "coordinator" (this station drives the others)
+# or "member"; `members` (coordinator only): tables { address = "host:port", phase_mapping = 0..9 (their
+# sockets' SCN-PhaseMapping, default 4), max_current = A (their sockets' rating, default 32) }; `discover`:
+# members announce themselves over mDNS and the coordinator finds them; `car_follow_s`: how long a car may still
+# draw a lowered offer (default 6).
+SCN_KEYS: dict[str, Param] = {
+    "role": Param(str, True, choices=("coordinator", "member")),
+    "members": Param(list),
+    "discover": Param(bool, default=False),
+    "car_follow_s": Param(NUMBER, default=6.0, min=0, max=60),
+}
+SCN_MEMBER_KEYS: dict[str, Param] = {
+    "address": Param(str, True),
+    "phase_mapping": Param(int, default=4, min=0, max=9),
+    "max_current": Param(NUMBER, default=32.0, min=0, max=80),
+}
+
+# [mqtt]: the MQTT bridge with Home Assistant discovery (controller/mqtt/). The password is never in the board
+# file: `password_file` names a file holding it (first line; keep it 0600). `tls`: connect over TLS, checking
+# the broker against `ca_file` (default: the system's CAs). `command_validity_s`: how long a max current or
+# pause command counts before Safe-MaxCurrent applies (default: the MbsSlaveTCPIPValidityTime key, as for a
+# Modbus master). `interval_s`: how often changed state is published.
+MQTT_KEYS: dict[str, Param] = {
+    "enabled": Param(bool, default=False),
+    "host": Param(str, default="localhost"),
+    "port": Param(int, default=1883, min=1, max=65535),
+    "username": Param(str),
+    "password_file": Param(str),
+    "tls": Param(bool, default=False),
+    "ca_file": Param(str),
+    "topic_prefix": Param(str, default="chargepoint"),
+    "discovery_prefix": Param(str, default="homeassistant"),
+    "client_id": Param(str),
+    "keepalive_s": Param(int, default=30, min=5, max=3600),
+    "interval_s": Param(NUMBER, default=2.0, min=0.1, max=3600),
+    "command_validity_s": Param(NUMBER, min=1, max=32767),
 }
 
 # [signing_meter]: the Eichrecht (signing, OCMF) meters (hal/signing_meter.py). `driver` "sim" is the simulated

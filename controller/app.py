@@ -28,8 +28,9 @@ from controller.energy.meter import modbus_meter_model
 from controller.energy.settings import EnergySettings
 from controller.evse.supervisor import ControlProcess
 from controller.leds import LedController
-from controller.metering.signed import signed_meter_values
+from controller.metering.signed import SignedMeterValues
 from controller.modbus.slave import AlfenSlave, SlaveBoard
+from controller.mqtt.factory import build_mqtt
 from controller.ocpp.aligned import MeterService
 from controller.ocpp.availability import Availability
 from controller.ocpp.client import ClientServices, OcppClient, frame_tracer
@@ -43,6 +44,7 @@ from controller.ocpp.smartcharging import SmartCharging
 from controller.ocpp.statusq import StatusReporter
 from controller.ocpp.trigger import Triggers
 from controller.redact import install_log_redaction, secret_key_names
+from controller.scn.service import ScnService
 from controller.sdnotify import SystemdNotifier
 from controller.statefile import private_dir
 from controller.station import keys as station_keys
@@ -113,10 +115,8 @@ class Station:
             heartbeat_interval_taker(config), self.trace, heartbeat=lambda: heartbeat_settings(config),
             on_attempt=lambda s, url, error: self.security.link_attempt(s, url, error),
         )
-        self.sessions = sessions = SessionManager(
-            ids, journal, clock, config, lambda tag: self.auth.authorize(tag), lambda cid: sockets[cid].energy_wh,
-            changes.limits_changed, self.trace,
-        )
+        self.sessions = sessions = SessionManager(ids, journal, clock, config, lambda tag: self.auth.authorize(tag),
+                                                  lambda cid: sockets[cid].energy_wh, changes.limits_changed, self.trace)
         self.sender = JournalSender(journal, self.link, clock, config, self._on_confirmed, self.trace)
         self.status_reporter = StatusReporter(config, clock, journal, self.link, self.sender, self.trace)
         self.lifecycle = Lifecycle(
@@ -127,16 +127,12 @@ class Station:
             board.path, lambda msg: self.control_events.on_message(msg), tick_s=options.tick_s,
             main_silence_s=options.main_silence_s, rt_priority=options.rt_priority, clock=clock.monotonic,
         )
-        self.limits = LimitArbiter(
-            {c.id: c.max_current for c in board.connectors}, config, sockets, self.control, sessions,
-            lambda: self.smart, self.energy,
-        )
-        self.meters = MeterService(
-            config, clock, journal, self.link, sessions, lambda cid: self.status.meter_sample(cid), self.devices.grid_meter,
-            self.sender.notify, self.trace,
-        )
-        self.signed = signed_meter_values(board.signing_meter, ids, state_dir, self._identity(), lambda c: sockets[c].energy_wh,
-                                          lambda c: sessions.sessions[c].local_tx, config, clock, journal, self.sender.notify, self.trace)
+        self.limits = LimitArbiter({c.id: c.max_current for c in board.connectors}, config, sockets, self.control,
+                                   sessions, lambda: self.smart, self.energy)
+        self.meters = MeterService(config, clock, journal, self.link, sessions, lambda cid: self.status.meter_sample(cid),
+                                   self.devices.grid_meter, self.sender.notify, self.trace)
+        self.signed = SignedMeterValues.of(board, state_dir, self._identity(), sockets, sessions, config, clock, journal,
+                                           self.sender.notify, self.trace)
         self.leds = LedController(self.devices.leds, config, clock)
         self.notifier = SystemdNotifier()
         # OCPP feature profiles beyond Core (their state lives under the state directory)
@@ -161,9 +157,8 @@ class Station:
             state_dir, self.trace_log.recent, lambda: config.get_configuration(None)[0], journal,
             self.status_snapshot, lambda: self.security.events,
         ), self.trace)
-        self.firmware = Firmware(
-            state_dir, clock, self.link, self.security, sessions, self.lifecycle.restart, board.firmware, self.trace
-        )
+        self.firmware = Firmware(state_dir, clock, self.link, self.security, sessions, self.lifecycle.restart,
+                                 board.firmware, self.trace, ticking=lambda: self.notifier.ticking)
         self.triggers = Triggers(
             sockets, config, clock, self.link, sessions, self.status, self._link_settings, self.diagnostics,
             self.firmware, self.security,
@@ -188,6 +183,9 @@ class Station:
                        board.modbus_slave),
             self.trace, options.modbus_host, options.modbus_port, options.modbus_idle_s,
         )
+        self.scn = ScnService.of(board, config, clock, sockets, self.energy, self.modbus, options.modbus_host, self.trace)
+        self.mqtt = build_mqtt(board, clock, config, sockets, sessions, lambda cid: self.status.current(cid).status,
+                               self._link_settings, self.limits, changes.limits_changed, self.trace)
         self.reset_done = self.lifecycle.reset_done  # set when a Reset/firmware reboot has stopped the station
         self._wire()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -264,22 +262,24 @@ class Station:
         await self.control.start()
         self.control.send_config(self._evse_values())
         self.limits.publish()
+        await self.modbus.start()  # only when MbsSlaveTCPIP is On (before the SCN task: it announces the slave)
         self._tasks = [
             self.supervisor.start(name, run)
             for name, run in (
-                ("ocpp-link", self.link.run), ("journal-sender", self.sender.run),
+                ("ocpp-link", self.link.run), ("journal-sender", self.sender.run), ("scn", self.scn.run),
                 ("status-reporter", self.status_reporter.run), ("meter-values", self.meters.run),
                 ("housekeeping", self.housekeeping.run), ("smart-charging", self.smart.run),
-                ("reservations", self.reservations.run), ("grid-meter", self.energy.run),
+                ("reservations", self.reservations.run), ("grid-meter", self.energy.run), ("mqtt", self.mqtt.run),
+                ("firmware", self.firmware.run),
             )
         ]
-        await self.modbus.start()  # only when MbsSlaveTCPIP is On
         self.security.event("StartupOfTheDevice")
         self.notifier.notify("READY=1")
 
     async def stop(self) -> None:
         self.notifier.notify("STOPPING=1")
         await self.modbus.stop()
+        await self.mqtt.stop()  # says offline (the last will covers every other end)
         self.supervisor.stop()
         await self.link.stop()
         for t in self._tasks:
@@ -297,4 +297,4 @@ class Station:
     def status_snapshot(self) -> dict[str, Any]:
         """For the sim control API, diagnostics and the demo."""
         return snapshot(self.sockets, self.sessions, self.status, self.link.online, self.control.restarts,
-                        self.energy.status())
+                        {**self.energy.status(), "scn": self.scn.status()})

@@ -4,7 +4,7 @@ A test checks that every writable key is either used by some module or explained
 
 from __future__ import annotations
 
-NO_SCN = "stored; the Smart Charging Network (load balancing between several stations) is not built yet"
+NO_SCN = "stored; the SCN coordinator counts the sockets it finds, each lost one at SCN-SocketSafeCurrent"
 NO_SERVICE_LOGIN = "stored; this controller has no local service-installer login (Secure Service Access)"
 
 NOTES: dict[str, str] = {
@@ -21,15 +21,9 @@ NOTES: dict[str, str] = {
     "MBTCPCentral-IPAddress": "reported only; the meter's address comes from the board file's [grid_meter]",
     "MBTCPCentral-SlaveUnitID": "reported only; the meter's unit id comes from the board file's [grid_meter]",
     "ConnectorPhaseRotation": "reported as configured; not derived from Phase-Connected yet",
-    "SCN-AlternatingPeriod": NO_SCN,
-    "SCN-PhaseMapping-1": NO_SCN,
-    "SCN-PhaseMapping-2": NO_SCN,
     "SCN-SocketCount": NO_SCN,
     "SCN-SocketID": NO_SCN,
-    "SCN-SocketSafeCurrent": NO_SCN,
     "SCN-TotalSafeCurrent": NO_SCN,
-    "SCN-TotalStaticCurrent": NO_SCN,
-    "SCN-IsEnabled": "false: " + NO_SCN.removeprefix("stored; "),
     "NuvveActive": "stored; no Nuvve (V2G aggregator) integration",
     "NuvveInterval": "stored; no Nuvve (V2G aggregator) integration",
     "NuvveTolerance": "stored; no Nuvve (V2G aggregator) integration",

@@ -9,7 +9,8 @@ safety limit); this only asks.
 Per socket the offer is the max-min fair allocation (`controller.energy.allocator`) of
 - the socket's own limits (`socket_max`: ConnectorN-MaxCurrent, the board's rating, smart charging, a limit
   in W already divided by the phases the car really uses, see `charging_phases`),
-- its Modbus setpoint (MbsSlaveTCPIPMode Socket) or Safe-MaxCurrent once that expired,
+- its Modbus setpoint (MbsSlaveTCPIPMode Socket) or Safe-MaxCurrent once that expired; in mode SCN, once the
+  station setpoints expired, SCN-SocketSafeCurrent,
 - with Static-LoadBalancing, what its car really takes (`DemandTracker`; a car that takes nothing keeps 6 A),
 under, per grid phase the station is connected to, the least of Station-MaxCurrent, the smart charging
 station limit, the Modbus SCN setpoint (mode SCN), and with Active-LoadBalancing the fuse headroom
@@ -276,6 +277,9 @@ class EnergyManager:
                 lim = self.setpoints.socket_limit(cid, now, s.mbs_mode, s.mbs_validity_s, s.safe_a)
                 if lim is not None:
                     cap = min(cap, lim)
+                lost = self.setpoints.scn_socket_limit(now, s.mbs_mode, s.mbs_validity_s, s.scn_socket_safe_a)
+                if lost is not None:
+                    cap = min(cap, lost)
             phases = socket_phases(s.connected, self.connectors.get(cid, 3), s.max_allowed_phases)
             cur = currents.get(cid)
             car = self.cars.setdefault(cid, CarPhases(OWN_SAMPLE_SKEW_S))
@@ -375,7 +379,13 @@ class EnergyManager:
                 self.poll_once()
             except Exception:  # noqa: BLE001 - load balancing must keep running; the safe current covers us
                 log.exception("energy poll failed")
-            await self.clock.sleep(self.poll_s)
+            await self.clock.sleep(self._until_next_poll())
+
+    def _until_next_poll(self) -> float:
+        """`poll_s`, or less when a Modbus setpoint runs out sooner: its fallback applies at once."""
+        now = self.clock.monotonic()
+        expiry = self.setpoints.next_expiry(now, read_field(self.config, "mbs_validity_s"))
+        return self.poll_s if expiry is None else max(0.0, min(self.poll_s, expiry - now + 0.001))
 
     # -- reporting -----------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -20,16 +20,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controller.clock import Clock
 from controller.config.registry import ConfigRegistry
-from controller.ports import Settings
+from controller.ocpp.link import installed_version
+from controller.ports import SessionsPort, Settings, SocketsView
 from controller.timefmt import format_time
 from controller.transactions.journal import Journal
 from hal.errors import DeviceError
 from hal.ocmf import Gateway, identification_for
 from hal.signing_meter import SigningMeter, build_signing_meters
+
+if TYPE_CHECKING:
+    from board.loader import Board
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +41,6 @@ OWNER = "metering"
 SWITCH_KEYS = ("SignedDataEnabled", "SignedMeterValueUpdates", "SignedStartStopMeterValue")
 PUBLIC_KEY_KEYS = {1: "PublicKey-EnergyMeter1", 2: "PublicKey-EnergyMeter2"}
 CONFIG_KEYS = (*SWITCH_KEYS, *PUBLIC_KEY_KEYS.values())
-GATEWAY_VERSION = "0.1.0"  # this controller's software version (OCMF GV), as in the BootNotification
 CONTEXTS = {"B": "Transaction.Begin", "T": "Sample.Periodic", "E": "Transaction.End"}
 
 
@@ -71,6 +74,17 @@ class SignedMeterValues:
         self._transaction_of = transaction_of
         self._notify_sender = notify_sender
         self._log = log_line or (lambda s: None)
+
+    @staticmethod
+    def of(board: Board, state_dir: Path, identity: str, sockets: SocketsView, sessions: SessionsPort,
+           registry: ConfigRegistry, clock: Clock, journal: Journal, notify_sender: Callable[[], None],
+           log_line: Callable[[str], None]) -> SignedMeterValues:
+        """The service of a station: the board's meters reading the sockets' registers, its keys bound."""
+        return signed_meter_values(
+            board.signing_meter, [c.id for c in board.connectors], state_dir, identity,
+            lambda cid: sockets[cid].energy_wh, lambda cid: sessions.sessions[cid].local_tx, registry, clock, journal,
+            notify_sender, log_line,
+        )
 
     # -- keys ------------------------------------------------------------------------------------------------
     def bind(self, registry: ConfigRegistry) -> None:
@@ -160,7 +174,7 @@ def signed_meter_values(
 ) -> SignedMeterValues:
     """The service for the board's [signing_meter] section (no meters without one), its keys bound in `registry`
     (the configuration registry: the service reads the keys from it and owns them there)."""
-    gateway = Gateway(identity, identity, GATEWAY_VERSION)
+    gateway = Gateway(identity, identity, installed_version())  # GV: the software version BootNotification reports
     meters = build_signing_meters(section, connector_ids, state_dir, energy_wh, clock.now, gateway)
     service = SignedMeterValues(meters, registry, clock, journal, transaction_of, notify_sender, log_line)
     service.bind(registry)

@@ -19,7 +19,9 @@ What the registers show (units 1/2 = sockets, 200 = station):
 - 1100 station active max current: the least room of the grid phases the station is connected to
   (Station-MaxCurrent, the grid headroom or the safe current); 1405.. the station's draw and 1411.. its room
   per grid phase (see `registers.station_max_current`); 1417..1421 the SCN setpoints (used in
-  MbsSlaveTCPIPMode SCN), 1423.. their seconds left, 1429 Safe-MaxCurrent.
+  MbsSlaveTCPIPMode SCN), 1423.. their seconds left, 1429 Safe-MaxCurrent. A station that coordinates a
+  Smart Charging Network (`controller.scn`) refuses SCN setpoints with exception 01: whoever writes them is a
+  second coordinator, a configuration error both sides report.
 - Identification: name = Identity, manufacturer and firmware as in BootNotification, serial = DeviceIdentity
   (else Identity), platform = the board's name.
   Date and time are UTC (time zone offset 0).
@@ -40,6 +42,7 @@ from controller.energy.settings import EnergySettings
 from controller.modbus import codec
 from controller.modbus.registers import (
     F32,
+    ILLEGAL_FUNCTION,
     ILLEGAL_VALUE,
     SOCKET_MAP,
     STATION_MAP,
@@ -118,6 +121,10 @@ class AlfenSlave:
             allow=conf.get("allow"),
         )
         self.running = False
+        # set when this station coordinates a Smart Charging Network (controller.scn): it takes no SCN
+        # setpoints from anyone, and a master that sends some is a second coordinator (both report it)
+        self.coordinator = False
+        self.foreign_setpoints = 0
 
     # -- life cycle ----------------------------------------------------------------------------------------
     def enabled(self) -> bool:
@@ -164,6 +171,12 @@ class AlfenSlave:
         plan = fmap.plan_write(addr, regs)
         if isinstance(plan, int):
             return plan
+        if self.coordinator and any(f.name.startswith("scn_setpoint_l") for f, _ in plan):
+            self.foreign_setpoints += 1
+            if self.foreign_setpoints == 1:
+                log.error("SCN: a Modbus master writes SCN setpoints to this coordinator: a second coordinator")
+                self._trace("SCN: a second coordinator writes SCN setpoints to this coordinator (configuration error)")
+            return ILLEGAL_FUNCTION
         s = self.energy.settings()
         values: list[tuple[Field, float]] = []
         for f, raw in plan:

@@ -120,6 +120,8 @@ class Block:
             s1 = _SEQ.unpack_from(self.buf, self.offset)[0]
             if s1 & 1:
                 continue
+            if s1 == self.seq:
+                return self._last  # nothing written since the last good read: the same values
             values = self.st.unpack_from(self.buf, self.offset + _SEQ.size)
             if _SEQ.unpack_from(self.buf, self.offset)[0] == s1:
                 self.seq = s1
