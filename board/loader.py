@@ -32,6 +32,7 @@ from board.schema import (
     PILOT_BANDS_DEFAULT,
     SCN_KEYS,
     SCN_MEMBER_KEYS,
+    SIGNING_METER_KEYS,
     STATION_DEVICES,
     SYSTEM_KEYS,
     WEB_KEYS,
@@ -47,7 +48,7 @@ __all__ = ["Board", "BoardError", "ConnectorSpec", "DeviceSpec", "SystemSpec", "
 
 BOARD_DIR = Path(__file__).parent
 TOP_LEVEL = {"board", "connector", "pilot_bands", "limits", "defaults", "firmware", "system", "journal",
-             "modbus_slave", "scn", "mqtt", "web", *STATION_DEVICES}
+             "modbus_slave", "scn", "mqtt", "web", "signing_meter", *STATION_DEVICES}
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class Board:
     scn: dict[str, Any] = field(default_factory=dict)
     mqtt: dict[str, Any] = field(default_factory=dict)  # [mqtt] as written (controller/mqtt/settings.py)
     web: dict[str, Any] = field(default_factory=dict)  # [web] with the declared defaults filled in
+    signing_meter: dict[str, Any] = field(default_factory=dict)  # [signing_meter]: the Eichrecht meters
 
     @property
     def is_simulated(self) -> bool:
@@ -424,6 +426,13 @@ def load_board(path: str | Path) -> Board:
     web_raw = data.get("web", {})
     _check_table(loc, web_raw, WEB_KEYS, "web", "web")
 
+    signing_raw = data.get("signing_meter", {})
+    if "signing_meter" in data:
+        _check_table(loc, signing_raw, SIGNING_METER_KEYS, "signing_meter", "signing_meter")
+    for cid in signing_raw.get("connectors", []):
+        if cid not in [c.id for c in connectors]:
+            raise loc.error(loc.key("signing_meter", "connectors"), f"signing_meter.connectors: no connector {cid!r}")
+
     return Board(
         path=p,
         name=board["name"],
@@ -441,4 +450,5 @@ def load_board(path: str | Path) -> Board:
         scn=dict(scn_raw),
         mqtt=dict(mqtt_raw),
         web={**{k: w.default for k, w in WEB_KEYS.items()}, **web_raw},
+        signing_meter=dict(signing_raw),
     )

@@ -259,3 +259,11 @@ WEB_KEYS: dict[str, Param] = {
     "port": Param(int, default=8080, min=0, max=65535),
     "status_public": Param(bool, default=False),
 }
+
+# [signing_meter]: the Eichrecht (signing, OCMF) meters (hal/signing_meter.py). `driver` "sim" is the simulated
+# meter (hal/sim/eichrecht.py); `connectors`: which connectors have one (default: every connector). Without this
+# section the board has none and the Eichrecht keys (SignedDataEnabled, ...) cannot be switched on.
+SIGNING_METER_KEYS: dict[str, Param] = {
+    "driver": Param(str, True, choices=("sim",)),
+    "connectors": Param(list),
+}

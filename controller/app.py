@@ -28,6 +28,7 @@ from controller.energy.meter import modbus_meter_model
 from controller.energy.settings import EnergySettings
 from controller.evse.supervisor import ControlProcess
 from controller.leds import LedController
+from controller.metering.signed import SignedMeterValues
 from controller.modbus.slave import AlfenSlave, SlaveBoard
 from controller.mqtt.factory import build_mqtt
 from controller.ocpp.aligned import MeterService
@@ -109,10 +110,8 @@ class Station:
             heartbeat_interval_taker(config), self.trace, heartbeat=lambda: heartbeat_settings(config),
             on_attempt=lambda s, url, error: self.security.link_attempt(s, url, error),
         )
-        self.sessions = sessions = SessionManager(
-            ids, journal, clock, config, lambda tag: self.auth.authorize(tag), lambda cid: sockets[cid].energy_wh,
-            changes.limits_changed, self.trace,
-        )
+        self.sessions = sessions = SessionManager(ids, journal, clock, config, lambda tag: self.auth.authorize(tag),
+                                                  lambda cid: sockets[cid].energy_wh, changes.limits_changed, self.trace)
         self.sender = JournalSender(journal, self.link, clock, config, self._on_confirmed, self.trace)
         self.status_reporter = StatusReporter(config, clock, journal, self.link, self.sender, self.trace)
         self.lifecycle = Lifecycle(
@@ -125,10 +124,10 @@ class Station:
         )
         self.limits = LimitArbiter({c.id: c.max_current for c in board.connectors}, config, sockets, self.control,
                                    sessions, lambda: self.smart, self.energy)
-        self.meters = MeterService(
-            config, clock, journal, self.link, sessions, lambda cid: self.status.meter_sample(cid), self.devices.grid_meter,
-            self.sender.notify, self.trace,
-        )
+        self.meters = MeterService(config, clock, journal, self.link, sessions, lambda cid: self.status.meter_sample(cid),
+                                   self.devices.grid_meter, self.sender.notify, self.trace)
+        self.signed = SignedMeterValues.of(board, state_dir, self._identity(), sockets, sessions, config, clock, journal,
+                                           self.sender.notify, self.trace)
         self.leds = LedController(self.devices.leds, config, clock)
         self.notifier = SystemdNotifier()
         # OCPP feature profiles beyond Core (their state lives under the state directory)
@@ -200,8 +199,8 @@ class Station:
         s = self.sessions
         s.may_use = lambda cid, tag: not self.sockets[cid].unavailable and self.reservations.may_use(cid, tag)
         s.reservation_for = self.reservations.consume_for
-        s.on_started = self._on_tx_started
-        s.on_stopped = self._on_tx_stopped
+        s.on_started, s.on_stopped = self._on_tx_started, self._on_tx_stopped
+        s.before_stop, self.meters.signed_sample = self.signed.end, self.signed.update  # Eichrecht: signed end, updates
         s.same_group = self.auth.same_group
         rfid = self.devices.rfid
         station_keys.bind_station_keys(
@@ -240,6 +239,7 @@ class Station:
         self.auth.on_confirmed(action, local_tx, res, rec.id_tag if rec is not None else None)
 
     def _on_tx_started(self, cid: int) -> None:
+        self.signed.begin(cid)  # the signed begin value (Eichrecht)
         self.requests.on_tx_started(cid)  # a RemoteStart's TxProfile
         self.smart.notify()
 

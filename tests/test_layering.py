@@ -64,6 +64,7 @@ ALLOWED: dict[str, set[str]] = {
     "controller.simcontrol": BASE | {"controller.evse", "hal"},
     "controller.backoffice": BASE,
     "controller.web": BASE | {"controller.config", "controller.evse"},  # issue 14: the local web interface
+    "controller.metering": BASE | {"controller.config", "controller.ocpp", "controller.transactions", "hal"},  # issue 13: relays the signing meters
 }
 ROOTS = {"controller.app", "controller.__main__", "controller.demo"}  # composition roots and entry points
 

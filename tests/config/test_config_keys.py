@@ -201,4 +201,4 @@ def test_hardware_absent_keys_say_so() -> None:
     notes = {k.name: k.hardware_note for k in KEYS if k.hardware_note}
     assert notes["Language"] == "stored; this board has no display"
     assert "modem" in (notes["APN-Name"] or "")
-    assert "Eichrecht" in (notes["SignedDataEnabled"] or "")
+    assert "SignedDataEnabled" not in notes  # issue 13: bound by controller/metering (a board may have the meter)
