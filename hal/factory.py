@@ -26,6 +26,7 @@ from hal.interfaces import (
     ControlPilot,
     EnergyMeter,
     ExternalSuspendInput,
+    PhaseRelay,
     ProtectiveEarthMonitor,
     ProximityPilot,
     ResidualCurrentMonitor,
@@ -61,6 +62,7 @@ class SocketDevices:
     meter: EnergyMeter
     rcd: ResidualCurrentMonitor
     pp: ProximityPilot | None = None  # a socket outlet's proximity pilot; None: a fixed cable
+    phase_relay: PhaseRelay | None = None  # the 1/3-phase switch relay; None: the socket has none
 
 
 @dataclass
@@ -157,6 +159,8 @@ def _wired_device(kind: str, cid: int, bus: SimBus, coil: wired.CoilWriter) -> A
         return wired.WiredRcd(coil, bus, cid)
     if kind == "pp":
         return wired.WiredProximity(bus, cid)
+    if kind == "phase_relay":
+        raise ValueError("the plant process has no simulated phase relay yet (in-process SimWorld only)")
     raise ValueError(f"no simulated {kind}")
 
 
@@ -181,7 +185,7 @@ def _build_power_path(
                     assert world is not None
                     devs[kind] = getattr(world.sockets[c.id], kind)
             elif spec.driver == "none":
-                devs[kind] = None if kind == "pp" else NoLock()
+                devs[kind] = None if kind in ("pp", "phase_relay") else NoLock()
             elif (c.id, kind) in first:
                 devs[kind] = first[(c.id, kind)]
             else:  # a real driver (the loader only lets through declared drivers)

@@ -1,6 +1,6 @@
-"""Real drivers on GPIO pins through gpiozero: contactor with mirror contact, connector lock, external
-suspend input, residual current monitor fault/test/reset lines, RGB status LEDs; their board-file
-declarations; the kernel check that released outputs return to inputs; lgpio's working directory.
+"""Real drivers on GPIO pins through gpiozero: contactor with mirror contact, connector lock, 1/3-phase relay
+with auxiliary contact, external suspend input, residual current monitor fault/test/reset lines, RGB status
+LEDs; their board-file declarations; the kernel check that released outputs return to inputs; lgpio's working directory.
 gpiozero is imported only here (and by hal/edges.py).
 
 Hardware assumption (CM4 carrier rev1): outputs drive relay/contactor coils through low-side drivers with a
@@ -30,7 +30,7 @@ from typing import Any
 
 from gpiozero import PWMLED, RGBLED, DigitalInputDevice, DigitalOutputDevice
 
-from board.schema import Param
+from board.schema import PHASE_RELAY_PARAMS, Param
 from hal.errors import UnsafeSystem
 from hal.real_drivers import BuildContext, RealDriver
 
@@ -151,6 +151,57 @@ class GpioLock:
     def close(self) -> None:
         self._out.off()
         self._out.close()
+        if self._fb is not None:
+            self._fb.close()
+
+
+class GpioPhaseRelay:
+    """A 1/3-phase switch relay: its coil on `pin`, its auxiliary (feedback) contact on `feedback_pin`
+    (`feedback_active_high`: the input level that means "coil pulled in"). The de-energised relay connects
+    `rest_phases` (the board's wiring, 3 or 1); the energised one the other count. Safe state: coil off; starts
+    off. `settle_s` is the control loop's (see board.schema.PHASE_RELAY_PARAMS); the driver only keeps it."""
+
+    def __init__(
+        self,
+        pin: int,
+        feedback_pin: int | None = None,
+        active_high: bool = True,
+        feedback_active_high: bool = True,
+        rest_phases: int = 3,
+        settle_s: float = 2.0,
+        pin_factory: Any = None,
+    ) -> None:
+        if rest_phases not in (1, 3):
+            raise ValueError(f"rest_phases must be 1 or 3, not {rest_phases!r}")
+        self.rest_phases = rest_phases
+        self.settle_s = settle_s
+        self._coil = DigitalOutputDevice(pin, active_high=active_high, initial_value=False, pin_factory=pin_factory)
+        self._fb = _input(feedback_pin, feedback_active_high, pin_factory) if feedback_pin is not None else None
+
+    def _phases(self, energised: bool) -> int:
+        return (1 if self.rest_phases == 3 else 3) if energised else self.rest_phases
+
+    def set_phases(self, phases: int) -> None:
+        if phases not in (1, 3):
+            raise ValueError(f"a phase relay switches between 1 and 3 phases, not {phases!r}")
+        if phases == self.rest_phases:
+            self._coil.off()
+        else:
+            self._coil.on()
+
+    @property
+    def commanded(self) -> int:
+        return self._phases(bool(self._coil.value))
+
+    def feedback_phases(self) -> int | None:
+        return None if self._fb is None else self._phases(bool(self._fb.value))
+
+    def to_safe_state(self) -> None:
+        self._coil.off()
+
+    def close(self) -> None:
+        self._coil.off()
+        self._coil.close()
         if self._fb is not None:
             self._fb.close()
 
@@ -358,6 +409,10 @@ def _rcd(p: dict[str, Any], ctx: BuildContext, name: str) -> GpioRcd:
     return GpioRcd(pin_factory=ctx.pin_factory, now=ctx.now, **p)
 
 
+def _phase_relay(p: dict[str, Any], ctx: BuildContext, name: str) -> GpioPhaseRelay:
+    return GpioPhaseRelay(pin_factory=ctx.pin_factory, **p)
+
+
 def _suspend(p: dict[str, Any], ctx: BuildContext, name: str) -> GpioSuspendInput:
     return GpioSuspendInput(pin_factory=ctx.pin_factory, **p)
 
@@ -396,6 +451,19 @@ LOCK = _power_output(
     "connector lock actuator on a GPIO, optional end switch",
     _lock,
     "lock actuator",
+)
+PHASE_RELAY = _power_output(
+    "phase_relay",
+    {
+        "pin": Param(int, True, why="relay coil output"),
+        "feedback_pin": Param(int, why="auxiliary contact input"),
+        "active_high": Param(bool, default=True, why="the level that switches the coil on"),
+        "feedback_active_high": Param(bool, default=True, why="the input level that means the coil pulled in"),
+        **PHASE_RELAY_PARAMS,
+    },
+    "1/3-phase switch relay on a GPIO, optional auxiliary contact",
+    _phase_relay,
+    "phase relay coil",
 )
 RCD = RealDriver(
     "rcd",

@@ -25,6 +25,7 @@ from hal.sim.devices import (
     SimContactor,
     SimControlPilot,
     SimLock,
+    SimPhaseRelay,
     SimProtectiveEarth,
     SimProximity,
     SimRcd,
@@ -49,6 +50,7 @@ class SimSocket:
     meter: SimSocketMeter
     rcd: SimRcd
     pp: SimProximity
+    phase_relay: SimPhaseRelay | None = None  # a board with a 1/3-phase switch relay on this socket
 
 
 class SimWorld:
@@ -80,7 +82,8 @@ class SimWorld:
         for sc in self.scenarios.values():
             sc.step(now)
         for s in self.sockets.values():
-            currents = s.ev.step(now, s.pilot.output, s.contactor.contacts_closed)
+            supply = s.phase_relay.phases if s.phase_relay is not None else 3
+            currents = s.ev.step(now, s.pilot.output, s.contactor.contacts_closed, supply)
             s.meter.integrate(currents, dt)
 
     def next_deadline(self) -> float | None:
@@ -100,6 +103,8 @@ class SimWorld:
         for s in self.sockets.values():
             s.contactor.pull_down()
             s.pilot.to_safe_state()
+            if s.phase_relay is not None:
+                s.phase_relay.to_safe_state()  # its coil falls to the pull-down too
 
     def status(self) -> dict[str, Any]:
         """What the rig sees physically, per connector: the lock, the mirror contact, the cable."""
@@ -139,6 +144,12 @@ def build_sim_world(board: Board, now: Callable[[], float]) -> SimWorld:
         delay = c.devices["contactor"].params.get("feedback_delay_s")
         if delay is not None:
             world.sockets[c.id].contactor.feedback_delay_s = float(delay)
+        relay = c.devices.get("phase_relay")
+        if relay is not None and relay.driver == "sim":
+            p = relay.params
+            world.sockets[c.id].phase_relay = SimPhaseRelay(
+                now, int(p.get("rest_phases", 3)), float(p.get("feedback_delay_s", 0.05)), bool(p.get("feedback", True))
+            )
     return world
 
 
