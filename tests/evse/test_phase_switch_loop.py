@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from controller.evse.faults import Fault
-from controller.evse.protocol import ClearFaults, ConnectorLimits, Limits
+from controller.evse.protocol import ClearFaults
 from hal.sim.devices import SimPhaseRelay
 from tests.evse.harness import Harness, board_file
 
@@ -38,8 +38,7 @@ class PhaseRig:
         self.checks: list[Callable[[], None]] = []
 
     def limits(self, max_current: float, phases: int, authorized: bool = True) -> None:
-        self.h._limits[1] = ConnectorLimits(max_current, authorized, False, phases)
-        self.h.send(Limits(dict(self.h._limits)))
+        self.h.limits(1, max_current, authorized, phases=phases)
 
     def tick(self) -> None:
         before = self.relay.commanded
@@ -247,7 +246,6 @@ def test_a_socket_without_a_relay_offers_nothing_under_limits_for_one_phase() ->
     h.limits(1, 16.0)
     h.plug()
     h.run_until(lambda: h.closed(), 5, "charging")
-    h._limits[1] = ConnectorLimits(16.0, True, False, 1)
-    h.send(Limits(dict(h._limits)))
+    h.limits(1, 16.0, phases=1)
     h.run(8.0)
     assert not h.closed() and h.duty() is None
