@@ -182,7 +182,7 @@ class GpioPhaseRelay:
         return (1 if self.rest_phases == 3 else 3) if energised else self.rest_phases
 
     def set_phases(self, phases: int) -> None:
-        if phases not in (1, 3):
+        if isinstance(phases, bool) or phases not in (1, 3):
             raise ValueError(f"a phase relay switches between 1 and 3 phases, not {phases!r}")
         if phases == self.rest_phases:
             self._coil.off()

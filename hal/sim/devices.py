@@ -158,7 +158,7 @@ class SimPhaseRelay:
         self.recorder = Recorder(now)
 
     def set_phases(self, phases: int) -> None:
-        if phases not in (1, 3):
+        if isinstance(phases, bool) or phases not in (1, 3):
             raise ValueError(f"a phase relay switches between 1 and 3 phases, not {phases!r}")
         if phases != self.commanded:
             self.settle()
