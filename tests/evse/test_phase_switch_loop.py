@@ -43,6 +43,8 @@ class PhaseRig:
     def tick(self) -> None:
         before = self.relay.commanded
         self.h.tick()
+        if not self.h.loop.switches[1].settled:
+            assert self.h.sock().pilot.output.mode.value != "pwm", "no offer during a switch"
         if self.relay.commanded != before:  # it was written in this tick, at `now`
             self.moves.append(self.h.now)
             assert not self.h.sock().contactor.contacts_closed, "the relay moved with the contacts closed"
