@@ -61,6 +61,12 @@ class ConnectorSpec:
     devices: dict[str, DeviceSpec]
     ventilation: bool = False
 
+    @property
+    def phase_relay(self) -> DeviceSpec | None:
+        """The socket's 1/3-phase switch relay (None: it has none)."""
+        spec = self.devices.get("phase_relay")
+        return spec if spec is not None and spec.driver != "none" else None
+
 
 @dataclass(frozen=True)
 class SystemSpec:

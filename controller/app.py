@@ -106,6 +106,7 @@ class Station:
             lambda: {cid: (v.currents if v.meter is not None else None) for cid, v in sockets.items()},
             changes.limits_changed, self.trace,
             grid_driver=grid.driver if grid is not None else None, grid_params=grid.params if grid is not None else None,
+            relays=[c.id for c in board.connectors if c.phase_relay is not None],
         )
         self.link = OcppLink(
             self._link_settings, self._make_client, clock, self._on_online, lambda: self.trace("back office connection lost"),
@@ -154,6 +155,7 @@ class Station:
             state_dir, config, clock, {c.id: c.phases for c in board.connectors}, sessions, journal,
             self.limits.socket_max, changes, self.trace, power_phases=self.energy.charging_phases,
         )
+        self.energy.profile_phases = self.smart.number_phases
         self.diagnostics = Diagnostics(clock, self.link, self._identity, ArchiveSources(
             state_dir, self.trace_log.recent, lambda: config.get_configuration(None)[0], journal,
             self.status_snapshot, lambda: self.security.events,
@@ -211,6 +213,8 @@ class Station:
         station_keys.bind_service_keys(
             self.config, self.state_dir, self.clock, self.link.heartbeat_changed, self.meters.changed
         )
+        relays = self.energy.relays  # the board's phase relays: 3 -> 1 switching during a session
+        self.config.bind("energy", ["ConnectorSwitch3to1PhaseSupported"], live=lambda: "true" if relays else "false")
 
     # -- small adapters between the parts ----------------------------------------------------------------------
     def _link_settings(self) -> LinkSettings:

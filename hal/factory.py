@@ -146,7 +146,7 @@ def _claim_power_outputs(board: Board, ctx: BuildContext, made: list[Any]) -> di
     return outputs
 
 
-def _wired_device(kind: str, cid: int, bus: SimBus, coil: wired.CoilWriter) -> Any:
+def _wired_device(kind: str, cid: int, bus: SimBus, coil: wired.CoilWriter, spec: DeviceSpec) -> Any:
     if kind == "pilot":
         return wired.WiredPilot(coil, bus, cid)
     if kind == "contactor":
@@ -160,7 +160,7 @@ def _wired_device(kind: str, cid: int, bus: SimBus, coil: wired.CoilWriter) -> A
     if kind == "pp":
         return wired.WiredProximity(bus, cid)
     if kind == "phase_relay":
-        raise ValueError("the plant process has no simulated phase relay yet (in-process SimWorld only)")
+        return wired.WiredPhaseRelay(coil, bus, cid, int(spec.params.get("rest_phases", 3)))
     raise ValueError(f"no simulated {kind}")
 
 
@@ -180,7 +180,7 @@ def _build_power_path(
         for kind, spec in c.devices.items():
             if spec.driver == "sim":
                 if bus is not None and coil is not None:
-                    devs[kind] = _wired_device(kind, c.id, bus, coil)
+                    devs[kind] = _wired_device(kind, c.id, bus, coil, spec)
                 else:
                     assert world is not None
                     devs[kind] = getattr(world.sockets[c.id], kind)

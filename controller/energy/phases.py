@@ -5,10 +5,10 @@
   "L2" is a single-phase station on grid L2. Socket meters measure station phases; the grid meter measures
   grid phases; load balancing compares them through this mapping.
 - A socket draws on the first `phases` (board file, 1 or 3) of the connected phases.
-- `MaxAllowedPhases` = 1 would make a socket charge on its first phase only, but that needs a phase-switch
-  relay. A board without one (every board we have: `PHASE_SWITCH_RELAY`) cannot hold a three-phase car to one
-  phase, so for the fuse headroom the car is still assumed to draw on every connected phase (the safe side);
-  the key is kept and reported, and the allocation maths takes it into account where a relay exists.
+- `MaxAllowedPhases` = 1 makes a socket charge on its first phase only, but that needs a phase-switch relay.
+  A socket without one (`PHASE_SWITCH_RELAY`, the default of the functions below) cannot hold a three-phase car
+  to one phase, so for the fuse headroom the car is still assumed to draw on every connected phase (the safe
+  side); a socket with one (board file `phase_relay`) is switched (`PhaseDecider`).
 - For the imbalance limit what counts is where the current really flows: a single-phase car on a
   three-phase socket loads one phase; `drawn_phases()` finds those phases from the socket meter. Until the
   socket meter has seen the car draw, the worst case counts: a single-phase car on the socket's first phase
@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 GRID_PHASES = ("L1", "L2", "L3")
-PHASE_SWITCH_RELAY = False  # no board file describes a 1/3-phase switch relay yet
+PHASE_SWITCH_RELAY = False  # a socket without a phase relay (the energy manager knows those with one)
 DRAWN_THRESHOLD_A = 1.0  # a phase carrying at least this much counts as used by the car
 _PHASE_RE = re.compile(r"L([123])")
 
@@ -144,7 +144,8 @@ class PhaseDecider:
 
     - `MaxAllowedPhases` 1 holds it to one phase, always (an installation rule).
     - With `EnablePhaseSwitching`: a schedule's numberPhases < 3 or register 1215 = 1 hold it to one phase
-      (they act at once: a switch down to obey a limit never waits); otherwise load balancing decides: on
+      (they act at once: a switch down to obey a limit never waits); 1215 = 3 asks for three phases at once
+      where they get at least 6 A each; otherwise load balancing decides: on
       three phases with less than 6 A per phase but at least 6 A on one, switch down; on one phase, switch
       up once three phases get 6 A + `up_margin_a` each. Load balancing's switches are `min_interval_s`
       apart so the contactor is not worn out.
@@ -177,6 +178,8 @@ class PhaseDecider:
             return 3
         if (w.profile_phases is not None and w.profile_phases < 3) or w.modbus_phases == 1:
             return 1
+        if w.modbus_phases == 3 and w.room_3 >= MIN_A:
+            return 3  # a master's explicit wish, where three phases can charge
         if now - self.changed_at < self.min_interval_s:
             return self.phases
         if self.phases == 3 and w.room_3 < MIN_A <= w.room_1:

@@ -30,7 +30,7 @@ import sys
 import time
 from typing import Any
 
-from board.loader import Board, ConnectorSpec, DeviceSpec, load_board
+from board.loader import Board, DeviceSpec, load_board
 from board.schema import PHASE_RELAY_PARAMS
 from controller.evse.connector import EvseSettings
 from controller.evse.devio import hold_safe, read_inputs, write_outputs
@@ -76,18 +76,13 @@ def build_loop(board: Board, start: float, main_silence_s: float = 3.0) -> Contr
         )
         for c in board.connectors
     }
-    relays = {c.id: relay_settings(c.devices["phase_relay"]) for c in board.connectors if has_relay(c)}
+    relays = {c.id: relay_settings(c.phase_relay) for c in board.connectors if c.phase_relay is not None}
     station = StationLimitSettings(
         tilt_threshold_deg=board.limits["tilt_threshold_deg"],
         temperature_hysteresis_c=board.limits["temperature_hysteresis_c"],
         main_silence_s=main_silence_s,
     )
     return ControlLoop(settings, station, start, relays)
-
-
-def has_relay(c: ConnectorSpec) -> bool:
-    spec = c.devices.get("phase_relay")
-    return spec is not None and spec.driver != "none"
 
 
 def relay_settings(spec: DeviceSpec) -> RelaySettings:

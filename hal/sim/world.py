@@ -117,6 +117,7 @@ class SimWorld:
                     "lock": "locked" if s.lock.locked else "unlocked",
                     "contacts": None if fb is None else ("closed" if fb else "open"),
                     "cable_a": s.ev.cable_a if s.ev.plugged else None,
+                    "phases": s.phase_relay.phases if s.phase_relay is not None else None,
                 }
             )
         return {"connectors": out}

@@ -57,6 +57,14 @@ def test_a_limit_that_needs_one_phase_never_waits_for_the_interval() -> None:
     assert d.decide(T0 + MIN_SWITCH_INTERVAL_S + 2, w(16, 16, modbus_phases=1)) == 1
 
 
+def test_modbus_asking_for_three_acts_at_once_where_three_phases_can_charge() -> None:
+    d = PhaseDecider(T0)
+    assert d.decide(T0, w(16, 16, modbus_phases=1)) == 1
+    assert d.decide(T0 + 1, w(16, 16)) == 1, "load balancing waits its interval"
+    assert d.decide(T0 + 2, w(16, 5, modbus_phases=3)) == 1, "not where three phases get less than 6 A"
+    assert d.decide(T0 + 3, w(16, 6, modbus_phases=3)) == 3
+
+
 def test_flapping_room_switches_at_most_once_per_interval() -> None:
     d = PhaseDecider(T0)
     switches, last = 0, d.phases
