@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from controller.clock import FakeClock
+from controller.config.registry import ConfigRegistry
+from controller.config.store import ConfigStore
+from controller.energy.manager import REACTION_S, EnergyManager
 from controller.energy.phases import MIN_SWITCH_INTERVAL_S, PhaseDecider, PhaseWish
+from controller.ocpp.smartcharging import SmartCharging
+from tests.energy.test_manager import FakeGridMeter
+from tests.station.test_parts import registry, sessions
+from tests.station.test_services import PROFILE, Bus, NoJournal
 
 T0 = 1000.0
 ON = {"enabled": True, "max_allowed": 3}
@@ -74,3 +84,68 @@ def test_flapping_room_switches_at_most_once_per_interval() -> None:
         switches += now != last
         last = now
     assert switches <= 3600 / MIN_SWITCH_INTERVAL_S + 1
+
+
+# -- in the EnergyManager --------------------------------------------------------------------------------------
+P1 = {"Active-LoadBalancing": "On", "ALB-ProtocolSelection": "DSMR P1", "SmartMeter-MaxCurrent": "25",
+      "EnablePhaseSwitching": "true"}  # fmt: skip
+
+
+def relay_manager(tmp_path: Path, config: dict[str, str] | None = None) -> tuple[EnergyManager, FakeClock, FakeGridMeter]:
+    clock = FakeClock()
+    reg = ConfigRegistry(ConfigStore(tmp_path / "config.json"))
+    for k, v in {**P1, **(config or {})}.items():
+        assert reg.set(k, v) in ("Accepted", "RebootRequired"), k
+    currents: dict[int, list[float] | None] = {1: [0.0, 0.0, 0.0]}
+    meter = FakeGridMeter(currents)
+    em = EnergyManager(reg, clock, {1: 3}, meter, lambda: currents, grid_driver="sim", relays=[1])
+    return em, clock, meter
+
+
+def test_the_manager_publishes_the_phases_and_counts_the_old_ones_while_the_car_follows(tmp_path: Path) -> None:
+    """After a switch to one phase the car may still draw on L2/L3 for its reaction time: until then its
+    offer is what three phases allow (8 A with 8 A left on L2), then what L1 alone allows (20 A)."""
+    em, clock, meter = relay_manager(tmp_path)
+    meter.house = [5.0, 17.0, 5.0]
+    offers: list[tuple[int, float]] = []
+    for i in range(30):
+        clock.jump(1)
+        em.poll_once()
+        if i == 20:
+            em.write_phases(1, 1)
+        offers.append((em.offers({1: 32.0}, {1})[1], em.phases_for(1)))
+    assert offers[19] == (8.0, 3)
+    react = int(REACTION_S)
+    assert offers[20 : 20 + react] == [(8.0, 1)] * react
+    assert offers[20 + react :] == [(20.0, 1)] * (10 - react)
+    assert em.status()["phase_switching"] == {"enabled": True, "relays": [1], "phases": {1: 1}}
+
+
+def test_the_manager_follows_modbus_and_the_profile(tmp_path: Path) -> None:
+    em, clock, _ = relay_manager(tmp_path)
+    em.offers({1: 32.0}, {1})
+    assert em.phases_for(1) == 3 and em.charging_phases(1) == 3
+    em.write_phases(1, 1)
+    em.offers({1: 32.0}, {1})
+    assert em.phases_for(1) == 1 and em.charging_phases(1) == 1, "a limit in W is spread over one phase"
+    em.write_phases(1, 3)
+    em.offers({1: 32.0}, {1})
+    assert em.phases_for(1) == 3
+    em.profile_phases = lambda cid: 1
+    em.offers({1: 32.0}, {1})
+    assert em.phases_for(1) == 1
+
+
+def test_a_socket_without_a_relay_publishes_any(tmp_path: Path) -> None:
+    em, _, _ = relay_manager(tmp_path)
+    assert em.phases_for(2) == 0
+
+
+def test_smart_charging_tells_the_number_phases_in_force(tmp_path: Path) -> None:
+    smart = SmartCharging(tmp_path, registry(tmp_path), FakeClock(), {1: 3}, sessions(1), NoJournal(),
+                          lambda cid: 32.0, Bus(), lambda line: None)  # fmt: skip
+    assert smart.number_phases(1) is None
+    one = {**PROFILE, "chargingSchedule": {**PROFILE["chargingSchedule"],  # type: ignore[dict-item]
+           "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0, "numberPhases": 1}]}}  # fmt: skip
+    assert smart.set_profile(1, one) == "Accepted"
+    assert smart.number_phases(1) == 1
