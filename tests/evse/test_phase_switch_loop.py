@@ -251,3 +251,17 @@ def test_a_socket_without_a_relay_offers_nothing_under_limits_for_one_phase() ->
     h.limits(1, 16.0, phases=1)
     h.run(8.0)
     assert not h.closed() and h.duty() is None
+
+
+def test_a_control_process_restart_mid_session_drops_the_relay_to_rest_and_switches_it_back(tmp_path: Path) -> None:
+    r = PhaseRig(tmp_path)
+    r.charging_on_three()
+    r.limits(16.0, 1)
+    r.until(lambda: r.h.closed() and r.relay.phases == 1, 15, "charging on one phase")
+    r.h.restart()  # the coils fall to their pull-downs: contactor open, relay at rest (three phases)
+    assert r.relay.commanded == 3 and not r.h.closed()
+    r.until(lambda: r.relay.commanded == 1, 5, "the new loop switches back before offering")
+    r.until(lambda: r.h.closed(), 15, "charging again")
+    r.run(3.0)
+    assert r.h.sock().meter.currents[1:] == (0.0, 0.0)
+    assert r.h.faults() == []
