@@ -81,12 +81,9 @@ def _input(pin: int, active_high: bool, pin_factory: Any) -> DigitalInputDevice:
     return DigitalInputDevice(pin, pull_up=None, active_state=active_high, pin_factory=pin_factory)
 
 
-class GpioContactor:
-    """Contactor coil on `pin`, feedback contact on `feedback_pin`. Safe state: open (coil off); starts open.
-
-    `feedback_active_high`: the input level that means "main contacts closed". A mirror contact (NC, IEC
-    60947-4-1 Annex F) conducts while the main contacts are open; wired to pull the opto input high it reads
-    high when open, so such a board sets `feedback_active_high = false`."""
+class _CoilWithContact:
+    """A coil output on `pin` (starts off) and an optional contact input on `feedback_pin` that tells whether
+    it pulled in (`feedback_active_high`: the level that means so). `close()` leaves the coil off."""
 
     def __init__(
         self,
@@ -98,6 +95,23 @@ class GpioContactor:
     ) -> None:
         self._coil = DigitalOutputDevice(pin, active_high=active_high, initial_value=False, pin_factory=pin_factory)
         self._fb = _input(feedback_pin, feedback_active_high, pin_factory) if feedback_pin is not None else None
+
+    def to_safe_state(self) -> None:
+        self._coil.off()
+
+    def close(self) -> None:
+        self._coil.off()
+        self._coil.close()
+        if self._fb is not None:
+            self._fb.close()
+
+
+class GpioContactor(_CoilWithContact):
+    """Contactor coil on `pin`, feedback contact on `feedback_pin`. Safe state: open (coil off); starts open.
+
+    `feedback_active_high`: the input level that means "main contacts closed". A mirror contact (NC, IEC
+    60947-4-1 Annex F) conducts while the main contacts are open; wired to pull the opto input high it reads
+    high when open, so such a board sets `feedback_active_high = false`."""
 
     def set_closed(self, closed: bool) -> None:
         if closed:
@@ -111,15 +125,6 @@ class GpioContactor:
 
     def feedback_closed(self) -> bool | None:
         return None if self._fb is None else bool(self._fb.value)
-
-    def to_safe_state(self) -> None:
-        self._coil.off()
-
-    def close(self) -> None:
-        self._coil.off()
-        self._coil.close()
-        if self._fb is not None:
-            self._fb.close()
 
 
 class GpioLock:
@@ -155,7 +160,7 @@ class GpioLock:
             self._fb.close()
 
 
-class GpioPhaseRelay:
+class GpioPhaseRelay(_CoilWithContact):
     """A 1/3-phase switch relay: its coil on `pin`, its auxiliary (feedback) contact on `feedback_pin`
     (`feedback_active_high`: the input level that means "coil pulled in"). The de-energised relay connects
     `rest_phases` (the board's wiring, 3 or 1); the energised one the other count. Safe state: coil off; starts
@@ -173,10 +178,9 @@ class GpioPhaseRelay:
     ) -> None:
         if rest_phases not in (1, 3):
             raise ValueError(f"rest_phases must be 1 or 3, not {rest_phases!r}")
+        super().__init__(pin, feedback_pin, active_high, feedback_active_high, pin_factory)
         self.rest_phases = rest_phases
         self.settle_s = settle_s
-        self._coil = DigitalOutputDevice(pin, active_high=active_high, initial_value=False, pin_factory=pin_factory)
-        self._fb = _input(feedback_pin, feedback_active_high, pin_factory) if feedback_pin is not None else None
 
     def _phases(self, energised: bool) -> int:
         return (1 if self.rest_phases == 3 else 3) if energised else self.rest_phases
@@ -195,15 +199,6 @@ class GpioPhaseRelay:
 
     def feedback_phases(self) -> int | None:
         return None if self._fb is None else self._phases(bool(self._fb.value))
-
-    def to_safe_state(self) -> None:
-        self._coil.off()
-
-    def close(self) -> None:
-        self._coil.off()
-        self._coil.close()
-        if self._fb is not None:
-            self._fb.close()
 
 
 class GpioSuspendInput:
