@@ -127,7 +127,7 @@ class GpioContactor(_CoilWithContact):
         return None if self._fb is None else bool(self._fb.value)
 
 
-class GpioLock:
+class GpioLock(_CoilWithContact):
     """Connector lock actuator held by `pin` (solenoid or motor with end switch), feedback switch on
     `feedback_pin` (`feedback_active_high`: level that means locked). Safe state: unlocked."""
 
@@ -138,26 +138,16 @@ class GpioLock:
         feedback_active_high: bool = True,
         pin_factory: Any = None,
     ) -> None:
-        self._out = DigitalOutputDevice(pin, initial_value=False, pin_factory=pin_factory)
-        self._fb = _input(feedback_pin, feedback_active_high, pin_factory) if feedback_pin is not None else None
+        super().__init__(pin, feedback_pin, True, feedback_active_high, pin_factory)
 
     def set_locked(self, locked: bool) -> None:
         if locked:
-            self._out.on()
+            self._coil.on()
         else:
-            self._out.off()
+            self._coil.off()
 
     def feedback_locked(self) -> bool | None:
         return None if self._fb is None else bool(self._fb.value)
-
-    def to_safe_state(self) -> None:
-        self._out.off()
-
-    def close(self) -> None:
-        self._out.off()
-        self._out.close()
-        if self._fb is not None:
-            self._fb.close()
 
 
 class GpioPhaseRelay(_CoilWithContact):
@@ -424,14 +414,19 @@ def _power_output(kind: str, params: dict[str, Param], what: str, build: Any, ou
     )  # fmt: skip
 
 
+def _coil_params(coil: str, contact: str, pulled_in: str) -> dict[str, Param]:
+    """The parameters of a `_CoilWithContact`: its coil output and its optional contact input."""
+    return {
+        "pin": Param(int, True, why=f"{coil} output"),
+        "feedback_pin": Param(int, why=f"{contact} input"),
+        "active_high": Param(bool, default=True, why="the level that switches the coil on"),
+        "feedback_active_high": Param(bool, default=True, why=f"the input level that means {pulled_in}"),
+    }
+
+
 CONTACTOR = _power_output(
     "contactor",
-    {
-        "pin": Param(int, True, why="coil output"),
-        "feedback_pin": Param(int, why="mirror contact input"),
-        "active_high": Param(bool, default=True, why="the level that switches the coil on"),
-        "feedback_active_high": Param(bool, default=True, why="the input level that means main contacts closed"),
-    },
+    _coil_params("coil", "mirror contact", "main contacts closed"),
     "contactor coil on a GPIO, optional mirror contact",
     _contactor,
     "contactor coil",
@@ -449,13 +444,7 @@ LOCK = _power_output(
 )
 PHASE_RELAY = _power_output(
     "phase_relay",
-    {
-        "pin": Param(int, True, why="relay coil output"),
-        "feedback_pin": Param(int, why="auxiliary contact input"),
-        "active_high": Param(bool, default=True, why="the level that switches the coil on"),
-        "feedback_active_high": Param(bool, default=True, why="the input level that means the coil pulled in"),
-        **PHASE_RELAY_PARAMS,
-    },
+    {**_coil_params("relay coil", "auxiliary contact", "the coil pulled in"), **PHASE_RELAY_PARAMS},
     "1/3-phase switch relay on a GPIO, optional auxiliary contact",
     _phase_relay,
     "phase relay coil",
