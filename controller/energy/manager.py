@@ -283,9 +283,8 @@ class EnergyManager:
                 self.modbus_phases.get(cid),
             )  # fmt: skip
             if d.decide(now, wish) != before:
-                self.trace(
-                    f"connector {cid}: {before} -> {d.phases} phases ({rooms[0]:.1f} A on one, {rooms[1]:.1f} A on three)"
-                )
+                room = f"{rooms[0]:.1f} A on one, {rooms[1]:.1f} A on three"
+                self.trace(f"connector {cid}: {before} -> {d.phases} phases ({room})")
                 asks[cid] = replace(ask, phases=physical)  # its car may still draw on the old phases
 
     # -- the allocation ------------------------------------------------------------------------------------

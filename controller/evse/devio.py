@@ -6,9 +6,10 @@ only `DeviceError`) or returns an invalid value (NaN, inf, negative current, out
 device fault, and becomes the input that stops charging (`FAIL_SAFE`, one row per device). Nothing unreadable
 ever reads as healthy.
 
-Writing opens contactors first, on every socket, before any other write (the phase relay moves after that); the residual current self-test the
-loop asks for runs before a close in the same tick, and a failed test keeps that contactor open. A close is
-written only while `may_close()` holds (the runner passes "the watchdog has not tripped"), checked right before
+Writing opens contactors first, on every socket, before any other write (a phase relay moves after that, and
+the loop moves it only while its socket's contacts read open); the residual current self-test the loop asks
+for runs before a close in the same tick, and a failed test keeps that contactor open. A close is written only
+while `may_close()` holds (the runner passes "the watchdog has not tripped"), checked right before
 each close: a watchdog trip in the middle of a write is never followed by a stale close.
 """
 
