@@ -6,8 +6,9 @@ in-process tests step it directly.
 Commands that concern the main process's devices (RFID tag, grid meter) are handled there; this world
 answers the ones for devices on the power path. Every argument is checked (type and range): a bad one is a
 `SimCommandError` (an error reply), never a crash. Fault injection: `ev_misbehave` (refuse_to_stop,
-diode_missing, shorted, never_request, pp_broken, welded), `rcd` (trip, self_test_fails), `temperature`
-(celsius, lost), `tilt` (degrees or vector, lost), `pe` (present), `meter_offline`, `meter_override`.
+diode_missing, shorted, never_request, pp_broken, welded), `phase_relay` (stuck, contacts_stuck), `rcd` (trip,
+self_test_fails), `temperature` (celsius, lost), `tilt` (degrees or vector, lost), `pe` (present),
+`meter_offline`, `meter_override`.
 Inspection: `contactor_log` (every command with its time.monotonic() time, the watchdog's safe-state calls,
 expiries), `plant_status`. The benchmark's latency scenarios (`bench_start`, `bench_status`, `bench_results`)
 live in `hal.sim.bench`.
@@ -229,6 +230,17 @@ def _misbehave(world: SimWorld, a: dict[str, Any]) -> None:
             setattr(s.ev, name, v)
 
 
+def _phase_relay(world: SimWorld, a: dict[str, Any]) -> None:
+    """Fault injection on a socket's phase relay: `stuck` (nothing moves), `contacts_stuck` (the feedback
+    follows the coil, the power contacts do not)."""
+    relay = world.socket(a).phase_relay
+    if relay is None:
+        raise ValueError("this socket has no phase relay")
+    for name in ("stuck", "contacts_stuck"):
+        if name in a:
+            setattr(relay, name, flag(a, name))
+
+
 def _temperature(world: SimWorld, a: dict[str, Any]) -> None:
     lost = flag(a, "lost") if a.get("lost") is not None else None
     celsius = num(a, "celsius", -100, 300) if "celsius" in a else None
@@ -390,6 +402,7 @@ _COMMANDS: dict[str, Callable[[SimWorld, dict[str, Any]], dict[str, Any] | None]
     "meter_offline": _meter_offline,
     "meter_override": _meter_override,
     "plant_status": _plant_status,
+    "phase_relay": _phase_relay,
     "suspend": _suspend,
     "lock": _lock,
     "meter_energy": _meter_energy,

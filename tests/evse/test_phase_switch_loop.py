@@ -13,6 +13,7 @@ import pytest
 from controller.evse.faults import Fault
 from controller.evse.protocol import ClearFaults
 from hal.sim.devices import SimPhaseRelay
+from hal.sim.world import SimCommandError
 from tests.evse.harness import Harness, board_file
 
 PP = 'pp = { driver = "sim" }'
@@ -116,7 +117,7 @@ def _at_most(r: PhaseRig, l1: float, others: float) -> None:
 def test_feedback_mismatch_is_a_named_fault_and_the_socket_stays_off(tmp_path: Path) -> None:
     r = PhaseRig(tmp_path)
     r.charging_on_three()
-    r.relay.stuck = True
+    r.h.sim("phase_relay", stuck=True)
     r.limits(16.0, 1)
     r.until(lambda: Fault.PHASE_RELAY.value in r.h.faults(), 10, "PHASE_RELAY")
     assert r.step() == "failed"
@@ -202,7 +203,7 @@ def test_limits_changing_mid_switch(tmp_path: Path) -> None:
 def test_contacts_that_do_not_follow_are_seen_from_the_meter(tmp_path: Path) -> None:
     r = PhaseRig(tmp_path)
     r.charging_on_three()
-    r.relay.contacts_stuck = True  # the aux contact says one phase; the power contacts stay on three
+    r.h.sim("phase_relay", contacts_stuck=True)  # the aux contact says one phase; the power contacts stay on three
     r.limits(16.0, 1)
     r.until(lambda: Fault.PHASE_COUNT_MISMATCH.value in r.h.faults(), 20, "PHASE_COUNT_MISMATCH")
     r.tick()
@@ -265,3 +266,11 @@ def test_a_control_process_restart_mid_session_drops_the_relay_to_rest_and_switc
     r.run(3.0)
     assert r.h.sock().meter.currents[1:] == (0.0, 0.0)
     assert r.h.faults() == []
+
+
+def test_the_sim_control_refuses_a_relay_that_is_not_there_and_bad_flags(tmp_path: Path) -> None:
+    r = PhaseRig(tmp_path)
+    with pytest.raises(SimCommandError):
+        r.h.sim("phase_relay", stuck="yes")
+    with pytest.raises(SimCommandError):
+        Harness().sim("phase_relay", stuck=True)
