@@ -271,12 +271,11 @@ class EnergyManager:
             if ask is None:
                 continue
             physical = tuple(s.connected[:3])
-            rooms = [0.0, 0.0]
-            if cid in running:
-                others = {c: asks[c] for c in running if c != cid}
-                for i, phases in enumerate((physical[:1], physical)):
-                    trial = {**others, cid: replace(ask, phases=phases, imbalance_phases=None)}
-                    rooms[i] = allocate_sockets(trial, room, imbalance)[cid]
+            rooms = [0.0, 0.0]  # what it gets (an idle socket: would get if its car started) on one, on three
+            others = {c: asks[c] for c in running if c != cid}
+            for i, phases in enumerate((physical[:1], physical)):
+                trial = {**others, cid: replace(ask, phases=phases, imbalance_phases=None)}
+                rooms[i] = allocate_sockets(trial, room, imbalance)[cid]
             before = d.phases
             wish = PhaseWish(
                 s.phase_switching, s.max_allowed_phases, rooms[0], rooms[1], self.profile_phases(cid),

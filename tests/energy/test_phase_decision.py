@@ -149,3 +149,18 @@ def test_smart_charging_tells_the_number_phases_in_force(tmp_path: Path) -> None
            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0, "numberPhases": 1}]}}  # fmt: skip
     assert smart.set_profile(1, one) == "Accepted"
     assert smart.number_phases(1) == 1
+
+
+def test_an_idle_socket_goes_back_to_three_phases_for_the_next_car(tmp_path: Path) -> None:
+    em, clock, meter = relay_manager(tmp_path)
+    meter.house = [5.0, 21.0, 5.0]
+    clock.jump(1)
+    em.poll_once()
+    em.offers({1: 32.0}, {1})
+    assert em.phases_for(1) == 1
+    meter.house = [5.0, 5.0, 5.0]
+    for _ in range(int(MIN_SWITCH_INTERVAL_S) + 2):  # the car left; the next one may come any time
+        clock.jump(1)
+        em.poll_once()
+        em.offers({1: 32.0}, set())
+    assert em.phases_for(1) == 3
