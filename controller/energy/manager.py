@@ -282,8 +282,8 @@ class EnergyManager:
                 self.modbus_phases.get(cid),
             )  # fmt: skip
             if d.decide(now, wish) != before:
-                room = f"{rooms[0]:.1f} A on one, {rooms[1]:.1f} A on three"
-                self.trace(f"connector {cid}: {before} -> {d.phases} phases ({room})")
+                seen = f"{rooms[0]:.1f} A on one, {rooms[1]:.1f} A on three"
+                self.trace(f"connector {cid}: {before} -> {d.phases} phases ({seen})")
                 asks[cid] = replace(ask, phases=physical)  # its car may still draw on the old phases
 
     # -- the allocation ------------------------------------------------------------------------------------
