@@ -91,14 +91,18 @@ P1 = {"Active-LoadBalancing": "On", "ALB-ProtocolSelection": "DSMR P1", "SmartMe
       "EnablePhaseSwitching": "true"}  # fmt: skip
 
 
-def relay_manager(tmp_path: Path, config: dict[str, str] | None = None) -> tuple[EnergyManager, FakeClock, FakeGridMeter]:
+def relay_manager(
+    tmp_path: Path, config: dict[str, str] | None = None, sockets: int = 1
+) -> tuple[EnergyManager, FakeClock, FakeGridMeter]:
+    """An EnergyManager whose sockets (1..`sockets`) all have a phase relay."""
     clock = FakeClock()
     reg = ConfigRegistry(ConfigStore(tmp_path / "config.json"))
     for k, v in {**P1, **(config or {})}.items():
         assert reg.set(k, v) in ("Accepted", "RebootRequired"), k
-    currents: dict[int, list[float] | None] = {1: [0.0, 0.0, 0.0]}
+    ids = range(1, sockets + 1)
+    currents: dict[int, list[float] | None] = {cid: [0.0, 0.0, 0.0] for cid in ids}
     meter = FakeGridMeter(currents)
-    em = EnergyManager(reg, clock, {1: 3}, meter, lambda: currents, grid_driver="sim", relays=[1])
+    em = EnergyManager(reg, clock, dict.fromkeys(ids, 3), meter, lambda: currents, grid_driver="sim", relays=ids)
     return em, clock, meter
 
 
@@ -164,3 +168,27 @@ def test_an_idle_socket_goes_back_to_three_phases_for_the_next_car(tmp_path: Pat
         em.poll_once()
         em.offers({1: 32.0}, set())
     assert em.phases_for(1) == 3
+
+
+def test_two_relay_sockets_are_each_decided_on_their_share(tmp_path: Path) -> None:
+    """Two cars under a fuse with 20 A left on L1 and 10 A on L2: on three phases they would share L2's 10 A,
+    which the first keeps (the lower id wins a tie: 10 + 0, not 5 + 5); the second would get nothing on three
+    but 10 A on L1 alone, so it goes to one phase and both charge."""
+    em, clock, meter = relay_manager(tmp_path, sockets=2)
+    meter.house = [5.0, 15.0, 5.0]
+    offers: dict[int, float] = {}
+    for _ in range(30):
+        clock.jump(1)
+        em.poll_once()
+        offers = em.offers({1: 32.0, 2: 32.0}, {1, 2})
+    assert (em.phases_for(1), em.phases_for(2)) == (3, 1)
+    assert offers == {1: 10.0, 2: 10.0}
+
+
+def test_a_switch_of_one_socket_leaves_the_next_ones_decision_intact(tmp_path: Path) -> None:
+    em, clock, _ = relay_manager(tmp_path, sockets=2)
+    em.write_phases(1, 1)
+    clock.jump(1)
+    em.poll_once()
+    em.offers({1: 32.0, 2: 32.0}, {1, 2})
+    assert (em.phases_for(1), em.phases_for(2)) == (1, 3)
