@@ -26,6 +26,7 @@ from board.schema import (
     JOURNAL_KEYS,
     LIMITS_KEYS,
     MODBUS_SLAVE_KEYS,
+    MQTT_KEYS,
     OPTIONAL_CONNECTOR_DEVICES,
     PILOT_BANDS_DEFAULT,
     STATION_DEVICES,
@@ -42,7 +43,7 @@ __all__ = ["Board", "BoardError", "ConnectorSpec", "DeviceSpec", "SystemSpec", "
 
 BOARD_DIR = Path(__file__).parent
 TOP_LEVEL = {"board", "connector", "pilot_bands", "limits", "defaults", "firmware", "system", "journal",
-             "modbus_slave", *STATION_DEVICES}
+             "modbus_slave", "mqtt", *STATION_DEVICES}
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class Board:
     system: SystemSpec | None = None
     journal: dict[str, Any] = field(default_factory=dict)
     modbus_slave: dict[str, Any] = field(default_factory=dict)
+    mqtt: dict[str, Any] = field(default_factory=dict)  # [mqtt] as written (controller/mqtt/settings.py)
 
     @property
     def is_simulated(self) -> bool:
@@ -402,6 +404,8 @@ def load_board(path: str | Path) -> Board:
             ipaddress.ip_network(a, strict=False)
         except (TypeError, ValueError):
             raise loc.error(loc.key("modbus_slave", "allow"), f"modbus_slave.allow: {a!r} is not an address or network") from None
+    mqtt_raw = data.get("mqtt", {})
+    _check_table(loc, mqtt_raw, MQTT_KEYS, "mqtt", "mqtt")
 
     return Board(
         path=p,
@@ -417,4 +421,5 @@ def load_board(path: str | Path) -> Board:
         system=_system(loc, data, uses),
         journal=dict(journal_raw),
         modbus_slave=dict(modbus_raw),
+        mqtt=dict(mqtt_raw),
     )

@@ -212,3 +212,24 @@ MODBUS_SLAVE_KEYS: dict[str, Param] = {
     "max_connections_per_peer": Param(int, default=2, min=1),
     "write_timeout_s": Param(NUMBER, default=5, min=0.01),
 }
+
+# [mqtt]: the MQTT bridge with Home Assistant discovery (controller/mqtt/). The password is never in the board
+# file: `password_file` names a file holding it (first line; keep it 0600). `tls`: connect over TLS, checking
+# the broker against `ca_file` (default: the system's CAs). `command_validity_s`: how long a max current or
+# pause command counts before Safe-MaxCurrent applies (default: the MbsSlaveTCPIPValidityTime key, as for a
+# Modbus master). `interval_s`: how often changed state is published.
+MQTT_KEYS: dict[str, Param] = {
+    "enabled": Param(bool, default=False),
+    "host": Param(str, default="localhost"),
+    "port": Param(int, default=1883, min=1, max=65535),
+    "username": Param(str),
+    "password_file": Param(str),
+    "tls": Param(bool, default=False),
+    "ca_file": Param(str),
+    "topic_prefix": Param(str, default="chargepoint"),
+    "discovery_prefix": Param(str, default="homeassistant"),
+    "client_id": Param(str),
+    "keepalive_s": Param(int, default=30, min=5, max=3600),
+    "interval_s": Param(NUMBER, default=2.0, min=0.1, max=3600),
+    "command_validity_s": Param(NUMBER, min=1, max=32767),
+}

@@ -29,6 +29,7 @@ from controller.energy.settings import EnergySettings
 from controller.evse.supervisor import ControlProcess
 from controller.leds import LedController
 from controller.modbus.slave import AlfenSlave, SlaveBoard
+from controller.mqtt.factory import build_mqtt
 from controller.ocpp.aligned import MeterService
 from controller.ocpp.availability import Availability
 from controller.ocpp.client import ClientServices, OcppClient, frame_tracer
@@ -187,6 +188,8 @@ class Station:
                        board.modbus_slave),
             self.trace, options.modbus_host, options.modbus_port, options.modbus_idle_s,
         )
+        self.mqtt = build_mqtt(board, clock, config, sockets, sessions, lambda cid: self.status.current(cid).status,
+                               self._link_settings, self.limits, changes.limits_changed, self.trace)
         self.reset_done = self.lifecycle.reset_done  # set when a Reset/firmware reboot has stopped the station
         self._wire()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -270,7 +273,7 @@ class Station:
                 ("ocpp-link", self.link.run), ("journal-sender", self.sender.run),
                 ("status-reporter", self.status_reporter.run), ("meter-values", self.meters.run),
                 ("housekeeping", self.housekeeping.run), ("smart-charging", self.smart.run),
-                ("reservations", self.reservations.run), ("grid-meter", self.energy.run),
+                ("reservations", self.reservations.run), ("grid-meter", self.energy.run), ("mqtt", self.mqtt.run),
             )
         ]
         await self.modbus.start()  # only when MbsSlaveTCPIP is On
@@ -280,6 +283,7 @@ class Station:
     async def stop(self) -> None:
         self.notifier.notify("STOPPING=1")
         await self.modbus.stop()
+        await self.mqtt.stop()  # says offline (the last will covers every other end)
         self.supervisor.stop()
         await self.link.stop()
         for t in self._tasks:

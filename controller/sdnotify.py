@@ -27,11 +27,8 @@ class SystemdNotifier:
         self.sent.append(state)
         return True
 
-    def control_stats(self, stats: dict[str, object]) -> None:
+    def control_ticks(self, ticks: int) -> None:
         """Feed the watchdog when the control loop has ticked since its last report."""
-        ticks = stats.get("ticks")
-        if not isinstance(ticks, int):
-            return
         if self._last_ticks is not None and ticks > self._last_ticks:
             self.notify("WATCHDOG=1")
         self._last_ticks = ticks

@@ -55,6 +55,7 @@ ALLOWED: dict[str, set[str]] = {
     "controller.leds": BASE | {"controller.config", "hal"},
     "controller.ocpp": BASE | {"controller.transactions", "controller.energy", "controller.evse", "controller.config"},
     "controller.modbus": BASE | {"controller.energy", "controller.ocpp", "controller.config"},
+    "controller.mqtt": BASE | {"board", "controller.energy"},  # issue 14: the MQTT bridge
     "controller.station": BASE | {"controller.auth", "controller.config", "controller.energy", "controller.evse",
                                   "controller.leds", "controller.ocpp", "controller.transactions"},
     "controller.simcontrol": BASE | {"controller.evse", "hal"},

@@ -428,7 +428,7 @@ KEYS: tuple[KeySpec, ...] = (
     # ----- Connectivity -----
     KeySpec("TransactionMessageAttempts", _I, "0", RW, CONN, "transactions",
             "Times to retry a transaction message the back office failed to process; 0 = indefinitely.",
-            minimum=0, maximum=65535, origin=OCPP),
+            minimum=1, maximum=65535, special_values=("0",), origin=OCPP),
     KeySpec("TransactionMessageRetryInterval", _I, "60", RW, CONN, "transactions",
             "Wait time (s) between resubmitting failed transaction messages (times number of earlier tries).",
             minimum=0, maximum=INT32_MAX, origin=OCPP),

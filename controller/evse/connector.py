@@ -227,6 +227,15 @@ class ConnectorController:
         return self._diode_seen
 
     @property
+    def rcd_self_test(self) -> SelfTest:
+        """The residual current monitor's self-test of this session."""
+        return self._rcd.self_test
+
+    def ev_switches(self, now: float, window_s: float) -> int:
+        """The car's own start/stop requests within the last `window_s` (what ContactorProtect counts)."""
+        return self._switches.count(now, window_s)
+
+    @property
     def pilot_known(self) -> bool:
         """May the state be reported: after a restart only once the pilot showed it (not just assumed A)."""
         return not self.quiet_until_pilot or self._connected or not self._unplug_pending

@@ -138,7 +138,8 @@ class Runner:
         if len(self._out) > 4_000_000:  # the main process stopped reading; keep the newest
             del self._out[: len(self._out) - 1_000_000]
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Send what is queued for the main process, as much as the socket takes now."""
         while self._out:
             try:
                 n = self.sock.send(self._out)
@@ -149,7 +150,8 @@ class Runner:
                 return
             del self._out[:n]
 
-    def _receive(self, now: float) -> None:
+    def receive(self, now: float) -> None:
+        """Take every message the main process has sent (a peer of another version is refused)."""
         while True:
             try:
                 data = self.sock.recv(65536)
@@ -259,7 +261,7 @@ class Runner:
                         )
                     )
                     self.max_tick_s = 0.0
-                self._flush()
+                self.flush()
                 next_tick += self.tick_s
                 now = time.monotonic()
                 if next_tick < now:
@@ -270,10 +272,10 @@ class Runner:
                     if self.edges.fileno() in readable:
                         self.edges.drain()  # a GPIO input changed (RCD fault, mirror contact, ...)
                     if self.sock.fileno() in readable:
-                        self._receive(time.monotonic())
+                        self.receive(time.monotonic())
                     next_tick = time.monotonic()  # an input edge: act now
         finally:
-            self._flush()
+            self.flush()
             self.safe_state()
             self.edges.close()
             close = getattr(self.power, "close", None)  # real drivers: stop their threads, release pins

@@ -3,9 +3,9 @@ that plays the part of the buses a real board's drivers touch (GPIO lines, the p
 registers).
 
 Layout: a header, then per socket one block the control process writes (`CoilBlock`: pilot output, coil,
-lock, self-test and reset counters, phase relay, each command stamped with the control process's time.monotonic()) and
-one block the plant writes (`SenseBlock`: pilot voltages, mirror contact, lock switch, meter, RCD, PP, phase relay feedback); then
-one station block each way (temperature, tilt, PE, suspend input / the control process's tick counter).
+lock, self-test and reset counters, phase relay, each command stamped with the control process's
+time.monotonic()) and one block the plant writes (`SenseBlock`: pilot voltages, mirror contact, lock switch,
+meter, RCD, PP, phase relay feedback); then one station block each way (temperature, tilt, PE, suspend input / the control process's tick counter).
 
 Each block has a single writer and a sequence counter (a seqlock): the writer makes it odd, writes, makes it
 even; a reader retries while it is odd or changed under it, and keeps its last good copy if the writer stays in
@@ -122,6 +122,8 @@ class Block:
             s1 = _SEQ.unpack_from(self.buf, self.offset)[0]
             if s1 & 1:
                 continue
+            if s1 == self.seq:
+                return self._last  # nothing written since the last good read: the same values
             values = self.st.unpack_from(self.buf, self.offset + _SEQ.size)
             if _SEQ.unpack_from(self.buf, self.offset)[0] == s1:
                 self.seq = s1
