@@ -180,3 +180,10 @@ def test_a_latch_handed_back_after_a_restart_holds_the_socket() -> None:
     sw.latch(Fault.PHASE_COUNT_MISMATCH, T0)
     out = sw.step(T0 + 1.0, SwitchInputs(3, NONE, False, True, 3))
     assert (out.pause, out.hold_open, out.fault) == (True, True, Fault.PHASE_COUNT_MISMATCH)
+
+
+@pytest.mark.parametrize("fault", [Fault.PHASE_RELAY, Fault.PHASE_COUNT_MISMATCH])
+def test_the_back_office_hears_a_power_switch_failure(fault: Fault) -> None:
+    from controller.ocpp.errors import ocpp_error
+
+    assert ocpp_error({fault.value}) == ("PowerSwitchFailure", fault.value)
