@@ -100,6 +100,11 @@ class Board:
     mqtt: dict[str, Any] = field(default_factory=dict)  # [mqtt] as written (controller/mqtt/settings.py)
 
     @property
+    def phase_relays(self) -> tuple[int, ...]:
+        """The sockets with a 1/3-phase switch relay."""
+        return tuple(c.id for c in self.connectors if c.phase_relay is not None)
+
+    @property
     def is_simulated(self) -> bool:
         return all(d.driver == "sim" for c in self.connectors for d in c.devices.values() if d.kind == "pilot")
 

@@ -105,9 +105,8 @@ class Station:
         self.energy = EnergyManager(
             config, clock, {c.id: c.phases for c in board.connectors}, self.devices.grid_meter,
             lambda: {cid: (v.currents if v.meter is not None else None) for cid, v in sockets.items()},
-            changes.limits_changed, self.trace,
+            changes.limits_changed, self.trace, relays=board.phase_relays,
             grid_driver=grid.driver if grid is not None else None, grid_params=grid.params if grid is not None else None,
-            relays=[c.id for c in board.connectors if c.phase_relay is not None],
         )
         self.link = OcppLink(
             self._link_settings, self._make_client, clock, self._on_online, lambda: self.trace("back office connection lost"),
@@ -213,11 +212,8 @@ class Station:
         station_keys.bind_station_keys(
             self.config, self.control, self.sockets, self.limits.publish, lambda: rfid.version() if rfid else ""
         )
-        station_keys.bind_service_keys(
-            self.config, self.state_dir, self.clock, self.link.heartbeat_changed, self.meters.changed
-        )
-        relays = self.energy.relays  # the board's phase relays: 3 -> 1 switching during a session
-        self.config.bind("energy", ["ConnectorSwitch3to1PhaseSupported"], live=lambda: "true" if relays else "false")
+        station_keys.bind_service_keys(self.config, self.state_dir, self.clock, self.link.heartbeat_changed,
+                                       self.meters.changed, self.energy.relays)
 
     # -- small adapters between the parts ----------------------------------------------------------------------
     def _link_settings(self) -> LinkSettings:
