@@ -67,6 +67,12 @@ class ConnectorSpec:
     devices: dict[str, DeviceSpec]
     ventilation: bool = False
 
+    @property
+    def phase_relay(self) -> DeviceSpec | None:
+        """The socket's 1/3-phase switch relay (None: it has none)."""
+        spec = self.devices.get("phase_relay")
+        return spec if spec is not None and spec.driver != "none" else None
+
 
 @dataclass(frozen=True)
 class SystemSpec:
@@ -100,6 +106,11 @@ class Board:
     mqtt: dict[str, Any] = field(default_factory=dict)  # [mqtt] as written (controller/mqtt/settings.py)
     web: dict[str, Any] = field(default_factory=dict)  # [web] with the declared defaults filled in
     signing_meter: dict[str, Any] = field(default_factory=dict)  # [signing_meter]: the Eichrecht meters
+
+    @property
+    def phase_relays(self) -> tuple[int, ...]:
+        """The sockets with a 1/3-phase switch relay."""
+        return tuple(c.id for c in self.connectors if c.phase_relay is not None)
 
     @property
     def is_simulated(self) -> bool:

@@ -67,28 +67,43 @@ class Driver:
         return out
 
 
-def _sim(kind: str, name: str = "sim", **params: Param) -> Driver:
-    return Driver(kind, name, params, what="simulated" if name == "sim" else "not fitted")
+def _sim(kind: str, name: str = "sim", params: Mapping[str, Param] | None = None) -> Driver:
+    return Driver(kind, name, dict(params or {}), what="simulated" if name == "sim" else "not fitted")
 
 
 CONNECTOR_DEVICES = ("pilot", "contactor", "lock", "meter", "rcd")
 # the proximity pilot of a socket outlet (IEC 61851-1 Annex B): required (not "none") on each connector of a
-# socket board; absent (or "none") on a `fixed_cable = true` board, whose cable is rated by the board
-OPTIONAL_CONNECTOR_DEVICES = ("pp",)
+# socket board; absent (or "none") on a `fixed_cable = true` board, whose cable is rated by the board.
+# phase_relay: the 1/3-phase switch relay of a three-phase socket (controller/evse/phaseswitch.py); optional.
+OPTIONAL_CONNECTOR_DEVICES = ("pp", "phase_relay")
 STATION_DEVICES = ("temperature", "tilt", "rfid", "leds", "grid_meter", "suspend_input")
 DEVICE_KINDS = CONNECTOR_DEVICES + OPTIONAL_CONNECTOR_DEVICES + STATION_DEVICES
-OPTIONAL_DEVICES = ("lock", "pp", "tilt", "rfid", "leds", "grid_meter", "suspend_input")  # these may be "none"
+OPTIONAL_DEVICES = ("lock", "pp", "phase_relay", "tilt", "rfid", "leds", "grid_meter", "suspend_input")  # these may be "none"
+
+# the settings of a phase relay that the control loop reads (every phase_relay driver declares them)
+PHASE_RELAY_PARAMS: dict[str, Param] = {
+    "rest_phases": Param(int, default=3, choices=(1, 3), why="the position of the de-energised relay (safe state)"),
+    "settle_s": Param(
+        NUMBER, default=2.0, min=0.0, max=60.0,
+        why="wait after the relay moved before the offer comes back (some cars need longer than 2 s)",
+    ),
+}  # fmt: skip
+_SIM_PARAMS: dict[str, dict[str, Param]] = {
+    "contactor": {
+        "feedback": Param(bool, default=True, why="the simulated contactor has a mirror contact"),
+        "feedback_delay_s": Param(NUMBER, min=0.0, max=1.0, why="delay of the simulated mirror contact"),
+    },
+    "phase_relay": {
+        **PHASE_RELAY_PARAMS,
+        "feedback": Param(bool, default=True, why="the simulated relay has a feedback contact"),
+        "feedback_delay_s": Param(NUMBER, min=0.0, max=1.0, why="delay of the simulated relay and its feedback"),
+    },
+}
 
 # the drivers of the simulated board (hal/sim) and "none" for optional devices; real drivers are entry points
 SIM_DRIVERS: dict[str, dict[str, Driver]] = {
     kind: {
-        "sim": _sim(kind)
-        if kind != "contactor"
-        else _sim(
-            kind,
-            feedback=Param(bool, default=True, why="the simulated contactor has a mirror contact"),
-            feedback_delay_s=Param(NUMBER, min=0.0, max=1.0, why="delay of the simulated mirror contact"),
-        ),
+        "sim": _sim(kind, params=_SIM_PARAMS.get(kind)),
         **({"none": _sim(kind, "none")} if kind in OPTIONAL_DEVICES else {}),
     }
     for kind in DEVICE_KINDS

@@ -102,7 +102,7 @@ class Station:
         self.energy = EnergyManager(
             config, clock, {c.id: c.phases for c in board.connectors}, self.devices.grid_meter,
             lambda: {cid: (v.currents if v.meter is not None else None) for cid, v in sockets.items()},
-            changes.limits_changed, self.trace,
+            changes.limits_changed, self.trace, relays=board.phase_relays,
             grid_driver=grid.driver if grid is not None else None, grid_params=grid.params if grid is not None else None,
         )
         self.link = OcppLink(
@@ -148,6 +148,7 @@ class Station:
             state_dir, config, clock, {c.id: c.phases for c in board.connectors}, sessions, journal,
             self.limits.socket_max, changes, self.trace, power_phases=self.energy.charging_phases,
         )
+        self.energy.profile_phases = self.smart.number_phases
         self.diagnostics = Diagnostics(clock, self.link, self._identity, ArchiveSources(
             state_dir, self.trace_log.recent, lambda: config.get_configuration(None)[0], journal,
             self.status_snapshot, lambda: self.security.events,
@@ -206,9 +207,8 @@ class Station:
         station_keys.bind_station_keys(
             self.config, self.control, self.sockets, self.limits.publish, lambda: rfid.version() if rfid else ""
         )
-        station_keys.bind_service_keys(
-            self.config, self.state_dir, self.clock, self.link.heartbeat_changed, self.meters.changed
-        )
+        station_keys.bind_service_keys(self.config, self.state_dir, self.clock, self.link.heartbeat_changed,
+                                       self.meters.changed, self.energy.relays)
 
     # -- small adapters between the parts ----------------------------------------------------------------------
     def _link_settings(self) -> LinkSettings:

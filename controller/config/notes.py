@@ -11,10 +11,6 @@ NOTES: dict[str, str] = {
     "OfflineAuthorise": "obsolete: a write sets LocalAuthorizeOffline (as the document says it was replaced)",
     "OnlineAuthorise": "obsolete: a write sets LocalPreAuthorize to the opposite value (true = always ask the back office)",
     "NFC-Version2": "empty: this board has one card reader",
-    "EnablePhaseSwitching": "stored; this board has no 1/3-phase switch relay (Modbus 1215 accepts only the present phase count)",
-    "MaxAllowedPhases": "stored; without a phase-switch relay a three-phase car cannot be held to one phase; "
-    "load balancing assumes all wired phases",
-    "ConnectorSwitch3to1PhaseSupported": "false: this board has no phase-switch relay",
     "SmartChargingMode": "stored; only meaningful with OCPP 1.5, this station speaks 1.6J (SmartCharging profile)",
     "MBTCPSmart-IPAddress": "reported only; the meter's address comes from the board file's [grid_meter]",
     "MBTCPSmart-SlaveUnitID": "reported only; the meter's unit id comes from the board file's [grid_meter]",

@@ -39,7 +39,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3  # 3: phase switching (ConnectorLimits.phases, State.phases)
 MAX_LINE = 65536
 
 Vector = tuple[float, float, float]
@@ -69,6 +69,7 @@ class ConnectorLimits:
     max_current: float = 0.0
     authorized: bool = False
     suspended: bool = False
+    phases: int = 0  # the phases max_current is meant for (1 or 3; the relay switches to them); 0: any
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,8 @@ class State:
     locked: bool = False  # the lock's feedback (its command where it has none)
     latched: tuple[str, ...] = ()  # the faults that outlive a control-process restart
     cable_a: float | None = None  # the cable's rating read from PP; None: none read (fixed cable, no cable)
+    phases: int | None = None  # the phase relay's position; None: the socket has no relay
+    phase_switch: str = ""  # the step of a phase switch (controller/evse/phaseswitch.py); "" without a relay
 
 
 @dataclass(frozen=True, slots=True)

@@ -361,7 +361,8 @@ class ControlProcess:
         return Limits(
             {
                 int(k): ConnectorLimits(
-                    float(v.get("max_current", 0.0)), v.get("authorized") is True, v.get("suspended") is True
+                    float(v.get("max_current", 0.0)), v.get("authorized") is True, v.get("suspended") is True,
+                    int(v.get("phases", 0)),
                 )
                 for k, v in self._limits.items()
             }

@@ -11,8 +11,9 @@ What the registers show (units 1/2 = sockets, 200 = station):
 - 1206 "actual applied max current": the offer energy management computed for the socket (the least of every
   limit, 0 while the station holds the car: external suspend, a second car waiting for the first to follow); 1210 reads back exactly what was written (0.0 before any write), 1208 the whole seconds left of its
   validity, 1214 whether it is used (MbsSlaveTCPIPMode Socket and still valid), 1212 Safe-MaxCurrent.
-- 1215 (phases): the number of phases the socket charges on. A write needs EnablePhaseSwitching, and since
-  this board has no phase-switch relay only the present number is accepted; anything else is exception 03.
+- 1215 (phases): the number of phases the socket charges on. A write needs EnablePhaseSwitching; on a socket
+  with a phase relay 1 or 3 is a wish its relay follows (`EnergyManager.write_phases`), on one without only
+  the present number is accepted; anything else is exception 03.
 - 300.. socket meter: voltages, currents and their sum, total power, delivered energy; what the socket meter
   does not measure (N current, line voltages, power factor, per-phase power and energy, apparent and reactive
   values, frequency) reads 0xFFFF (NaN).
@@ -37,7 +38,7 @@ from typing import Any
 
 from controller.clock import Clock
 from controller.energy.manager import EnergyManager
-from controller.energy.phases import PHASE_SWITCH_RELAY, charging_phase_count, to_grid
+from controller.energy.phases import charging_phase_count, to_grid
 from controller.energy.settings import EnergySettings
 from controller.modbus import codec
 from controller.modbus.registers import (
@@ -188,7 +189,8 @@ class AlfenSlave:
                     return ILLEGAL_VALUE
             elif f.type == U16:  # 1215: phases
                 v = float(raw[0])
-                if not s.phase_switching or v not in (1.0, 3.0) or int(v) != self._phases(s, unit):
+                relay = unit in self.energy.relays
+                if not s.phase_switching or v not in (1.0, 3.0) or (not relay and int(v) != self._phases(s, unit)):
                     return ILLEGAL_VALUE
             else:
                 return ILLEGAL_VALUE
@@ -198,13 +200,17 @@ class AlfenSlave:
                 self.energy.write_socket_setpoint(unit, v)
             elif f.name.startswith("scn_setpoint_l"):
                 self.energy.write_phase_setpoint(int(f.name[-1]) - 1, v)
-            # phases: the present number, accepted and nothing to change (no relay)
+            elif f.name == "phases" and unit in self.energy.relays:
+                self.energy.write_phases(unit, int(v))  # the relay follows (controller/energy/phases.py)
+            # phases without a relay: the present number, accepted and nothing to change
         return None
 
     # -- values --------------------------------------------------------------------------------------------
     def _phases(self, s: EnergySettings, cid: int) -> int:
+        if cid in self.energy.relays:
+            return self.energy.phases_for(cid)
         board_phases = self._board.phases.get(cid, 3)
-        return charging_phase_count(s.connected, board_phases, s.max_allowed_phases, PHASE_SWITCH_RELAY)
+        return charging_phase_count(s.connected, board_phases, s.max_allowed_phases)
 
     def station_values(self) -> Mapping[str, Any]:
         s = self.energy.settings()

@@ -37,6 +37,10 @@ class Allocation(Protocol):
         held: set[int] | frozenset[int] = frozenset(),
     ) -> dict[int, float]: ...
 
+    def phases_for(self, cid: int) -> int:
+        """The phases a socket's offer is meant for (its phase relay's target); 0: any (no relay)."""
+        ...
+
 
 class SessionLimits(Protocol):
     @property
@@ -94,6 +98,7 @@ class LimitArbiter:
                 "max_current": offers[cid],
                 "authorized": self._sessions.authorized(cid) and not self._sockets[cid].unavailable,
                 "suspended": self._sessions.sessions[cid].suspended or external_suspend,
+                "phases": self._allocation.phases_for(cid),
             }
             for cid in self._sockets
         }

@@ -95,6 +95,8 @@ class Plant:
             sock.contactor.command(bool(c.contactor), c.contactor_at, c.contactor_refresh)
             if bool(c.lock) != sock.lock.commanded:
                 sock.lock.set_locked(bool(c.lock))
+            if sock.phase_relay is not None and c.phases in (1, 3) and c.phases != sock.phase_relay.commanded:
+                sock.phase_relay.set_phases(c.phases)
             new_tests = c.rcd_tests - self._tests_seen.get(cid, 0)
             if new_tests > 0:
                 sock.rcd.self_tests += new_tests
@@ -110,6 +112,7 @@ class Plant:
             high, low = sock.ev.pilot_voltages(sock.pilot.output)
             fb = sock.contactor.feedback_closed()
             lock_fb = sock.lock.feedback_locked()
+            relay_fb = sock.phase_relay.feedback_phases() if sock.phase_relay is not None else None
             try:
                 m = sock.meter.read()
                 meter = dict(
@@ -129,6 +132,7 @@ class Plant:
                 rcd_trip=int(sock.rcd.trip),
                 rcd_test_ok=int(not sock.rcd.self_test_fails),
                 pp_ohms=sock.pp.read_ohms(),
+                phase_fb=-1 if relay_fb is None else relay_fb,
                 **meter,  # type: ignore[arg-type]
             )
             written[cid] = self.now()

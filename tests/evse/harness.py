@@ -72,9 +72,14 @@ class Harness:
 
     # -- the main process's side ---------------------------------------------------------------------------
     def limits(
-        self, cid: int = 1, max_current: float = 32.0, authorized: bool = True, suspended: bool = False
+        self,
+        cid: int = 1,
+        max_current: float = 32.0,
+        authorized: bool = True,
+        suspended: bool = False,
+        phases: int = 0,
     ) -> None:
-        self._limits[cid] = ConnectorLimits(max_current, authorized, suspended)
+        self._limits[cid] = ConnectorLimits(max_current, authorized, suspended, phases)
         self.send(Limits(dict(self._limits)))
 
     def config(self, values: dict[str, str]) -> None:

@@ -173,7 +173,7 @@ async def test_the_main_process_refuses_another_version() -> None:
 
 def test_json_on_the_wire_is_plain() -> None:
     obj = json.loads(p.encode(p.Limits({1: p.ConnectorLimits(16.0, True, False)})))
-    assert obj == {"t": "limits", "connectors": {"1": {"max_current": 16.0, "authorized": True, "suspended": False}}}
+    assert obj == {"t": "limits", "connectors": {"1": {"max_current": 16.0, "authorized": True, "suspended": False, "phases": 0}}}
 
 
 async def test_two_stops_at_once_both_finish() -> None:

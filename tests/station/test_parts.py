@@ -101,6 +101,9 @@ class Allocation:
         self.held = set(held)
         return {cid: min(a, cap) for cid, a in socket_max.items()}
 
+    def phases_for(self, cid: int) -> int:
+        return 0  # no phase relay
+
 
 def registry(tmp_path: Path) -> ConfigRegistry:
     return ConfigRegistry(ConfigStore(tmp_path / "config.json"))
@@ -122,8 +125,8 @@ def test_limits_take_the_least_of_socket_board_schedules_and_availability(tmp_pa
     arbiter.publish()
     assert allocation.held == {2}  # held by the station: its share goes to socket 1
     assert control.limits[-1] == {
-        1: {"max_current": 10.0, "authorized": True, "suspended": False},  # the schedule's 10 A
-        2: {"max_current": 16.0, "authorized": False, "suspended": False},  # unavailable: not authorised
+        1: {"max_current": 10.0, "authorized": True, "suspended": False, "phases": 0},  # the schedule's 10 A
+        2: {"max_current": 16.0, "authorized": False, "suspended": False, "phases": 0},  # unavailable: not authorised
     }
     assert arbiter.commanded == control.limits[-1] and arbiter.socket_max(1) == 20.0
 
