@@ -148,7 +148,7 @@ class Station:
             state_dir, config, clock, {c.id: c.phases for c in board.connectors}, sessions, journal,
             self.limits.socket_max, changes, self.trace, power_phases=self.energy.charging_phases,
         )
-        self.energy.profile_phases = self.smart.number_phases
+        self.energy.phase_plan.profile_phases = self.smart.number_phases
         self.diagnostics = Diagnostics(clock, self.link, self._identity, ArchiveSources(
             state_dir, self.trace_log.recent, lambda: config.get_configuration(None)[0], journal,
             self.status_snapshot, lambda: self.security.events,

@@ -59,10 +59,9 @@ from controller.energy.meter import (
     select_source,
     timing_of,
 )
+from controller.energy.phaseplan import PhasePlan
 from controller.energy.phases import (
     CarPhases,
-    PhaseDecider,
-    PhaseWish,
     drawn_phases,
     format_phases,
     socket_phases,
@@ -122,11 +121,7 @@ class EnergyManager:
         self.reaction_s = reaction_s
         self.may_draw = {cid: MayDraw(reaction_s) for cid in self.connectors}
         self.cars = {cid: CarPhases(OWN_SAMPLE_SKEW_S) for cid in self.connectors}
-        self.relays = frozenset(cid for cid in relays if self.connectors.get(cid) == 3)
-        self.deciders = {cid: PhaseDecider(clock.monotonic()) for cid in sorted(self.relays)}
-        self.modbus_phases: dict[int, int] = {}  # register 1215 as a master wrote it
-        # numberPhases of the charging schedule in force (the composition root connects smart charging)
-        self.profile_phases: Callable[[int], int | None] = lambda cid: None
+        self.phase_plan = PhasePlan(self.connectors, relays, clock.monotonic(), reaction_s, trace)
         self.suspend_input: bool | None = None
         # MbsSlaveTCPIP as it was when the station started (the key needs a reboot): set by the Modbus slave.
         # While true, Modbus setpoints (or Safe-MaxCurrent once they expire) limit per MbsSlaveTCPIPMode.
@@ -239,53 +234,17 @@ class EnergyManager:
 
     def write_phases(self, cid: int, phases: int) -> None:
         """Register 1215 written (1 or 3; the slave checked it): a wish for a socket with a relay."""
-        self.modbus_phases[cid] = phases
+        self.phase_plan.modbus_phases[cid] = phases
         self.on_change()
 
-    # -- phase switching -----------------------------------------------------------------------------------
     def phases_for(self, cid: int) -> int:
         """The phases a socket's limits are meant for and its relay should switch to; 0: no relay (any)."""
-        d = self.deciders.get(cid)
-        return 0 if d is None else d.phases
+        return self.phase_plan.phases_for(cid)
 
-    def _phases_of(self, connected: tuple[int, ...], cid: int, now: float, max_allowed: int) -> tuple[int, ...]:
-        """The grid phases a socket's car may draw on. A relay socket whose phases changed less than
-        `reaction_s` ago counts on all of them: its car may still draw on the old ones."""
-        d = self.deciders.get(cid)
-        if d is None:
-            return socket_phases(connected, self.connectors.get(cid, 3), max_allowed)
-        physical = tuple(connected[:3])
-        return physical if now - d.changed_at < self.reaction_s else physical[: d.phases]
-
-    def _decide_phases(
-        self,
-        s: EnergySettings,
-        now: float,
-        asks: dict[int, SocketAsk],
-        running: set[int],
-        room: list[float | None],
-        imbalance: float | None,
-    ) -> None:
-        """Each relay socket's phase count (`PhaseDecider`), from what it would get on one and on three."""
-        for cid, d in self.deciders.items():
-            ask = asks.get(cid)
-            if ask is None:
-                continue
-            physical = tuple(s.connected[:3])
-            rooms = [0.0, 0.0]  # what it gets (an idle socket: would get if its car started) on one, on three
-            others = {c: asks[c] for c in running if c != cid}
-            for i, phases in enumerate((physical[:1], physical)):
-                trial = {**others, cid: replace(ask, phases=phases, imbalance_phases=None)}
-                rooms[i] = allocate_sockets(trial, room, imbalance)[cid]
-            before = d.phases
-            wish = PhaseWish(
-                s.phase_switching, s.max_allowed_phases, rooms[0], rooms[1], self.profile_phases(cid),
-                self.modbus_phases.get(cid),
-            )  # fmt: skip
-            if d.decide(now, wish) != before:
-                seen = f"{rooms[0]:.1f} A on one, {rooms[1]:.1f} A on three"
-                self.trace(f"connector {cid}: {before} -> {d.phases} phases ({seen})")
-                asks[cid] = replace(ask, phases=physical)  # its car may still draw on the old phases
+    @property
+    def relays(self) -> frozenset[int]:
+        """The sockets with a 1/3-phase relay."""
+        return self.phase_plan.relays
 
     # -- the allocation ------------------------------------------------------------------------------------
     def charging_phases(self, cid: int) -> int:
@@ -295,7 +254,7 @@ class EnergyManager:
         connected = read_field(self.config, "connected")
         if cid == 0 or cid not in self.connectors:
             return len(connected)
-        d = self.deciders.get(cid)
+        d = self.phase_plan.deciders.get(cid)
         if d is not None:
             return self.cars[cid].count(tuple(connected[: d.phases]))
         phases = socket_phases(connected, self.connectors[cid], read_field(self.config, "max_allowed_phases"))
@@ -345,7 +304,7 @@ class EnergyManager:
                 lost = self.setpoints.scn_socket_limit(now, s.mbs_mode, s.mbs_validity_s, s.scn_socket_safe_a)
                 if lost is not None:
                     cap = min(cap, lost)
-            phases = self._phases_of(s.connected, cid, now, s.max_allowed_phases)
+            phases = self.phase_plan.phases_of(s.connected, cid, now, s.max_allowed_phases)
             cur = currents.get(cid)
             car = self.cars.setdefault(cid, CarPhases(OWN_SAMPLE_SKEW_S))
             if cid in active:
@@ -383,7 +342,7 @@ class EnergyManager:
         asks = self._asks(s, now, socket_max, active, running)
         static, full = self.rooms(s, now, station_cap)
         self.last_room = full
-        self._decide_phases(s, now, asks, running, full, imbalance)
+        self.phase_plan.decide(s, now, asks, running, full, imbalance)
         meter_lost = s.active_lb and self.meter_room(s, now) is None
         wanted = {cid: asks[cid] for cid in running}
         target = allocate_sockets(wanted, full, imbalance)
@@ -474,8 +433,7 @@ class EnergyManager:
             "room": [None if r is None else round(r, 2) for r in self.last_room],
             "offers": dict(self.last_offers),
             "phase_connected": format_phases(s.connected),
-            "phase_switching": {"enabled": s.phase_switching, "relays": sorted(self.relays),
-                                "phases": {cid: d.phases for cid, d in self.deciders.items()}},
+            "phase_switching": self.phase_plan.status(s.phase_switching),
             "external_suspend": {"mode": s.suspend_mode, "contact_closed": self.suspend_input,
                                  "suspended": self.external_suspend},
             "modbus": {"enabled": self.modbus_enabled, "key": s.mbs_enabled, "mode": s.mbs_mode},

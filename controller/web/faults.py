@@ -30,6 +30,8 @@ MEANING: dict[Fault, str] = {
     Fault.MAIN_SILENT: "The control loop does not hear the main process",
     Fault.LOCK: "The connector lock does not reach its position",
     Fault.LOOP_STALL: "The control loop stalled (watchdog)",
+    Fault.PHASE_RELAY: "The 1/3-phase switch relay does not reach the position it was commanded to",
+    Fault.PHASE_COUNT_MISMATCH: "The vehicle draws on more phases than the socket switched it to",
 }
 
 _EFFECT = {Action.STOP: "charging stopped", Action.PAUSE: "charging paused", Action.REPORT: "reported only"}

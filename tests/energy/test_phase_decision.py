@@ -135,7 +135,7 @@ def test_the_manager_follows_modbus_and_the_profile(tmp_path: Path) -> None:
     em.write_phases(1, 3)
     em.offers({1: 32.0}, {1})
     assert em.phases_for(1) == 3
-    em.profile_phases = lambda cid: 1
+    em.phase_plan.profile_phases = lambda cid: 1
     em.offers({1: 32.0}, {1})
     assert em.phases_for(1) == 1
 

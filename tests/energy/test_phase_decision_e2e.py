@@ -63,7 +63,7 @@ class Station:
             self.config, self.clock, {1: 3}, self.grid, lambda: {1: list(self.h.sock().meter.currents)},
             self._changed, self.trace.append, grid_driver="sim", relays=[1],
         )  # fmt: skip
-        self.em.deciders[1].min_interval_s = MIN_INTERVAL_S
+        self.em.phase_plan.deciders[1].min_interval_s = MIN_INTERVAL_S
         self.next_poll = self.h.now
         self.rooms: deque[tuple[float, list[float]]] = deque()
         self.max_seen = [0.0, 0.0, 0.0]
