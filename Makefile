@@ -43,8 +43,11 @@ endif
 	@test -x /usr/bin/chromedriver || { echo "chromedriver not found: installing Debian's chromium and chromium-driver"; \
 		apt-get install -y chromium chromium-driver || { apt-get update && apt-get install -y chromium chromium-driver; }; }
 
+# two workers (pytest-xdist): most tests wait on processes and sockets, so the suite takes about half the time.
+# `PYTEST_WORKERS=0 make test` runs it in one process.
+PYTEST_WORKERS ?= 2
 test: $(STAMP) $(INTEROP) tools
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS)
 	$(VENV)/bin/ruff check controller hal board hil tests bench
 	$(VENV)/bin/mypy controller hal board hil bench
 
