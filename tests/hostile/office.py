@@ -67,6 +67,7 @@ class HostileOffice:
     heartbeat_interval: int = 300
     frames: list[Frame] = field(default_factory=list)
     abandoned: set[str] = field(default_factory=set)  # CALL ids we chose not to answer (now)
+    requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Authorization) per connection
     port: int = 0
     _server: Server | None = None
     _ws: ServerConnection | None = None
@@ -106,6 +107,8 @@ class HostileOffice:
     async def _handle(self, ws: ServerConnection) -> None:
         self._conns += 1
         conn = self._conns
+        if ws.request is not None:
+            self.requests.append((ws.request.path, ws.request.headers.get("Authorization")))
         self._ws = ws
         self._notify()
         try:
