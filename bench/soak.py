@@ -399,12 +399,28 @@ class Soak:
         return ok
 
 
-def _reap(pids: list[int]) -> None:
+def _reap(pids: list[int], bound_s: float = 10.0) -> None:
     """Wait for the killed main process's children, which this process inherited as their subreaper (their
-    write_bytes are then added to ours)."""
-    for pid in pids:
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(pid, 0)
+    write_bytes are then added to ours). They leave by themselves when their channel closes; one still there
+    after `bound_s` is killed, as systemd's KillMode=mixed would."""
+    end = time.monotonic() + bound_s
+    left = list(pids)
+    while left:
+        for pid in list(left):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # not our child (no subreaper): its parent is init now
+                done = pid
+            if done:
+                left.remove(pid)
+        if left and time.monotonic() > end:
+            for pid in left:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            end = float("inf")
+            print(f"children {left} still there {bound_s:g} s after the main process: SIGKILLed", flush=True)
+        if left:
+            time.sleep(0.05)
 
 
 def _delivered(journal: Path) -> bool:
@@ -464,7 +480,6 @@ def main(argv: list[str] | None = None) -> int:
     seed = args.seed if args.seed is not None else random.randrange(2**31)
     print(f"soak: {args.minutes:g} minutes on {BOARD}, seed {seed}", flush=True)
     _subreaper()
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     state = Path(tempfile.mkdtemp(prefix="soak-", dir="/var/tmp"))  # a real disk: tmpfs counts no writes
     try:
         return asyncio.run(Soak(args.minutes, seed, state / "state").run())

@@ -142,9 +142,8 @@ class Station:
         self.auth = Authorizer(state_dir, config, clock, self.link, sessions, sockets, self.sender.notify, changes, self.trace)
         self.security = Security(state_dir, config, clock, self.link, self._identity, self.trace)
         journal.report_to(self.security.event)  # issue 11: a damaged journal, outbox drops: security events
-        if journal.problems:  # and the damaged journal as an error status of the station, once online
-            info = "journal in memory, not durable" if journal.in_memory else "journal damaged, kept aside"
-            self.status_reporter.alert(0, "InternalError", info, "JournalDamaged")
+        if journal.problems:  # and as an error status of the station (connector 0), once online
+            self.status_reporter.alert(0, "InternalError", "transaction journal damaged", "JournalDamaged")
         self.availability = Availability(state_dir, ids, sockets, sessions, changes, self.trace)
         self.availability.apply()
         self.reservations = Reservations(

@@ -104,7 +104,7 @@ async def test_the_station_starts_and_reports_a_damaged_journal(tmp_path: Path) 
         status = await rig.bo.wait_for("StatusNotification", rig.identity,
                                        lambda p: p["connectorId"] == 0 and p["errorCode"] != "NoError", timeout=10)
         assert status.payload["errorCode"] == "InternalError" and status.payload["status"] == "Available"
-        assert status.payload["info"] == "journal damaged, kept aside"
+        assert status.payload["info"] == "transaction journal damaged"
         assert status.payload["vendorErrorCode"] == "JournalDamaged"
         # after the station's own status (NoError) of connector 0, so the error is the last word
         zero = [r.payload for r in rig.bo.records if r.action == "StatusNotification" and r.direction == "in"

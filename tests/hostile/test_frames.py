@@ -12,7 +12,7 @@ from typing import Any
 
 from controller.clock import FakeClock
 from tests.hostile.office import NO_REPLY, HostileOffice, Incoming, result
-from tests.hostile.support import advance_until, station_at
+from tests.hostile.support import advance_until, remote_session, station_at
 
 LINK_LIMIT = 2**20  # the websocket frame limit of the charge point (controller/ocpp/connect.py)
 RECOVERY_S = 10.0  # clock seconds a dropped link may take to be back (reconnect backoff starts at 1 s)
@@ -106,8 +106,7 @@ async def test_a_second_answer_to_one_call_is_ignored(tmp_path: Path, office: Ho
     office.answer = answer
     clock = FakeClock()
     async with station_at(tmp_path, office, clock=clock) as rig:
-        assert (await office.result("RemoteStartTransaction", {"idTag": "DUP", "connectorId": 1}))["status"] == "Accepted"
-        await rig.cmd("plug", connector=1)
+        await remote_session(rig, office, "DUP")
         await advance_until(clock, office, lambda: rig.station.sender.sent >= 1, 20, "StartTransaction confirmed", 0.5)
         await advance_until(clock, office, lambda: rig.conn(1)["ocpp_status"] == "Charging", 20, "charging", 0.5)
         assert rig.conn(1)["transaction_id"] == 501
@@ -139,8 +138,7 @@ async def test_a_late_reply_to_an_abandoned_call_is_not_taken_for_the_next_one(t
     async with station_at(tmp_path, office, clock=clock, config={
         "OCPP-reply timeout": "30", "TransactionMessageAttempts": "3", "TransactionMessageRetryInterval": "10",
     }) as rig:
-        assert (await office.result("RemoteStartTransaction", {"idTag": "OOO", "connectorId": 1}))["status"] == "Accepted"
-        await rig.cmd("plug", connector=1)
+        await remote_session(rig, office, "OOO")
         await advance_until(clock, office, lambda: len(office.calls("StartTransaction")) >= 2, 60,
                             "StartTransaction tried again after the reply timeout", 1.0)
         first, second = office.calls("StartTransaction")[:2]
