@@ -79,7 +79,8 @@ class HostileOffice:
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
-        self._server = await serve(self._handle, "127.0.0.1", 0, subprotocols=[Subprotocol("ocpp1.6")],
+        # a restarted office listens on the port it had (the charge point's URL stays valid)
+        self._server = await serve(self._handle, "127.0.0.1", self.port, subprotocols=[Subprotocol("ocpp1.6")],
                                    max_size=2**22, ping_interval=None)
         self.port = self._server.sockets[0].getsockname()[1] if hasattr(self._server, "sockets") else 0
         if not self.port:
@@ -188,6 +189,13 @@ class HostileOffice:
         reply = await self.call(action, payload, timeout)
         assert reply[0] == 4, reply
         return str(reply[2])
+
+    async def close_cleanly(self, code: int = 1000) -> None:
+        """End the connection with a closing handshake (the back office restarts, or logs the charge point out)."""
+        ws = self._ws
+        if ws is not None:
+            await ws.close(code)
+            await self.wait(lambda: self._ws is not ws, what="the connection closed")
 
     async def drop(self) -> None:
         ws = self._ws
