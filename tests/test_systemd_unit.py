@@ -22,6 +22,7 @@ UNIT = Path(__file__).resolve().parents[1] / "systemd" / "chargepoint.service"
 SYSTEM_UNITS = Path("/usr/lib/systemd/system")
 MAX_EXPOSURE = 2.5
 MODBUS_PORT = 502  # the Modbus TCP port an Alfen-compatible master expects (below 1024: privileged)
+FIRMWARE_SLOTS = "/opt/chargepoint/slots"  # where the A/B firmware installation writes the new slot
 
 
 def directives(text: str, section: str = "Service") -> dict[str, list[str]]:
@@ -210,6 +211,13 @@ def test_the_modbus_port_and_the_network_are_still_granted() -> None:
     assert "PrivateNetwork" not in s and "IPAddressDeny" not in s
     calls = allowed_syscalls(s)
     assert {"socket", "socketpair", "bind", "listen", "connect", "ioctl", "setsid", "execve", "clone"} <= calls
+
+
+def test_the_firmware_slots_stay_writable_under_the_read_only_system() -> None:
+    s = service()
+    assert one(s, "ProtectSystem") == "strict"
+    assert FIRMWARE_SLOTS in {w.removeprefix("-") for w in words(s, "ReadWritePaths")}
+    assert shlex.split(one(s, "ExecStart"))[0].startswith(str(Path(FIRMWARE_SLOTS).parent) + "/")
 
 
 def test_state_files_are_private_from_creation() -> None:
