@@ -1,6 +1,7 @@
 """What the soak run (`bench/soak.py`) measures and how it judges it, as pure functions: the /proc readings of a
 process (RSS, open fds, bytes written), whether RSS and fds stay flat, and the reconciliation of the controller's
-transaction journal with what the back office received (every transaction exactly once).
+transaction journal with what the back office received (every transaction exactly once), and the table of
+RSS, fds and bytes written over time that it prints.
 
 "Flat": over the samples taken after a process's warm-up, the highest value of the last third of the run is at
 most the highest value of the first third plus a tolerance (a leak grows; a busy moment is a spike that the first
@@ -10,6 +11,7 @@ restarted fresh), so a leak shows as long as one incarnation lives through a thi
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,3 +142,25 @@ def reconcile(journal: Iterable[Any], backoffice: Mapping[int, Mapping[str, Any]
         if bo.get("unknown_start"):
             problems.append(f"back office transaction {tid} known only from its StopTransaction")
     return Reconciliation(len(records), len(backoffice), tuple(problems), dict(resends))
+
+
+def table_rows(samples: list[Sample], written: list[tuple[float, int]], every_s: float = 15.0) -> list[tuple[float, str]]:
+    """One line per `every_s` seconds: the last sample of each kind at that time and the bytes written."""
+    rows: list[tuple[float, str]] = []
+    next_t = 0.0
+    last: dict[str, Sample] = {}
+    by_t = collections.defaultdict(list)
+    for s in samples:
+        by_t[round(s.t, 1)].append(s)
+    for t, total in written:
+        for s in by_t.get(round(t, 1), []):
+            last[s.kind] = s
+        if t + 1e-6 < next_t:
+            continue
+        next_t = t + every_s
+        cells = []
+        for kind in ("main", "control"):
+            got = last.get(kind)
+            cells.append(f"{got.pid:8d} {got.rss_kib / 1024:5.1f} {got.fds:4d}" if got else f"{'-':>8} {'-':>5} {'-':>4}")
+        rows.append((t, f"{cells[0]}     {cells[1]}   {total / 1e6:9.2f}"))
+    return rows
