@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench soak fuzz fuzz-energy mutate fuzz-loop lint typecheck clean keys-doc tools
+.PHONY: demo test bench soak fuzz fuzz-energy mutate fuzz-loop lint typecheck clean keys-doc tools hil scn screenshots
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || { \
@@ -27,17 +27,31 @@ $(INTEROP): tests/interop/package.json tests/interop/package-lock.json
 
 # tests/test_systemd_unit.py runs `systemd-analyze verify` on the unit: Debian's systemd package has it
 SYSTEMD_ANALYZE := $(shell command -v systemd-analyze 2>/dev/null)
+# tests/mqtt start Debian's mosquitto broker (in /usr/sbin, not on every PATH); they fail, not skip, without it
+MOSQUITTO := $(shell PATH="$$PATH:/usr/sbin" command -v mosquitto 2>/dev/null)
 
 tools:
 ifeq ($(SYSTEMD_ANALYZE),)
 	@echo "systemd-analyze not found: installing Debian's systemd package"
 	apt-get install -y systemd || { apt-get update && apt-get install -y systemd; }
 endif
+ifeq ($(MOSQUITTO),)
+	@echo "mosquitto not found: installing Debian's mosquitto package (the MQTT tests' broker)"
+	apt-get install -y mosquitto || { apt-get update && apt-get install -y mosquitto; }
+endif
+	@# tests/web/test_browser.py drives Debian's chromium through chromium-driver (selenium, pinned)
+	@test -x /usr/bin/chromedriver || { echo "chromedriver not found: installing Debian's chromium and chromium-driver"; \
+		apt-get install -y chromium chromium-driver || { apt-get update && apt-get install -y chromium chromium-driver; }; }
 
 test: $(STAMP) $(INTEROP) tools
 	$(PY) -m pytest
 	$(VENV)/bin/ruff check controller hal board hil tests bench
 	$(VENV)/bin/mypy controller hal board hil bench
+
+# the Smart Charging Network with N controllers as real processes (make test runs N = 3)
+N ?= 8
+scn: $(STAMP)
+	SCN_N=$(N) $(PY) -m pytest tests/scn/test_network_e2e.py --timeout=600 -q -s
 
 # the end-to-end energy property test, long and random (a failure is kept in .hypothesis/ and replayed first)
 ENERGY_FUZZ_EXAMPLES ?= 400
@@ -52,7 +66,7 @@ mutate: $(STAMP)
 
 # the model-based test of the control loop with a bigger, random profile (the suite runs 200 x 200)
 fuzz-loop: $(STAMP)
-	FUZZ_EXAMPLES=2000 FUZZ_STEPS=400 FUZZ_RANDOM=1 $(PY) -m pytest -q -p no:cacheprovider tests/evse/test_model.py --hypothesis-show-statistics
+	FUZZ_EXAMPLES=2000 FUZZ_STEPS=400 FUZZ_RANDOM=1 $(PY) -m pytest -q -p no:cacheprovider --timeout=0 tests/evse/test_model.py --hypothesis-show-statistics
 
 bench: $(STAMP)
 	$(PY) -m bench
@@ -68,9 +82,20 @@ SECONDS ?= 60
 fuzz: $(STAMP)
 	$(PY) -m tests.fuzz $(SECONDS)
 
+# the HIL scenarios: RIG=virtual (the controller on the simulated board, as in `make test`) or RIG=real (on the
+# physical rig's Raspberry Pi, docs/hil-rig.md; HIL_IDENTITY, HIL_BACKOFFICE_HOST/PORT as the board is set up)
+RIG ?= virtual
+hil: $(STAMP)
+	@if [ "$(RIG)" = real ]; then HIL_RIG=real $(PY) -m pytest -q tests/hil/test_hil_real.py; \
+	else $(PY) -m pytest -q tests/test_hil_virtual.py tests/hil/test_real_rig.py; fi
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check controller hal board hil tests bench
 	$(VENV)/bin/mypy controller hal board hil bench
+
+# docs/screenshots/status.png and configuration.png, taken by headless chromium from a simulated station
+screenshots: $(STAMP) tools
+	$(PY) -m tests.web.screenshots docs/screenshots
 
 keys-doc: $(STAMP)
 	$(PY) -m controller keys --markdown

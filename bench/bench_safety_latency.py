@@ -24,6 +24,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -92,20 +94,26 @@ class Flood:
             await self._server.wait_closed()
 
 
+async def _wakeup_result(proc: asyncio.subprocess.Process) -> dict[str, Any]:
+    """The baseline's figures, or {} when it did not finish (then the line is left out, and said so)."""
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), 10.0)
+        return dict(json.loads(out.decode().strip().splitlines()[-1]))
+    except (TimeoutError, ValueError, IndexError):
+        if proc.returncode is None:
+            proc.kill()
+        print("(machine wake-up baseline did not finish: not shown)", flush=True)
+        return {}
+
+
 def _fmt(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.2f} ms"
 
 
 async def run(events: int, tick_s: float, limit_s: float, rt_priority: int = 0) -> list[str]:
     """One measurement; the lines to print."""
-    stats: dict[str, Any] = {}
-
-    def on_message(msg: dict[str, Any]) -> None:
-        if msg.get("t") == "stats":
-            stats.update(msg)
-
     cp = ControlProcess(
-        BOARD, on_message, tick_s=tick_s, main_silence_s=10.0, hang_timeout_s=30.0, rt_priority=rt_priority
+        BOARD, lambda msg: None, tick_s=tick_s, main_silence_s=10.0, hang_timeout_s=30.0, rt_priority=rt_priority
     )
     await cp.start()
     flood = Flood()
@@ -124,6 +132,9 @@ async def run(events: int, tick_s: float, limit_s: float, rt_priority: int = 0) 
             "bench_start", {"connectors": KINDS, "max_delay_s": tick_s, "feedback_delay_s": 0.0, "seed": 7}
         )
         assert reply["ok"], reply
+        wake = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.wakeup", str(limit_s), str(rt_priority), stdout=asyncio.subprocess.PIPE
+        )
         t0 = time.monotonic()
         frames0, echoes0 = flood.frames, flood.echoes
         while time.monotonic() - t0 < limit_s:
@@ -134,6 +145,9 @@ async def run(events: int, tick_s: float, limit_s: float, rt_priority: int = 0) 
                 break
         elapsed = time.monotonic() - t0
         res = (await cp.sim("bench_results", {}, timeout=30))["results"]
+        if wake.returncode is None:
+            wake.send_signal(signal.SIGTERM)  # it stops measuring and prints what it has
+        baseline = await _wakeup_result(wake)
         fps = (flood.frames - frames0) / elapsed
         eps = (flood.echoes - echoes0) / elapsed
         sched = f"SCHED_FIFO {rt_priority}" if rt_priority > 0 else "normal scheduling (SCHED_OTHER)"
@@ -149,11 +163,19 @@ async def run(events: int, tick_s: float, limit_s: float, rt_priority: int = 0) 
                 f"p99.9 {_fmt(r['p999_ms'])} max {_fmt(r['max_ms'])} "
                 f"(n={r['events']} on {r['sockets']} sockets, missed {r['misses']}, restarted {r['stuck']})"
             )
-        ticks, overruns = stats.get("ticks", 0), stats.get("overruns", 0)
+        if baseline:
+            lines.append(
+                f"machine wake-up lateness [{'SCHED_FIFO ' + str(rt_priority) if rt_priority > 0 else 'SCHED_OTHER'}]"
+                f" (bench.wakeup: a bare process sleeping to 1 ms deadlines beside it): p50 "
+                f"{_fmt(baseline['p50_ms'])} p99 {_fmt(baseline['p99_ms'])} p99.9 {_fmt(baseline['p999_ms'])} "
+                f"max {_fmt(baseline['max_ms'])} (n={baseline['n']}): the share of the tail that is the machine's"
+            )
+        stats = cp.last_stats  # the control process's last `Stats`
+        ticks, overruns = (stats.ticks, stats.overruns) if stats is not None else (0, 0)
         share = f" ({100 * overruns / ticks:.2f} %)" if ticks else ""
         lines.append(
             f"control process: {ticks} ticks, {overruns} took longer than the tick{share}, "
-            f"watchdog trips {stats.get('watchdog_trips', '?')}; measured for {elapsed:.1f} s"
+            f"watchdog trips {stats.watchdog_trips if stats is not None else '?'}; measured for {elapsed:.1f} s"
         )
     finally:
         await flood.stop()

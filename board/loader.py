@@ -18,6 +18,7 @@ from typing import Any
 from board import system
 from board.errors import BoardError
 from board.schema import (
+    AB_ONLY_KEYS,
     BOARD_KEYS,
     CONNECTOR_DEVICES,
     CONNECTOR_KEYS,
@@ -26,10 +27,15 @@ from board.schema import (
     JOURNAL_KEYS,
     LIMITS_KEYS,
     MODBUS_SLAVE_KEYS,
+    MQTT_KEYS,
     OPTIONAL_CONNECTOR_DEVICES,
     PILOT_BANDS_DEFAULT,
+    SCN_KEYS,
+    SCN_MEMBER_KEYS,
+    SIGNING_METER_KEYS,
     STATION_DEVICES,
     SYSTEM_KEYS,
+    WEB_KEYS,
     Driver,
     Param,
     as_param,
@@ -42,7 +48,7 @@ __all__ = ["Board", "BoardError", "ConnectorSpec", "DeviceSpec", "SystemSpec", "
 
 BOARD_DIR = Path(__file__).parent
 TOP_LEVEL = {"board", "connector", "pilot_bands", "limits", "defaults", "firmware", "system", "journal",
-             "modbus_slave", *STATION_DEVICES}
+             "modbus_slave", "scn", "mqtt", "web", "signing_meter", *STATION_DEVICES}
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,12 @@ class ConnectorSpec:
     phases: int
     devices: dict[str, DeviceSpec]
     ventilation: bool = False
+
+    @property
+    def phase_relay(self) -> DeviceSpec | None:
+        """The socket's 1/3-phase switch relay (None: it has none)."""
+        spec = self.devices.get("phase_relay")
+        return spec if spec is not None and spec.driver != "none" else None
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,15 @@ class Board:
     system: SystemSpec | None = None
     journal: dict[str, Any] = field(default_factory=dict)
     modbus_slave: dict[str, Any] = field(default_factory=dict)
+    scn: dict[str, Any] = field(default_factory=dict)
+    mqtt: dict[str, Any] = field(default_factory=dict)  # [mqtt] as written (controller/mqtt/settings.py)
+    web: dict[str, Any] = field(default_factory=dict)  # [web] with the declared defaults filled in
+    signing_meter: dict[str, Any] = field(default_factory=dict)  # [signing_meter]: the Eichrecht meters
+
+    @property
+    def phase_relays(self) -> tuple[int, ...]:
+        """The sockets with a 1/3-phase switch relay."""
+        return tuple(c.id for c in self.connectors if c.phase_relay is not None)
 
     @property
     def is_simulated(self) -> bool:
@@ -384,9 +405,14 @@ def load_board(path: str | Path) -> Board:
 
     firmware_raw = data.get("firmware", {})
     _check_table(loc, firmware_raw, FIRMWARE_KEYS, "firmware", "firmware")
-    command = firmware_raw.get("install_command")
-    if isinstance(command, list) and not all(isinstance(a, str) for a in command):
-        raise loc.error(loc.key("firmware", "install_command"), "firmware.install_command items must be strings")
+    for key in ("install_command", "slot_install_command"):
+        value = firmware_raw.get(key)
+        if isinstance(value, list) and not all(isinstance(a, str) for a in value):
+            raise loc.error(loc.key("firmware", key), f"firmware.{key} items must be strings")
+    method = firmware_raw.get("method", "command")
+    for key in ("install_command",) if method == "ab" else AB_ONLY_KEYS:
+        if key in firmware_raw:
+            raise loc.error(loc.key("firmware", key), f"firmware.{key} does not apply to method = {method!r}")
     journal_raw = data.get("journal", {})
     _check_table(loc, journal_raw, JOURNAL_KEYS, "journal", "journal")
     modbus_raw = data.get("modbus_slave", {})
@@ -396,6 +422,27 @@ def load_board(path: str | Path) -> Board:
             ipaddress.ip_network(a, strict=False)
         except (TypeError, ValueError):
             raise loc.error(loc.key("modbus_slave", "allow"), f"modbus_slave.allow: {a!r} is not an address or network") from None
+    scn_raw = data.get("scn", {})
+    if scn_raw:
+        _check_table(loc, scn_raw, SCN_KEYS, "scn", "scn")
+    for m in scn_raw.get("members", []):
+        if not isinstance(m, dict):
+            raise loc.error(loc.key("scn", "members"), "scn.members items must be tables { address = \"host:port\" }")
+        _check_table(loc, m, SCN_MEMBER_KEYS, "scn.members", "scn")
+        host, _, port = str(m["address"]).rpartition(":")
+        if not host or not port.isdigit():
+            raise loc.error(loc.key("scn", "members"), f"scn.members: address {m['address']!r} is not host:port")
+    mqtt_raw = data.get("mqtt", {})
+    _check_table(loc, mqtt_raw, MQTT_KEYS, "mqtt", "mqtt")
+    web_raw = data.get("web", {})
+    _check_table(loc, web_raw, WEB_KEYS, "web", "web")
+
+    signing_raw = data.get("signing_meter", {})
+    if "signing_meter" in data:
+        _check_table(loc, signing_raw, SIGNING_METER_KEYS, "signing_meter", "signing_meter")
+    for cid in signing_raw.get("connectors", []):
+        if cid not in [c.id for c in connectors]:
+            raise loc.error(loc.key("signing_meter", "connectors"), f"signing_meter.connectors: no connector {cid!r}")
 
     return Board(
         path=p,
@@ -411,4 +458,8 @@ def load_board(path: str | Path) -> Board:
         system=_system(loc, data, uses),
         journal=dict(journal_raw),
         modbus_slave=dict(modbus_raw),
+        scn=dict(scn_raw),
+        mqtt=dict(mqtt_raw),
+        web={**{k: w.default for k, w in WEB_KEYS.items()}, **web_raw},
+        signing_meter=dict(signing_raw),
     )

@@ -67,28 +67,43 @@ class Driver:
         return out
 
 
-def _sim(kind: str, name: str = "sim", **params: Param) -> Driver:
-    return Driver(kind, name, params, what="simulated" if name == "sim" else "not fitted")
+def _sim(kind: str, name: str = "sim", params: Mapping[str, Param] | None = None) -> Driver:
+    return Driver(kind, name, dict(params or {}), what="simulated" if name == "sim" else "not fitted")
 
 
 CONNECTOR_DEVICES = ("pilot", "contactor", "lock", "meter", "rcd")
 # the proximity pilot of a socket outlet (IEC 61851-1 Annex B): required (not "none") on each connector of a
-# socket board; absent (or "none") on a `fixed_cable = true` board, whose cable is rated by the board
-OPTIONAL_CONNECTOR_DEVICES = ("pp",)
+# socket board; absent (or "none") on a `fixed_cable = true` board, whose cable is rated by the board.
+# phase_relay: the 1/3-phase switch relay of a three-phase socket (controller/evse/phaseswitch.py); optional.
+OPTIONAL_CONNECTOR_DEVICES = ("pp", "phase_relay")
 STATION_DEVICES = ("temperature", "tilt", "rfid", "leds", "grid_meter", "suspend_input")
 DEVICE_KINDS = CONNECTOR_DEVICES + OPTIONAL_CONNECTOR_DEVICES + STATION_DEVICES
-OPTIONAL_DEVICES = ("lock", "pp", "tilt", "rfid", "leds", "grid_meter", "suspend_input")  # these may be "none"
+OPTIONAL_DEVICES = ("lock", "pp", "phase_relay", "tilt", "rfid", "leds", "grid_meter", "suspend_input")  # these may be "none"
+
+# the settings of a phase relay that the control loop reads (every phase_relay driver declares them)
+PHASE_RELAY_PARAMS: dict[str, Param] = {
+    "rest_phases": Param(int, default=3, choices=(1, 3), why="the position of the de-energised relay (safe state)"),
+    "settle_s": Param(
+        NUMBER, default=2.0, min=0.0, max=60.0,
+        why="wait after the relay moved before the offer comes back (some cars need longer than 2 s)",
+    ),
+}  # fmt: skip
+_SIM_PARAMS: dict[str, dict[str, Param]] = {
+    "contactor": {
+        "feedback": Param(bool, default=True, why="the simulated contactor has a mirror contact"),
+        "feedback_delay_s": Param(NUMBER, min=0.0, max=1.0, why="delay of the simulated mirror contact"),
+    },
+    "phase_relay": {
+        **PHASE_RELAY_PARAMS,
+        "feedback": Param(bool, default=True, why="the simulated relay has a feedback contact"),
+        "feedback_delay_s": Param(NUMBER, min=0.0, max=1.0, why="delay of the simulated relay and its feedback"),
+    },
+}
 
 # the drivers of the simulated board (hal/sim) and "none" for optional devices; real drivers are entry points
 SIM_DRIVERS: dict[str, dict[str, Driver]] = {
     kind: {
-        "sim": _sim(kind)
-        if kind != "contactor"
-        else _sim(
-            kind,
-            feedback=Param(bool, default=True, why="the simulated contactor has a mirror contact"),
-            feedback_delay_s=Param(NUMBER, min=0.0, max=1.0, why="delay of the simulated mirror contact"),
-        ),
+        "sim": _sim(kind, params=_SIM_PARAMS.get(kind)),
         **({"none": _sim(kind, "none")} if kind in OPTIONAL_DEVICES else {}),
     }
     for kind in DEVICE_KINDS
@@ -163,15 +178,28 @@ LIMITS_KEYS: dict[str, Param] = {
 
 DEFAULTS_KEYS_TYPE = (str, int, float, bool)
 
-# [firmware]: how an UpdateFirmware image is installed. `install_command` is an argv list (or a shell-like
-# string) run with `{file}` replaced by the downloaded image and `{python}` by the running interpreter; exit
-# status 0 means installed (the station then reboots), anything else InstallationFailed. `allow_unsigned`
-# (development boards only): accept the plain, unsigned UpdateFirmware; without it only SignedUpdateFirmware.
+# [firmware]: how an UpdateFirmware image is installed. `method = "command"` (the default): `install_command`
+# is an argv list (or a shell-like string) run with `{file}` replaced by the downloaded image and `{python}` by
+# the running interpreter; exit status 0 means installed (the station then reboots), anything else
+# InstallationFailed. `method = "ab"`: A/B slots (controller/firmware/slots.py): the image (a bundle of wheels)
+# is checked and installed into a new versioned venv under `slots_dir` with `slot_install_command` ({python},
+# {slot}, {bundle}, {version}; default: venv + pip from the bundle only), the `current` link is switched and the
+# controller restarts; the new version must reach BootNotification Accepted with a ticking loop within
+# `confirm_within_s`, and start at most `max_starts` times unconfirmed, else the previous slot is restored.
+# `allow_unsigned` (development boards only): accept the plain, unsigned UpdateFirmware; without it only
+# SignedUpdateFirmware.
+FIRMWARE_METHODS = ("command", "ab")
 FIRMWARE_KEYS: dict[str, Param] = {
+    "method": Param(str, default="command", choices=FIRMWARE_METHODS),
     "install_command": Param((str, list)),
     "timeout_s": Param(NUMBER, min=1),
     "allow_unsigned": Param(bool),
+    "slots_dir": Param(str, default="/opt/chargepoint/slots", why="the A/B slots' root"),
+    "slot_install_command": Param((str, list), why="builds a slot from a bundle (default: venv + pip --no-index)"),
+    "confirm_within_s": Param(NUMBER, default=180, min=5, max=3600, why="a new slot must confirm within this"),
+    "max_starts": Param(int, default=3, min=1, max=20, why="unconfirmed starts of a new slot before rollback"),
 }
+AB_ONLY_KEYS = ("slots_dir", "slot_install_command", "confirm_within_s", "max_starts")
 
 # [system]: the facts of the operating system image the board needs (board/system.py reads them; install.sh
 # applies them with `chargepoint board-setup`). Required on a board with real GPIO power outputs.
@@ -196,4 +224,61 @@ MODBUS_SLAVE_KEYS: dict[str, Param] = {
     "allow": Param(list),
     "max_connections_per_peer": Param(int, default=2, min=1),
     "write_timeout_s": Param(NUMBER, default=5, min=0.01),
+}
+
+# [scn]: the Smart Charging Network (controller/scn). `role`: "coordinator" (this station drives the others)
+# or "member"; `members` (coordinator only): tables { address = "host:port", phase_mapping = 0..9 (their
+# sockets' SCN-PhaseMapping, default 4), max_current = A (their sockets' rating, default 32) }; `discover`:
+# members announce themselves over mDNS and the coordinator finds them; `car_follow_s`: how long a car may still
+# draw a lowered offer (default 6).
+SCN_KEYS: dict[str, Param] = {
+    "role": Param(str, True, choices=("coordinator", "member")),
+    "members": Param(list),
+    "discover": Param(bool, default=False),
+    "car_follow_s": Param(NUMBER, default=6.0, min=0, max=60),
+}
+SCN_MEMBER_KEYS: dict[str, Param] = {
+    "address": Param(str, True),
+    "phase_mapping": Param(int, default=4, min=0, max=9),
+    "max_current": Param(NUMBER, default=32.0, min=0, max=80),
+}
+
+# [mqtt]: the MQTT bridge with Home Assistant discovery (controller/mqtt/). The password is never in the board
+# file: `password_file` names a file holding it (first line; keep it 0600). `tls`: connect over TLS, checking
+# the broker against `ca_file` (default: the system's CAs). `command_validity_s`: how long a max current or
+# pause command counts before Safe-MaxCurrent applies (default: the MbsSlaveTCPIPValidityTime key, as for a
+# Modbus master). `interval_s`: how often changed state is published.
+MQTT_KEYS: dict[str, Param] = {
+    "enabled": Param(bool, default=False),
+    "host": Param(str, default="localhost"),
+    "port": Param(int, default=1883, min=1, max=65535),
+    "username": Param(str),
+    "password_file": Param(str),
+    "tls": Param(bool, default=False),
+    "ca_file": Param(str),
+    "topic_prefix": Param(str, default="chargepoint"),
+    "discovery_prefix": Param(str, default="homeassistant"),
+    "client_id": Param(str),
+    "keepalive_s": Param(int, default=30, min=5, max=3600),
+    "interval_s": Param(NUMBER, default=2.0, min=0.1, max=3600),
+    "command_validity_s": Param(NUMBER, min=1, max=32767),
+}
+
+# [web]: the local web interface (controller/web). `listen`: the address to bind (default all interfaces; the
+# systemd unit says how to bind one); `port` (0: any free port, for simulated boards and tests);
+# `status_public`: the status page may be read without logging in (on the LAN); configuration never is;
+# `enabled = false`: no web interface at all.
+WEB_KEYS: dict[str, Param] = {
+    "enabled": Param(bool, default=True),
+    "listen": Param(str, default="0.0.0.0"),
+    "port": Param(int, default=8080, min=0, max=65535),
+    "status_public": Param(bool, default=False),
+}
+
+# [signing_meter]: the Eichrecht (signing, OCMF) meters (hal/signing_meter.py). `driver` "sim" is the simulated
+# meter (hal/sim/eichrecht.py); `connectors`: which connectors have one (default: every connector). Without this
+# section the board has none and the Eichrecht keys (SignedDataEnabled, ...) cannot be switched on.
+SIGNING_METER_KEYS: dict[str, Param] = {
+    "driver": Param(str, True, choices=("sim",)),
+    "connectors": Param(list),
 }

@@ -1,5 +1,5 @@
-"""The command line: `chargepoint run | demo | backoffice | keys | safe-outputs | board-setup` (also
-`python -m controller`)."""
+"""The command line: `chargepoint run | demo | backoffice | keys | safe-outputs | board-setup | board check |
+board probe` (also `python -m controller`)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def _hostport(text: str) -> tuple[str, int]:
 
 async def _run(args: argparse.Namespace) -> int:
     from controller.app import Station, StationOptions
+    from controller.firmware.ab import SLOT_RESTART
     from controller.simcontrol.server import SimControlServer
 
     board = load_board(args.board) if args.board else load_board(builtin_board("sim"))
@@ -62,6 +63,11 @@ async def _run(args: argparse.Namespace) -> int:
         resetter.cancel()
         if not station.reset_done.is_set():
             break
+        if station.reset_kind == SLOT_RESTART:  # an A/B firmware slot: the service manager starts the new one
+            print(f"{time.monotonic() - t0:8.2f}s exiting: the new firmware slot starts next", flush=True)
+            if sim:
+                await sim.stop()
+            return 0
         print(f"{time.monotonic() - t0:8.2f}s restarting after a {station.reset_kind} reset", flush=True)
     if sim:
         await sim.stop()
@@ -116,6 +122,17 @@ def _board_setup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _board_command(args: argparse.Namespace) -> int:
+    """`board check FILE` (board/check.py) and `board probe FILE` (hal/probe.py): 0 passed, 1 failed."""
+    if args.board_command == "check":
+        from board.check import check
+
+        return check(args.file)
+    from hal.probe import probe_file
+
+    return probe_file(args.file)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="chargepoint", description="Open charge point controller")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -148,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     setup.add_argument("--board", required=True, help="board file")
     setup.add_argument("--boot", default="/boot/firmware", help="the boot partition (default /boot/firmware)")
     setup.add_argument("--dry-run", action="store_true", help="say what would change, write nothing")
+    commission = sub.add_parser("board", help="commissioning: check a board file, probe the board's devices")
+    board_sub = commission.add_subparsers(dest="board_command", required=True)
+    board_sub.add_parser("check", help="validate a board file and print its devices").add_argument("file")
+    board_sub.add_parser("probe", help="talk to every device of the board once (on the board)").add_argument("file")
     args = ap.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING)
@@ -172,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
             return _safe_outputs(args)
         if args.command == "board-setup":
             return _board_setup(args)
+        if args.command == "board":
+            return _board_command(args)
     except BoardError as exc:
         print(f"board error: {exc}", file=sys.stderr)
         return 2

@@ -28,7 +28,9 @@ from controller.energy.meter import modbus_meter_model
 from controller.energy.settings import EnergySettings
 from controller.evse.supervisor import ControlProcess
 from controller.leds import LedController
+from controller.metering.signed import SignedMeterValues
 from controller.modbus.slave import AlfenSlave, SlaveBoard
+from controller.mqtt.factory import build_mqtt
 from controller.ocpp.aligned import MeterService
 from controller.ocpp.availability import Availability
 from controller.ocpp.client import ClientServices, OcppClient, frame_tracer
@@ -43,6 +45,7 @@ from controller.ocpp.smartcharging import SmartCharging
 from controller.ocpp.statusq import StatusReporter
 from controller.ocpp.trigger import Triggers
 from controller.redact import install_log_redaction, secret_key_names
+from controller.scn.service import ScnService
 from controller.sdnotify import SystemdNotifier
 from controller.statefile import private_dir
 from controller.station import keys as station_keys
@@ -58,6 +61,7 @@ from controller.station.trace import TraceLog
 from controller.supervise import Supervisor
 from controller.transactions.journal import Journal, outbox_cap
 from controller.transactions.sessions import SessionManager
+from controller.web.factory import WebParts, web_server
 from hal.factory import StationDevices, build_station_devices
 
 
@@ -74,14 +78,8 @@ class StationOptions:
 
 
 class Station:
-    def __init__(
-        self,
-        board: Board,
-        state_dir: Path,
-        options: StationOptions,
-        clock: Clock | None = None,
-        trace: Callable[[str], None] | None = None,
-    ) -> None:
+    def __init__(self, board: Board, state_dir: Path, options: StationOptions, clock: Clock | None = None,
+                 trace: Callable[[str], None] | None = None) -> None:
         self.board, self.state_dir, self.options = board, state_dir, options
         private_dir(state_dir, tighten=True)  # issue 11: 0700 (RFID UIDs, keys)
         self.clock = clock = clock or SystemClock()
@@ -105,7 +103,7 @@ class Station:
         self.energy = EnergyManager(
             config, clock, {c.id: c.phases for c in board.connectors}, self.devices.grid_meter,
             lambda: {cid: (v.currents if v.meter is not None else None) for cid, v in sockets.items()},
-            changes.limits_changed, self.trace,
+            changes.limits_changed, self.trace, relays=board.phase_relays,
             grid_driver=grid.driver if grid is not None else None, grid_params=grid.params if grid is not None else None,
         )
         self.connection_config = ConnectionConfig(config)  # reboot-required connection keys: after the reboot
@@ -114,10 +112,8 @@ class Station:
             heartbeat_interval_taker(config), self.trace, heartbeat=lambda: heartbeat_settings(config),
             on_attempt=lambda s, url, error: self.security.link_attempt(s, url, error),
         )
-        self.sessions = sessions = SessionManager(
-            ids, journal, clock, config, lambda tag: self.auth.authorize(tag), lambda cid: sockets[cid].energy_wh,
-            changes.limits_changed, self.trace,
-        )
+        self.sessions = sessions = SessionManager(ids, journal, clock, config, lambda tag: self.auth.authorize(tag),
+                                                  lambda cid: sockets[cid].energy_wh, changes.limits_changed, self.trace)
         self.sender = JournalSender(journal, self.link, clock, config, self._on_confirmed, self.trace)
         self.status_reporter = StatusReporter(config, clock, journal, self.link, self.sender, self.trace)
         self.lifecycle = Lifecycle(
@@ -128,22 +124,18 @@ class Station:
             board.path, lambda msg: self.control_events.on_message(msg), tick_s=options.tick_s,
             main_silence_s=options.main_silence_s, rt_priority=options.rt_priority, clock=clock.monotonic,
         )
-        self.limits = LimitArbiter(
-            {c.id: c.max_current for c in board.connectors}, config, sockets, self.control, sessions,
-            lambda: self.smart, self.energy,
-        )
-        self.meters = MeterService(
-            config, clock, journal, self.link, sessions, lambda cid: self.status.meter_sample(cid), self.devices.grid_meter,
-            self.sender.notify, self.trace,
-        )
+        self.limits = LimitArbiter({c.id: c.max_current for c in board.connectors}, config, sockets, self.control,
+                                   sessions, lambda: self.smart, self.energy)
+        self.meters = MeterService(config, clock, journal, self.link, sessions, lambda cid: self.status.meter_sample(cid),
+                                   self.devices.grid_meter, self.sender.notify, self.trace)
+        self.signed = SignedMeterValues.of(board, state_dir, self._identity(), sockets, sessions, config, clock, journal,
+                                           self.sender.notify, self.trace)
         self.leds = LedController(self.devices.leds, config, clock)
         self.notifier = SystemdNotifier()
         # OCPP feature profiles beyond Core (their state lives under the state directory)
         self.auth = Authorizer(state_dir, config, clock, self.link, sessions, sockets, self.sender.notify, changes, self.trace)
         self.security = Security(state_dir, config, clock, self.link, self._identity, self.trace)
         journal.report_to(self.security.event)  # issue 11: a damaged journal, outbox drops: security events
-        if journal.problems:  # and as an error status of the station (connector 0), once online
-            self.status_reporter.alert(0, "InternalError", "transaction journal damaged", "JournalDamaged")
         self.availability = Availability(state_dir, ids, sockets, sessions, changes, self.trace)
         self.availability.apply()
         self.reservations = Reservations(
@@ -158,13 +150,13 @@ class Station:
             state_dir, config, clock, {c.id: c.phases for c in board.connectors}, sessions, journal,
             self.limits.socket_max, changes, self.trace, power_phases=self.energy.charging_phases,
         )
+        self.energy.profile_phases = self.smart.number_phases
         self.diagnostics = Diagnostics(clock, self.link, self._identity, ArchiveSources(
             state_dir, self.trace_log.recent, lambda: config.get_configuration(None)[0], journal,
             self.status_snapshot, lambda: self.security.events,
         ), self.trace)
-        self.firmware = Firmware(
-            state_dir, clock, self.link, self.security, sessions, self.lifecycle.restart, board.firmware, self.trace
-        )
+        self.firmware = Firmware(state_dir, clock, self.link, self.security, sessions, self.lifecycle.restart,
+                                 board.firmware, self.trace, ticking=lambda: self.notifier.ticking)
         self.triggers = Triggers(
             sockets, config, clock, self.link, sessions, self.status, self._link_settings, self.diagnostics,
             self.firmware, self.security,
@@ -189,6 +181,11 @@ class Station:
                        board.modbus_slave),
             self.trace, options.modbus_host, options.modbus_port, options.modbus_idle_s,
         )
+        self.scn = ScnService.of(board, config, clock, sockets, self.energy, self.modbus, options.modbus_host, self.trace)
+        self.mqtt = build_mqtt(board, clock, config, sockets, sessions, lambda cid: self.status.current(cid).status,
+                               self._link_settings, self.limits, changes.limits_changed, self.trace)
+        self.web = web_server(board, clock, self.trace, WebParts(
+            config, self.requests, sockets, self.status_snapshot, journal, self._link_settings))
         self.reset_done = self.lifecycle.reset_done  # set when a Reset/firmware reboot has stopped the station
         self._wire()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -205,16 +202,15 @@ class Station:
         s = self.sessions
         s.may_use = lambda cid, tag: not self.sockets[cid].unavailable and self.reservations.may_use(cid, tag)
         s.reservation_for = self.reservations.consume_for
-        s.on_started = self._on_tx_started
-        s.on_stopped = self._on_tx_stopped
+        s.on_started, s.on_stopped = self._on_tx_started, self._on_tx_stopped
+        s.before_stop, self.meters.signed_sample = self.signed.end, self.signed.update  # Eichrecht: signed end, updates
         s.same_group = self.auth.same_group
         rfid = self.devices.rfid
         station_keys.bind_station_keys(
             self.config, self.control, self.sockets, self.limits.publish, lambda: rfid.version() if rfid else ""
         )
-        station_keys.bind_service_keys(
-            self.config, self.state_dir, self.clock, self.link.heartbeat_changed, self.meters.changed
-        )
+        station_keys.bind_service_keys(self.config, self.state_dir, self.clock, self.link.heartbeat_changed,
+                                       self.meters.changed, self.energy.relays)
 
     # -- small adapters between the parts ----------------------------------------------------------------------
     def _link_settings(self) -> LinkSettings:
@@ -245,6 +241,7 @@ class Station:
         self.auth.on_confirmed(action, local_tx, res, rec.id_tag if rec is not None else None)
 
     def _on_tx_started(self, cid: int) -> None:
+        self.signed.begin(cid)  # the signed begin value (Eichrecht)
         self.requests.on_tx_started(cid)  # a RemoteStart's TxProfile
         self.smart.notify()
 
@@ -264,22 +261,25 @@ class Station:
         await self.control.start()
         self.control.send_config(self._evse_values())
         self.limits.publish()
+        await self.modbus.start()  # only when MbsSlaveTCPIP is On (before the SCN task: it announces the slave)
+        self.connection_config.freeze()  # the boot: reboot-required connection keys keep these values
         self._tasks = [
             self.supervisor.start(name, run)
             for name, run in (
-                ("ocpp-link", self.link.run), ("journal-sender", self.sender.run),
+                ("ocpp-link", self.link.run), ("journal-sender", self.sender.run), ("scn", self.scn.run),
                 ("status-reporter", self.status_reporter.run), ("meter-values", self.meters.run),
                 ("housekeeping", self.housekeeping.run), ("smart-charging", self.smart.run),
-                ("reservations", self.reservations.run), ("grid-meter", self.energy.run),
+                ("reservations", self.reservations.run), ("grid-meter", self.energy.run), ("mqtt", self.mqtt.run),
+                ("firmware", self.firmware.run), ("web", self.web.run),
             )
         ]
-        await self.modbus.start()  # only when MbsSlaveTCPIP is On
         self.security.event("StartupOfTheDevice")
         self.notifier.notify("READY=1")
 
     async def stop(self) -> None:
         self.notifier.notify("STOPPING=1")
         await self.modbus.stop()
+        await self.mqtt.stop()  # says offline (the last will covers every other end)
         self.supervisor.stop()
         await self.link.stop()
         for t in self._tasks:
@@ -297,4 +297,4 @@ class Station:
     def status_snapshot(self) -> dict[str, Any]:
         """For the sim control API, diagnostics and the demo."""
         return snapshot(self.sockets, self.sessions, self.status, self.link.online, self.control.restarts,
-                        self.energy.status())
+                        {**self.energy.status(), "scn": self.scn.status()})

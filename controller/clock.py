@@ -120,6 +120,10 @@ class FakeClock:
         """Number of sleepers still waiting."""
         return sum(1 for _, _, f in self._sleepers if not f.done())
 
+    def deadlines(self) -> list[float]:
+        """The deadlines of the sleepers still waiting, soonest first (a test waits for a timer to be set)."""
+        return sorted(d for d, _, f in self._sleepers if not f.done())
+
     def next_deadline(self) -> float | None:
         self._drop_cancelled()
         return self._sleepers[0][0] if self._sleepers else None

@@ -58,6 +58,8 @@ async def run_demo(charge_seconds: float = 12.0, out: Callable[[str], None] = pr
 
     try:
         await station.start()
+        await _until(lambda: station.web.port is not None, 10, "the web interface")
+        trace("web", f"status page: {station.web.url} (live while the demo runs)")
         await bo.wait_for("BootNotification", "DEMO-CP1", timeout=15)
         await _until(lambda: station.link.online, 10, "boot accepted")
         await cmd("plug", connector=1, ev={"max_current": 16, "phases": 3})

@@ -15,6 +15,7 @@ class SystemdNotifier:
         self.address = addr or None
         self.sent: list[str] = []
         self._last_ticks: int | None = None
+        self.ticking = False  # the control loop has ticked between two reports (since its last restart)
 
     def notify(self, state: str) -> bool:
         if not self.address:
@@ -27,14 +28,13 @@ class SystemdNotifier:
         self.sent.append(state)
         return True
 
-    def control_stats(self, stats: dict[str, object]) -> None:
+    def control_ticks(self, ticks: int) -> None:
         """Feed the watchdog when the control loop has ticked since its last report."""
-        ticks = stats.get("ticks")
-        if not isinstance(ticks, int):
-            return
         if self._last_ticks is not None and ticks > self._last_ticks:
+            self.ticking = True
             self.notify("WATCHDOG=1")
         self._last_ticks = ticks
 
     def control_restarted(self) -> None:
         self._last_ticks = None
+        self.ticking = False

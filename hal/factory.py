@@ -26,6 +26,7 @@ from hal.interfaces import (
     ControlPilot,
     EnergyMeter,
     ExternalSuspendInput,
+    PhaseRelay,
     ProtectiveEarthMonitor,
     ProximityPilot,
     ResidualCurrentMonitor,
@@ -61,6 +62,7 @@ class SocketDevices:
     meter: EnergyMeter
     rcd: ResidualCurrentMonitor
     pp: ProximityPilot | None = None  # a socket outlet's proximity pilot; None: a fixed cable
+    phase_relay: PhaseRelay | None = None  # the 1/3-phase switch relay; None: the socket has none
 
 
 @dataclass
@@ -144,7 +146,7 @@ def _claim_power_outputs(board: Board, ctx: BuildContext, made: list[Any]) -> di
     return outputs
 
 
-def _wired_device(kind: str, cid: int, bus: SimBus, coil: wired.CoilWriter) -> Any:
+def _wired_device(kind: str, cid: int, bus: SimBus, coil: wired.CoilWriter, spec: DeviceSpec) -> Any:
     if kind == "pilot":
         return wired.WiredPilot(coil, bus, cid)
     if kind == "contactor":
@@ -157,6 +159,8 @@ def _wired_device(kind: str, cid: int, bus: SimBus, coil: wired.CoilWriter) -> A
         return wired.WiredRcd(coil, bus, cid)
     if kind == "pp":
         return wired.WiredProximity(bus, cid)
+    if kind == "phase_relay":
+        return wired.WiredPhaseRelay(coil, bus, cid, int(spec.params.get("rest_phases", 3)))
     raise ValueError(f"no simulated {kind}")
 
 
@@ -176,12 +180,12 @@ def _build_power_path(
         for kind, spec in c.devices.items():
             if spec.driver == "sim":
                 if bus is not None and coil is not None:
-                    devs[kind] = _wired_device(kind, c.id, bus, coil)
+                    devs[kind] = _wired_device(kind, c.id, bus, coil, spec)
                 else:
                     assert world is not None
                     devs[kind] = getattr(world.sockets[c.id], kind)
             elif spec.driver == "none":
-                devs[kind] = None if kind == "pp" else NoLock()
+                devs[kind] = None if kind in ("pp", "phase_relay") else NoLock()
             elif (c.id, kind) in first:
                 devs[kind] = first[(c.id, kind)]
             else:  # a real driver (the loader only lets through declared drivers)

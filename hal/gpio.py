@@ -1,6 +1,6 @@
-"""Real drivers on GPIO pins through gpiozero: contactor with mirror contact, connector lock, external
-suspend input, residual current monitor fault/test/reset lines, RGB status LEDs; their board-file
-declarations; the kernel check that released outputs return to inputs; lgpio's working directory.
+"""Real drivers on GPIO pins through gpiozero: contactor with mirror contact, connector lock, 1/3-phase relay
+with auxiliary contact, external suspend input, residual current monitor fault/test/reset lines, RGB status
+LEDs; their board-file declarations; the kernel check that released outputs return to inputs; lgpio's working directory.
 gpiozero is imported only here (and by hal/edges.py).
 
 Hardware assumption (CM4 carrier rev1): outputs drive relay/contactor coils through low-side drivers with a
@@ -30,7 +30,7 @@ from typing import Any
 
 from gpiozero import PWMLED, RGBLED, DigitalInputDevice, DigitalOutputDevice
 
-from board.schema import Param
+from board.schema import PHASE_RELAY_PARAMS, Param
 from hal.errors import UnsafeSystem
 from hal.real_drivers import BuildContext, RealDriver
 
@@ -81,12 +81,9 @@ def _input(pin: int, active_high: bool, pin_factory: Any) -> DigitalInputDevice:
     return DigitalInputDevice(pin, pull_up=None, active_state=active_high, pin_factory=pin_factory)
 
 
-class GpioContactor:
-    """Contactor coil on `pin`, feedback contact on `feedback_pin`. Safe state: open (coil off); starts open.
-
-    `feedback_active_high`: the input level that means "main contacts closed". A mirror contact (NC, IEC
-    60947-4-1 Annex F) conducts while the main contacts are open; wired to pull the opto input high it reads
-    high when open, so such a board sets `feedback_active_high = false`."""
+class _CoilWithContact:
+    """A coil output on `pin` (starts off) and an optional contact input on `feedback_pin` that tells whether
+    it pulled in (`feedback_active_high`: the level that means so). `close()` leaves the coil off."""
 
     def __init__(
         self,
@@ -98,6 +95,23 @@ class GpioContactor:
     ) -> None:
         self._coil = DigitalOutputDevice(pin, active_high=active_high, initial_value=False, pin_factory=pin_factory)
         self._fb = _input(feedback_pin, feedback_active_high, pin_factory) if feedback_pin is not None else None
+
+    def to_safe_state(self) -> None:
+        self._coil.off()
+
+    def close(self) -> None:
+        self._coil.off()
+        self._coil.close()
+        if self._fb is not None:
+            self._fb.close()
+
+
+class GpioContactor(_CoilWithContact):
+    """Contactor coil on `pin`, feedback contact on `feedback_pin`. Safe state: open (coil off); starts open.
+
+    `feedback_active_high`: the input level that means "main contacts closed". A mirror contact (NC, IEC
+    60947-4-1 Annex F) conducts while the main contacts are open; wired to pull the opto input high it reads
+    high when open, so such a board sets `feedback_active_high = false`."""
 
     def set_closed(self, closed: bool) -> None:
         if closed:
@@ -112,17 +126,8 @@ class GpioContactor:
     def feedback_closed(self) -> bool | None:
         return None if self._fb is None else bool(self._fb.value)
 
-    def to_safe_state(self) -> None:
-        self._coil.off()
 
-    def close(self) -> None:
-        self._coil.off()
-        self._coil.close()
-        if self._fb is not None:
-            self._fb.close()
-
-
-class GpioLock:
+class GpioLock(_CoilWithContact):
     """Connector lock actuator held by `pin` (solenoid or motor with end switch), feedback switch on
     `feedback_pin` (`feedback_active_high`: level that means locked). Safe state: unlocked."""
 
@@ -133,26 +138,57 @@ class GpioLock:
         feedback_active_high: bool = True,
         pin_factory: Any = None,
     ) -> None:
-        self._out = DigitalOutputDevice(pin, initial_value=False, pin_factory=pin_factory)
-        self._fb = _input(feedback_pin, feedback_active_high, pin_factory) if feedback_pin is not None else None
+        super().__init__(pin, feedback_pin, True, feedback_active_high, pin_factory)
 
     def set_locked(self, locked: bool) -> None:
         if locked:
-            self._out.on()
+            self._coil.on()
         else:
-            self._out.off()
+            self._coil.off()
 
     def feedback_locked(self) -> bool | None:
         return None if self._fb is None else bool(self._fb.value)
 
-    def to_safe_state(self) -> None:
-        self._out.off()
 
-    def close(self) -> None:
-        self._out.off()
-        self._out.close()
-        if self._fb is not None:
-            self._fb.close()
+class GpioPhaseRelay(_CoilWithContact):
+    """A 1/3-phase switch relay: its coil on `pin`, its auxiliary (feedback) contact on `feedback_pin`
+    (`feedback_active_high`: the input level that means "coil pulled in"). The de-energised relay connects
+    `rest_phases` (the board's wiring, 3 or 1); the energised one the other count. Safe state: coil off; starts
+    off. `settle_s` is the control loop's (see board.schema.PHASE_RELAY_PARAMS); the driver only keeps it."""
+
+    def __init__(
+        self,
+        pin: int,
+        feedback_pin: int | None = None,
+        active_high: bool = True,
+        feedback_active_high: bool = True,
+        rest_phases: int = 3,
+        settle_s: float = 2.0,
+        pin_factory: Any = None,
+    ) -> None:
+        if rest_phases not in (1, 3):
+            raise ValueError(f"rest_phases must be 1 or 3, not {rest_phases!r}")
+        super().__init__(pin, feedback_pin, active_high, feedback_active_high, pin_factory)
+        self.rest_phases = rest_phases
+        self.settle_s = settle_s
+
+    def _phases(self, energised: bool) -> int:
+        return (1 if self.rest_phases == 3 else 3) if energised else self.rest_phases
+
+    def set_phases(self, phases: int) -> None:
+        if isinstance(phases, bool) or phases not in (1, 3):
+            raise ValueError(f"a phase relay switches between 1 and 3 phases, not {phases!r}")
+        if phases == self.rest_phases:
+            self._coil.off()
+        else:
+            self._coil.on()
+
+    @property
+    def commanded(self) -> int:
+        return self._phases(bool(self._coil.value))
+
+    def feedback_phases(self) -> int | None:
+        return None if self._fb is None else self._phases(bool(self._fb.value))
 
 
 class GpioSuspendInput:
@@ -358,6 +394,10 @@ def _rcd(p: dict[str, Any], ctx: BuildContext, name: str) -> GpioRcd:
     return GpioRcd(pin_factory=ctx.pin_factory, now=ctx.now, **p)
 
 
+def _phase_relay(p: dict[str, Any], ctx: BuildContext, name: str) -> GpioPhaseRelay:
+    return GpioPhaseRelay(pin_factory=ctx.pin_factory, **p)
+
+
 def _suspend(p: dict[str, Any], ctx: BuildContext, name: str) -> GpioSuspendInput:
     return GpioSuspendInput(pin_factory=ctx.pin_factory, **p)
 
@@ -374,14 +414,19 @@ def _power_output(kind: str, params: dict[str, Param], what: str, build: Any, ou
     )  # fmt: skip
 
 
+def _coil_params(coil: str, contact: str, pulled_in: str) -> dict[str, Param]:
+    """The parameters of a `_CoilWithContact`: its coil output and its optional contact input."""
+    return {
+        "pin": Param(int, True, why=f"{coil} output"),
+        "feedback_pin": Param(int, why=f"{contact} input"),
+        "active_high": Param(bool, default=True, why="the level that switches the coil on"),
+        "feedback_active_high": Param(bool, default=True, why=f"the input level that means {pulled_in}"),
+    }
+
+
 CONTACTOR = _power_output(
     "contactor",
-    {
-        "pin": Param(int, True, why="coil output"),
-        "feedback_pin": Param(int, why="mirror contact input"),
-        "active_high": Param(bool, default=True, why="the level that switches the coil on"),
-        "feedback_active_high": Param(bool, default=True, why="the input level that means main contacts closed"),
-    },
+    _coil_params("coil", "mirror contact", "main contacts closed"),
     "contactor coil on a GPIO, optional mirror contact",
     _contactor,
     "contactor coil",
@@ -396,6 +441,13 @@ LOCK = _power_output(
     "connector lock actuator on a GPIO, optional end switch",
     _lock,
     "lock actuator",
+)
+PHASE_RELAY = _power_output(
+    "phase_relay",
+    {**_coil_params("relay coil", "auxiliary contact", "the coil pulled in"), **PHASE_RELAY_PARAMS},
+    "1/3-phase switch relay on a GPIO, optional auxiliary contact",
+    _phase_relay,
+    "phase relay coil",
 )
 RCD = RealDriver(
     "rcd",

@@ -79,6 +79,22 @@ class Contactor(Protocol):
 
 
 @runtime_checkable
+class PhaseRelay(Protocol):
+    """A socket's 1/3-phase switch relay with an optional feedback (auxiliary) contact. Safe state: coil off,
+    the position the board wires the de-energised relay to (`rest_phases`). Only the control loop moves it,
+    and only while the socket's contactor reads open (controller/evse/phaseswitch.py)."""
+
+    rest_phases: int
+
+    def set_phases(self, phases: int) -> None: ...
+    def feedback_phases(self) -> int | None:
+        """1 or 3 from the feedback contact; None when the relay has no feedback contact."""
+        ...
+
+    def to_safe_state(self) -> None: ...
+
+
+@runtime_checkable
 class ConnectorLock(Protocol):
     """Socket connector lock actuator with feedback. Safe state: unlocked (only ever with the contactor open)."""
 

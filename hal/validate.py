@@ -58,6 +58,15 @@ def optional_flag(value: Any, what: str) -> bool | None:
     return None if value is None else flag(value, what)
 
 
+def phases(value: Any) -> int | None:
+    """A phase relay's feedback: 1 or 3; None means "no feedback contact on this board"."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or value not in (1, 3):
+        raise InvalidReading(f"phase relay feedback: {value!r} is neither 1 nor 3 phases")
+    return int(value)
+
+
 def pilot(reading: Any) -> PilotReading:
     if not isinstance(reading, PilotReading):
         raise InvalidReading(f"pilot: {reading!r} is not a pilot reading")

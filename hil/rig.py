@@ -5,8 +5,8 @@ against the real rig (a real board whose car side is emulated by the rig's own h
 A rig answers `command(cmd, **args) -> dict` with the sim control API's vocabulary (plug, unplug, tag, rcd,
 temperature, tilt, status ...). `VirtualRig` starts `python -m controller run ... --sim-control` itself; it can
 also kill the controller's control process alone (`kill_control`), as a crash of it would.
-A real rig implements the same `command` against its relay/pilot-emulator hardware (`RealRig`, below, takes
-the address of the rig controller, which speaks the same JSON lines).
+A real rig implements the same `command` against its relays, load bank, tilt stage and card presenter
+(`RealRig`, hil/real.py, driven with gpiozero from the rig's own Raspberry Pi; docs/hil-rig.md).
 """
 
 from __future__ import annotations
@@ -72,15 +72,11 @@ class JsonLinesRig:
             self._w.close()
 
 
-class RealRig(JsonLinesRig):
-    """The physical HIL rig's controller (same protocol, real pilot emulator and relays)."""
-
-
 class VirtualRig(JsonLinesRig):
     """The controller as a real process on the simulated board."""
 
     def __init__(self, backoffice_url: str, identity: str = "HIL", board: str | None = None,
-                 state_dir: Path | None = None) -> None:
+                 state_dir: Path | None = None, extra_args: list[str] | None = None) -> None:
         super().__init__("127.0.0.1", free_port())
         self.identity = identity
         self.backoffice_url = backoffice_url
@@ -88,6 +84,7 @@ class VirtualRig(JsonLinesRig):
         self.state_dir = state_dir or Path(tempfile.mkdtemp(prefix="hil-"))
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.state_dir / "controller.log"
+        self.extra_args = list(extra_args or [])  # more `chargepoint run` options (e.g. --modbus-port)
 
     async def start(self) -> None:
         cmd = [sys.executable, "-m", "controller", "run", "--state-dir", str(self.state_dir),
@@ -95,6 +92,7 @@ class VirtualRig(JsonLinesRig):
                "--sim-control", f"127.0.0.1:{self.port}"]
         if self.board:
             cmd += ["--board", self.board]
+        cmd += self.extra_args
         self.state_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
         env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -141,3 +139,8 @@ class VirtualRig(JsonLinesRig):
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+from hil.real import RealRig, RigWiring  # noqa: E402 - the physical rig, re-exported beside the virtual one
+
+__all__ = ["JsonLinesRig", "RealRig", "Rig", "RigWiring", "VirtualRig", "free_port"]

@@ -53,12 +53,18 @@ ALLOWED: dict[str, set[str]] = {
     "controller.energy": BASE | {"controller.config"},
     "controller.auth": BASE | {"controller.transactions", "controller.config"},
     "controller.leds": BASE | {"controller.config", "hal"},
-    "controller.ocpp": BASE | {"controller.transactions", "controller.energy", "controller.evse", "controller.config"},
+    "controller.ocpp": BASE | {"controller.transactions", "controller.energy", "controller.evse", "controller.config",
+                               "controller.firmware"},
+    "controller.firmware": BASE,  # issue 12: the A/B slots
     "controller.modbus": BASE | {"controller.energy", "controller.ocpp", "controller.config"},
+    "controller.scn": BASE | {"board", "controller.energy", "controller.modbus", "controller.config"},  # issue 13
+    "controller.mqtt": BASE | {"board", "controller.energy"},  # issue 14: the MQTT bridge
     "controller.station": BASE | {"controller.auth", "controller.config", "controller.energy", "controller.evse",
                                   "controller.leds", "controller.ocpp", "controller.transactions"},
     "controller.simcontrol": BASE | {"controller.evse", "hal"},
     "controller.backoffice": BASE,
+    "controller.web": BASE | {"controller.config", "controller.evse"},  # issue 14: the local web interface
+    "controller.metering": BASE | {"controller.config", "controller.ocpp", "controller.transactions", "hal"},  # issue 13: relays the signing meters
 }
 ROOTS = {"controller.app", "controller.__main__", "controller.demo"}  # composition roots and entry points
 

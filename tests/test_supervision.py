@@ -120,11 +120,11 @@ def test_restarts_are_counted_on_the_injected_clock() -> None:
 
     t = [1000.0]
     cp = ControlProcess(builtin_board("sim"), lambda m: None, clock=lambda: t[0])
-    assert [cp._may_restart() for _ in range(3)] == [True, True, True]  # noqa: SLF001
+    assert [cp.note_restart() for _ in range(3)] == [True, True, True]
     t[0] += 599.0
-    assert not cp._may_restart()  # noqa: SLF001 - the 4th within 10 minutes
+    assert not cp.note_restart()  # the 4th within 10 minutes
     t[0] += 1.1  # the first restart is now more than 10 minutes old
-    assert cp._may_restart()  # noqa: SLF001
+    assert cp.note_restart()
 
 
 async def kill_control(rig: Rig) -> None:

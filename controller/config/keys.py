@@ -58,6 +58,7 @@ OWNERS = (
     "security",
     "firmware",
     "station",
+    "metering",
     "hardware-absent",
 )
 
@@ -97,7 +98,6 @@ INT32_MAX = 2147483647
 
 NO_DISPLAY = "stored; this board has no display"
 NO_MODEM = "stored; this board has no modem (GPRS/4G)"
-NO_EICHRECHT = "stored; this board has no Eichrecht (legally calibrated, signing) meter"
 NO_E_SOCKET = "stored; this board has no E-socket (domestic socket)"
 NO_COVER_LOCK = "stored; this board has no socket cover lock"
 NO_DPS = "stored; this board has no direct payment (Giro-e) terminal"
@@ -428,7 +428,7 @@ KEYS: tuple[KeySpec, ...] = (
     # ----- Connectivity -----
     KeySpec("TransactionMessageAttempts", _I, "0", RW, CONN, "transactions",
             "Times to retry a transaction message the back office failed to process; 0 = indefinitely.",
-            minimum=0, maximum=65535, origin=OCPP),
+            minimum=1, maximum=65535, special_values=("0",), origin=OCPP),
     KeySpec("TransactionMessageRetryInterval", _I, "60", RW, CONN, "transactions",
             "Wait time (s) between resubmitting failed transaction messages (times number of earlier tries).",
             minimum=0, maximum=INT32_MAX, origin=OCPP),
@@ -624,24 +624,21 @@ KEYS: tuple[KeySpec, ...] = (
     KeySpec("StrictPEMeasurementEnabled", _B, "false", RW, MON, "evse",
             "Enable strict protective earth detection."),
     # ----- Eichrecht -----
-    KeySpec("SignedDataEnabled", _B, "false", RW, EICH, "hardware-absent",
-            "Send signed meter values at transaction start and stop (needs an IVU adapter).",
-            hardware_note=NO_EICHRECHT),
-    KeySpec("SignedMeterValueUpdates", _B, "false", RW, EICH, "hardware-absent",
-            "With SignedDataEnabled: meter value messages carry signed Eichrecht meter values.",
-            hardware_note=NO_EICHRECHT),
+    KeySpec("SignedDataEnabled", _B, "false", RW, EICH, "metering",
+            "Send signed (OCMF) meter values of the Eichrecht meter at transaction start and stop."),
+    KeySpec("SignedMeterValueUpdates", _B, "false", RW, EICH, "metering",
+            "With SignedDataEnabled: meter value messages carry signed Eichrecht meter values."),
     KeySpec("QRCodeDisplayTime", _I, "0", RW, EICH, "hardware-absent",
             "QR code display time (no functionality yet).", minimum=0, hardware_note=NO_DISPLAY),
     KeySpec("QRCodeURL", _S, "", RW, EICH, "hardware-absent", "QR code URL (no functionality yet).",
             hardware_note=NO_DISPLAY),
-    KeySpec("SignedStartStopMeterValue", _B, "false", RW, EICH, "hardware-absent",
-            "Send the signed data in an extra meter value message at transaction start and stop.",
-            hardware_note=NO_EICHRECHT),
-    KeySpec("PublicKey-EnergyMeter1", _S, "", R, EICH, "hardware-absent",
-            "Public key of the first energy meter (if it has one).", max_length=40, hardware_note=NO_EICHRECHT),
-    KeySpec("PublicKey-EnergyMeter2", _S, "", R, EICH, "hardware-absent",
-            "Public key of the second energy meter (if it has one).", max_length=40,
-            hardware_note=NO_EICHRECHT),
+    KeySpec("SignedStartStopMeterValue", _B, "false", RW, EICH, "metering",
+            "Send the signed data in an extra meter value message at transaction start and stop."),
+    # hex of the DER SubjectPublicKeyInfo: 182 characters for a secp256r1 key
+    KeySpec("PublicKey-EnergyMeter1", _S, "", R, EICH, "metering",
+            "Public key of the first energy meter (if it has one).", max_length=200),
+    KeySpec("PublicKey-EnergyMeter2", _S, "", R, EICH, "metering",
+            "Public key of the second energy meter (if it has one).", max_length=200),
     # ----- Security -----
     KeySpec("CertificateSignedMaxChainSize", _I, "10000", R, SEC, "security",
             "Maximum size (characters) of a certificate chain that can be installed (CertificateSigned.req).",

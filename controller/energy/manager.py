@@ -9,7 +9,8 @@ safety limit); this only asks.
 Per socket the offer is the max-min fair allocation (`controller.energy.allocator`) of
 - the socket's own limits (`socket_max`: ConnectorN-MaxCurrent, the board's rating, smart charging, a limit
   in W already divided by the phases the car really uses, see `charging_phases`),
-- its Modbus setpoint (MbsSlaveTCPIPMode Socket) or Safe-MaxCurrent once that expired,
+- its Modbus setpoint (MbsSlaveTCPIPMode Socket) or Safe-MaxCurrent once that expired; in mode SCN, once the
+  station setpoints expired, SCN-SocketSafeCurrent,
 - with Static-LoadBalancing, what its car really takes (`DemandTracker`; a car that takes nothing keeps 6 A),
 under, per grid phase the station is connected to, the least of Station-MaxCurrent, the smart charging
 station limit, the Modbus SCN setpoint (mode SCN), and with Active-LoadBalancing the fuse headroom
@@ -25,6 +26,9 @@ not count); then the 6 A rule and the hysteresis of `OfferSmoother`. Then the ru
   goes to the others;
 - while the latest grid reading is uncertain (the station's own current changed while it was measured, see
   `controller.energy.meter`) no offer is raised.
+Phase switching (sockets with a relay, `relays`): before the fill, `PhaseDecider` picks each one's phase
+count from what it would get on one phase and on three (`phases_for`, published with its limits); for
+`reaction_s` after a change its car counts on every phase, since it may still draw on the old ones.
 What `offers` returns is what the station applies (Modbus 1206, the OCPP status: below 6 A SuspendedEVSE).
 An idle socket is offered what it would get if its car started now.
 
@@ -37,7 +41,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -56,8 +60,9 @@ from controller.energy.meter import (
     timing_of,
 )
 from controller.energy.phases import (
-    PHASE_SWITCH_RELAY,
     CarPhases,
+    PhaseDecider,
+    PhaseWish,
     drawn_phases,
     format_phases,
     socket_phases,
@@ -93,9 +98,11 @@ class EnergyManager:
         hysteresis: Hysteresis | None = None,
         reaction_s: float = REACTION_S,
         meter_timing: MeterTiming | None = None,
+        relays: Collection[int] = (),
     ) -> None:
         """`connectors`: socket id -> number of phases it is wired for (board file). `meter_timing`: how the
-        grid meter's readings relate in time to the socket samples (default: from `grid_driver`)."""
+        grid meter's readings relate in time to the socket samples (default: from `grid_driver`). `relays`:
+        the three-phase sockets with a 1/3-phase switch relay (board file `phase_relay`)."""
         self.config = config
         self.clock = clock
         self.connectors = dict(connectors)
@@ -115,6 +122,11 @@ class EnergyManager:
         self.reaction_s = reaction_s
         self.may_draw = {cid: MayDraw(reaction_s) for cid in self.connectors}
         self.cars = {cid: CarPhases(OWN_SAMPLE_SKEW_S) for cid in self.connectors}
+        self.relays = frozenset(cid for cid in relays if self.connectors.get(cid) == 3)
+        self.deciders = {cid: PhaseDecider(clock.monotonic()) for cid in sorted(self.relays)}
+        self.modbus_phases: dict[int, int] = {}  # register 1215 as a master wrote it
+        # numberPhases of the charging schedule in force (the composition root connects smart charging)
+        self.profile_phases: Callable[[int], int | None] = lambda cid: None
         self.suspend_input: bool | None = None
         # MbsSlaveTCPIP as it was when the station started (the key needs a reboot): set by the Modbus slave.
         # While true, Modbus setpoints (or Safe-MaxCurrent once they expire) limit per MbsSlaveTCPIPMode.
@@ -225,13 +237,67 @@ class EnergyManager:
         self.setpoints.write_phase(phase, value, self.clock.monotonic())
         self.on_change()
 
+    def write_phases(self, cid: int, phases: int) -> None:
+        """Register 1215 written (1 or 3; the slave checked it): a wish for a socket with a relay."""
+        self.modbus_phases[cid] = phases
+        self.on_change()
+
+    # -- phase switching -----------------------------------------------------------------------------------
+    def phases_for(self, cid: int) -> int:
+        """The phases a socket's limits are meant for and its relay should switch to; 0: no relay (any)."""
+        d = self.deciders.get(cid)
+        return 0 if d is None else d.phases
+
+    def _phases_of(self, connected: tuple[int, ...], cid: int, now: float, max_allowed: int) -> tuple[int, ...]:
+        """The grid phases a socket's car may draw on. A relay socket whose phases changed less than
+        `reaction_s` ago counts on all of them: its car may still draw on the old ones."""
+        d = self.deciders.get(cid)
+        if d is None:
+            return socket_phases(connected, self.connectors.get(cid, 3), max_allowed)
+        physical = tuple(connected[:3])
+        return physical if now - d.changed_at < self.reaction_s else physical[: d.phases]
+
+    def _decide_phases(
+        self,
+        s: EnergySettings,
+        now: float,
+        asks: dict[int, SocketAsk],
+        running: set[int],
+        room: list[float | None],
+        imbalance: float | None,
+    ) -> None:
+        """Each relay socket's phase count (`PhaseDecider`), from what it would get on one and on three."""
+        for cid, d in self.deciders.items():
+            ask = asks.get(cid)
+            if ask is None:
+                continue
+            physical = tuple(s.connected[:3])
+            rooms = [0.0, 0.0]  # what it gets (an idle socket: would get if its car started) on one, on three
+            others = {c: asks[c] for c in running if c != cid}
+            for i, phases in enumerate((physical[:1], physical)):
+                trial = {**others, cid: replace(ask, phases=phases, imbalance_phases=None)}
+                rooms[i] = allocate_sockets(trial, room, imbalance)[cid]
+            before = d.phases
+            wish = PhaseWish(
+                s.phase_switching, s.max_allowed_phases, rooms[0], rooms[1], self.profile_phases(cid),
+                self.modbus_phases.get(cid),
+            )  # fmt: skip
+            if d.decide(now, wish) != before:
+                seen = f"{rooms[0]:.1f} A on one, {rooms[1]:.1f} A on three"
+                self.trace(f"connector {cid}: {before} -> {d.phases} phases ({seen})")
+                asks[cid] = replace(ask, phases=physical)  # its car may still draw on the old phases
+
     # -- the allocation ------------------------------------------------------------------------------------
     def charging_phases(self, cid: int) -> int:
         """How many phases a limit in W is spread over: for a socket the phases its car will really draw on
-        (as seen in this session, else every phase the socket has); for 0 the station's connected phases."""
+        (as seen in this session, else every phase the socket has, or its relay gives); for 0 the station's
+        connected phases."""
         connected = read_field(self.config, "connected")
         if cid == 0 or cid not in self.connectors:
             return len(connected)
+        d = self.deciders.get(cid)
+        if d is not None:
+            return self.cars[cid].count(tuple(connected[: d.phases]))
         phases = socket_phases(connected, self.connectors[cid], read_field(self.config, "max_allowed_phases"))
         return self.cars[cid].count(phases)
 
@@ -276,7 +342,10 @@ class EnergyManager:
                 lim = self.setpoints.socket_limit(cid, now, s.mbs_mode, s.mbs_validity_s, s.safe_a)
                 if lim is not None:
                     cap = min(cap, lim)
-            phases = socket_phases(s.connected, self.connectors.get(cid, 3), s.max_allowed_phases)
+                lost = self.setpoints.scn_socket_limit(now, s.mbs_mode, s.mbs_validity_s, s.scn_socket_safe_a)
+                if lost is not None:
+                    cap = min(cap, lost)
+            phases = self._phases_of(s.connected, cid, now, s.max_allowed_phases)
             cur = currents.get(cid)
             car = self.cars.setdefault(cid, CarPhases(OWN_SAMPLE_SKEW_S))
             if cid in active:
@@ -314,6 +383,7 @@ class EnergyManager:
         asks = self._asks(s, now, socket_max, active, running)
         static, full = self.rooms(s, now, station_cap)
         self.last_room = full
+        self._decide_phases(s, now, asks, running, full, imbalance)
         meter_lost = s.active_lb and self.meter_room(s, now) is None
         wanted = {cid: asks[cid] for cid in running}
         target = allocate_sockets(wanted, full, imbalance)
@@ -375,7 +445,13 @@ class EnergyManager:
                 self.poll_once()
             except Exception:  # noqa: BLE001 - load balancing must keep running; the safe current covers us
                 log.exception("energy poll failed")
-            await self.clock.sleep(self.poll_s)
+            await self.clock.sleep(self._until_next_poll())
+
+    def _until_next_poll(self) -> float:
+        """`poll_s`, or less when a Modbus setpoint runs out sooner: its fallback applies at once."""
+        now = self.clock.monotonic()
+        expiry = self.setpoints.next_expiry(now, read_field(self.config, "mbs_validity_s"))
+        return self.poll_s if expiry is None else max(0.0, min(self.poll_s, expiry - now + 0.001))
 
     # -- reporting -----------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -398,7 +474,8 @@ class EnergyManager:
             "room": [None if r is None else round(r, 2) for r in self.last_room],
             "offers": dict(self.last_offers),
             "phase_connected": format_phases(s.connected),
-            "phase_switching": {"enabled": s.phase_switching, "relay": PHASE_SWITCH_RELAY},
+            "phase_switching": {"enabled": s.phase_switching, "relays": sorted(self.relays),
+                                "phases": {cid: d.phases for cid, d in self.deciders.items()}},
             "external_suspend": {"mode": s.suspend_mode, "contact_closed": self.suspend_input,
                                  "suspended": self.external_suspend},
             "modbus": {"enabled": self.modbus_enabled, "key": s.mbs_enabled, "mode": s.mbs_mode},

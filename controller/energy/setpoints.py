@@ -7,7 +7,8 @@ every write restarts the countdown. Per socket (Alfen unit 1/2 register 1210) an
 How they limit (MbsSlaveTCPIPMode, only while MbsSlaveTCPIP is On):
 - "Socket": a socket's limit is its setpoint while valid, else Safe-MaxCurrent. Before the first write a
   socket is on Safe-MaxCurrent (register 1208 reads 0 s left: already fallen back).
-- "SCN": the station may draw per grid phase the phase setpoint while valid, else Safe-MaxCurrent.
+- "SCN": the station may draw per grid phase the phase setpoint while valid, else Safe-MaxCurrent, and each
+  socket then at most SCN-SocketSafeCurrent (what the network's coordinator counts it at).
 - "Off": setpoints are stored and read back, and limit nothing (register 1214 reads 0).
 A setpoint of 0 pauses the socket; anything below 6 A does too (the allocation's 6 A rule).
 """
@@ -62,6 +63,13 @@ class Setpoints:
         if mode != "SCN":
             return [None, None, None]
         return [sp.value if sp.valid(now, validity_s) else safe_a for sp in self.phases]
+
+    def scn_socket_limit(self, now: float, mode: str, validity_s: float, socket_safe_a: float) -> float | None:
+        """In "SCN" mode, a socket's own limit once the station setpoints ran out (the coordinator is lost):
+        SCN-SocketSafeCurrent; None while they are valid or in another mode."""
+        if mode != "SCN" or all(sp.valid(now, validity_s) for sp in self.phases):
+            return None
+        return socket_safe_a
 
     def next_expiry(self, now: float, validity_s: float) -> float | None:
         """When the next valid setpoint runs out (to re-allocate then)."""

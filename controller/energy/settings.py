@@ -24,7 +24,9 @@ What each key means here (the Alfen key list is the authority):
   `EnergyManager.modbus_enabled`). `MbsSlaveTCPIPMode` Socket: the per-socket
   setpoints (unit 1/2 register 1210) limit the sockets; SCN: the station setpoints (unit 200 registers
   1417..1421) limit the station per phase; Off: setpoints are read back but not used.
-  `MbsSlaveTCPIPValidityTime` (s): a setpoint counts for this long after its last write.
+  `MbsSlaveTCPIPValidityTime` (s): a setpoint counts for this long after its last write. In SCN mode, once
+  the station setpoints ran out (the coordinator is lost), each socket is also held to `SCN-SocketSafeCurrent`
+  (the coordinator counts it there: `controller.scn`).
 - `SmartChargingMode`: the OCPP 1.5 smart charging mode. This station speaks OCPP 1.6J, where smart charging
   is the SmartCharging feature profile, so the value is stored and has no effect.
 """
@@ -113,6 +115,7 @@ FIELDS: dict[str, tuple[str, Parser]] = {
     "mbs_enabled": ("MbsSlaveTCPIP", _as_bool),
     "mbs_mode": ("MbsSlaveTCPIPMode", _as_text),
     "mbs_validity_s": ("MbsSlaveTCPIPValidityTime", _as_int),
+    "scn_socket_safe_a": ("SCN-SocketSafeCurrent", _as_float),
     "smart_enabled": ("MBTCPSmart-IsEnabled", _as_bool),
     "smart_ip": ("MBTCPSmart-IPAddress", _as_text),
     "smart_unit": ("MBTCPSmart-SlaveUnitID", _as_int),
@@ -161,6 +164,7 @@ class EnergySettings:
     mbs_enabled: bool = key_default("mbs_enabled")
     mbs_mode: str = key_default("mbs_mode")
     mbs_validity_s: float = key_default("mbs_validity_s")
+    scn_socket_safe_a: float = key_default("scn_socket_safe_a")
     smart_enabled: bool = key_default("smart_enabled")
     smart_ip: str = key_default("smart_ip")
     smart_unit: int = key_default("smart_unit")

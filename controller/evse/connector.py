@@ -61,6 +61,7 @@ class EvseSettings:
     diode_max_low_v: float = -10.5
     max_current: float = 32.0  # the board's rating of the socket; ConnectorN-MaxCurrent can only lower it
     ventilation: bool = False  # the board declares ventilation: state D may be energised
+    phases: int = 3  # the phases the socket is wired for (a phase relay can hold it to one)
     debounce_s: float = 0.25
     debounce_stop_s: float = 0.05
     force_open_after_pwm_off_s: float = 6.0
@@ -84,6 +85,7 @@ class ConnectorCommand:
     max_current: float = 0.0
     authorized: bool = False
     suspended: bool = False
+    hold_open: bool = False  # the phase switch holds the contactor open (phaseswitch.py); never set under load
 
 
 @dataclass
@@ -98,6 +100,7 @@ class ConnectorInputs:
     rcd_self_test: bool | None = None  # the result of a self-test the loop asked for in the previous tick
     lock_feedback: bool | None = None  # the lock's own switch: True locked, None when the lock has none
     pp_ohms: float | None = None  # the cable's coding resistor; None: no PP (fixed cable); NaN: unreadable
+    phase_feedback: int | None = None  # the phase relay's feedback (1 or 3); None: no relay or no feedback
     device_faults: frozenset[Fault] = frozenset()
 
 
@@ -107,6 +110,7 @@ class ConnectorOutputs:
     contactor: bool
     locked: bool
     rcd_self_test: bool = False  # run the monitor's self-test now (before closing, if closing)
+    phases: int | None = None  # the phase relay's position (1 or 3); None: the socket has no relay
 
 
 @dataclass
@@ -223,6 +227,15 @@ class ConnectorController:
         return self._diode_seen
 
     @property
+    def rcd_self_test(self) -> SelfTest:
+        """The residual current monitor's self-test of this session."""
+        return self._rcd.self_test
+
+    def ev_switches(self, now: float, window_s: float) -> int:
+        """The car's own start/stop requests within the last `window_s` (what ContactorProtect counts)."""
+        return self._switches.count(now, window_s)
+
+    @property
     def pilot_known(self) -> bool:
         """May the state be reported: after a restart only once the pilot showed it (not just assumed A)."""
         return not self.quiet_until_pilot or self._connected or not self._unplug_pending
@@ -337,6 +350,10 @@ class ConnectorController:
         if math.isnan(ohms) or (state in CONNECTED and self._cable_a is None):
             return {Fault.CABLE}
         return set()
+
+    def contacts_open(self, inp: ConnectorInputs) -> bool:
+        """The contacts read open now (the phase switch moves its relay only then)."""
+        return self._contacts_open(inp, inp.meter.currents_a if inp.meter is not None else None)
 
     def _contacts_open(self, inp: ConnectorInputs, currents: tuple[float, float, float] | None) -> bool:
         """The contacts read open: the mirror contact where there is one, else the meter (no current)."""
@@ -475,9 +492,11 @@ class ConnectorController:
             healthy_tick=healthy_tick,
         )
         self.last_preconditions = pre
-        want_closed = pre.all()
+        want_closed = pre.all() and not cmd.hold_open
         closed = self.contactor_closed
-        if closed and not want_closed:
+        if closed and cmd.hold_open:
+            closed = False  # the phase switch: the car has stopped drawing (or the 6 s rule opened already)
+        elif closed and not want_closed:
             stopping = faults & STOPPING
             if cfg.rcd_mode is RcdMode.SMART:
                 stopping = stopping - {Fault.RESIDUAL_CURRENT}

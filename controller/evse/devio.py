@@ -6,9 +6,10 @@ only `DeviceError`) or returns an invalid value (NaN, inf, negative current, out
 device fault, and becomes the input that stops charging (`FAIL_SAFE`, one row per device). Nothing unreadable
 ever reads as healthy.
 
-Writing opens contactors first, on every socket, before any other write; the residual current self-test the
-loop asks for runs before a close in the same tick, and a failed test keeps that contactor open. A close is
-written only while `may_close()` holds (the runner passes "the watchdog has not tripped"), checked right before
+Writing opens contactors first, on every socket, before any other write (a phase relay moves after that, and
+the loop moves it only while its socket's contacts read open); the residual current self-test the loop asks
+for runs before a close in the same tick, and a failed test keeps that contactor open. A close is written only
+while `may_close()` holds (the runner passes "the watchdog has not tripped"), checked right before
 each close: a watchdog trip in the middle of a write is never followed by a stale close.
 """
 
@@ -37,6 +38,7 @@ FAIL_SAFE: dict[str, tuple[Any, Fault | None]] = {
     "meter": (None, None),
     "rcd": (False, Fault.RCD_MONITOR),
     "lock_feedback": (None, Fault.LOCK),
+    "phase_feedback": (0, Fault.PHASE_RELAY),  # 0: no position, never the relay's command
     "pp": (NAN, None),
     "temperature": (None, None),
     "tilt_deg": (NAN, None),
@@ -73,6 +75,8 @@ def read_inputs(pp: Any, self_tests: dict[int, bool] | None = None) -> LoopInput
         lock_fb = _read("lock_feedback", s.lock.feedback_locked, lambda v: validate.optional_flag(v, "lock"), faults)
         pp_dev = getattr(s, "pp", None)
         pp_ohms = None if pp_dev is None else _read("pp", pp_dev.read_ohms, validate.pp_ohms, faults)
+        relay = getattr(s, "phase_relay", None)
+        phase_fb = None if relay is None else _read("phase_feedback", relay.feedback_phases, validate.phases, faults)
         conns[cid] = ConnectorInputs(
             pilot=pilot,
             contactor_feedback=fb,
@@ -81,6 +85,7 @@ def read_inputs(pp: Any, self_tests: dict[int, bool] | None = None) -> LoopInput
             rcd_self_test=(self_tests or {}).get(cid),
             lock_feedback=lock_fb,
             pp_ohms=pp_ohms,
+            phase_feedback=phase_fb,
             device_faults=frozenset(faults),
         )
     unused: set[Fault] = set()
@@ -120,6 +125,9 @@ def write_outputs(
                 results[cid] = validate.flag(dev.rcd.self_test(), "self-test")
             except Exception:  # noqa: BLE001 - a self-test that cannot run has not passed
                 results[cid] = False
+        relay = getattr(dev, "phase_relay", None)
+        if relay is not None and out.phases is not None:
+            relay.set_phases(out.phases)  # the loop moves it only while this socket's contacts read open
         if last_pilot.get(cid) != out.pilot:
             dev.pilot.set_output(out.pilot)
             last_pilot[cid] = out.pilot
@@ -143,3 +151,5 @@ def hold_safe(pp: Any) -> None:
             continue
         if fb is False:
             s.lock.to_safe_state()
+            if getattr(s, "phase_relay", None) is not None:
+                s.phase_relay.to_safe_state()

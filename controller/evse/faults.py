@@ -31,6 +31,8 @@ class Fault(StrEnum):
     WELDED_CONTACT = "welded_contact"
     CONTACTOR_NOT_CLOSING = "contactor_not_closing"
     CONTACTOR_FEEDBACK = "contactor_feedback"  # the mirror contact cannot be read
+    PHASE_RELAY = "phase_relay"  # the 1/3-phase relay's feedback disagrees with its command (or is unreadable)
+    PHASE_COUNT_MISMATCH = "phase_count_mismatch"  # on one phase, the socket meter sees current on L2/L3
     CONTROL_RESTARTS = "control_restarts"  # the control process kept dying: stays down until a Reset
     PILOT_ERROR = "pilot_error"
     DIODE = "diode"
@@ -82,6 +84,8 @@ POLICY: dict[Fault, FaultPolicy] = {
     Fault.WELDED_CONTACT: FaultPolicy(_S, True, _M, "PowerSwitchFailure"),
     Fault.CONTACTOR_NOT_CLOSING: FaultPolicy(_S, True, _M, "PowerSwitchFailure"),
     Fault.CONTACTOR_FEEDBACK: FaultPolicy(_S, False, _C, "PowerSwitchFailure"),
+    Fault.PHASE_RELAY: FaultPolicy(_S, True, _M, "PowerSwitchFailure"),  # see controller/evse/phaseswitch.py
+    Fault.PHASE_COUNT_MISMATCH: FaultPolicy(_S, True, _M, "PowerSwitchFailure"),
     Fault.CONTROL_RESTARTS: FaultPolicy(_S, True, _M, "InternalError"),  # set by the main process; Reset clears
     Fault.PILOT_ERROR: FaultPolicy(_S, False, _C, "EVCommunicationError"),  # state E: short, invalid voltage
     Fault.DIODE: FaultPolicy(_S, False, _U, "EVCommunicationError"),

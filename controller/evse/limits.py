@@ -30,6 +30,11 @@ class OfferHistory:
     def offer(self) -> float:
         return self._offer
 
+    @property
+    def kept(self) -> int:
+        """How many ended offers it remembers (bounded: they are strictly decreasing)."""
+        return len(self._ended)
+
     def update(self, now: float, offer: float) -> None:
         if offer == self._offer:
             return

@@ -10,12 +10,18 @@ Messages handled (see `protocol.py` for the whole channel):
 - `ClearFaults`: drop the latched faults (welded/not closing contactor, overcurrent, ContactorProtect, diode,
   residual current, failed self-test) of one socket or all; a condition still there latches again next tick.
 - `Restore`: what the main process kept of a previous control process (latched faults, tilt calibration).
+
+Phase switching: a socket with a phase relay (`relays`) has a `PhaseSwitch`; the limits' `phases` is the
+phase count their `max_current` is meant for and the relay's target. The offer is made only while the relay
+sits at those phases and no switch is running (`phaseswitch.py`); a socket without a relay is offered nothing
+under limits meant for another phase count than it is wired for.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 from controller.evse.connector import (
     CONNECTED,
@@ -26,6 +32,7 @@ from controller.evse.connector import (
     EvseSettings,
 )
 from controller.evse.faults import Fault
+from controller.evse.phaseswitch import PhaseSwitch, RelaySettings, SwitchInputs
 from controller.evse.protocol import (
     Calibration,
     ClearFaults,
@@ -76,12 +83,15 @@ class ControlLoop:
         settings: dict[int, EvseSettings],
         station: StationLimitSettings,
         start: float,
+        relays: Mapping[int, RelaySettings] | None = None,
     ) -> None:
         self.config = EvseConfig(
             temperature_high_c=station.temperature_high_c, temperature_low_c=station.temperature_low_c
         )
         self.connectors = {cid: ConnectorController(cid, s, start, self.config) for cid, s in settings.items()}
         self.commands = {cid: ConnectorCommand() for cid in settings}
+        self.switches = {cid: PhaseSwitch(r, start) for cid, r in (relays or {}).items() if cid in settings}
+        self.phases_wanted: dict[int, int] = {cid: 0 for cid in settings}  # ConnectorLimits.phases
         self.station = StationLimits(station, self.config)
         self.main_seen_at = start
         self.outbox: list[OutMessage] = []
@@ -102,16 +112,19 @@ class ControlLoop:
                         authorized=c.authorized,
                         suspended=c.suspended,
                     )
+                    self.phases_wanted[cid] = c.phases
         elif isinstance(msg, Config):
             self.apply_config(msg.values)
         elif isinstance(msg, ClearFaults):
             for cid, ctl in self.connectors.items():
                 if msg.connector is None or msg.connector == cid:
                     ctl.clear_latched()
+                    if cid in self.switches:
+                        self.switches[cid].clear(now)
         elif isinstance(msg, Restore):
-            self.restore(msg)
+            self.restore(msg, now)
 
-    def restore(self, msg: Restore) -> None:
+    def restore(self, msg: Restore, now: float = 0.0) -> None:
         """Take back what the main process kept of the previous control process."""
         for cid, names in msg.latched.items():
             ctl = self.connectors.get(cid)
@@ -119,7 +132,10 @@ class ControlLoop:
                 continue
             for name in names:
                 try:
-                    ctl.latch(Fault(name))
+                    fault = Fault(name)
+                    ctl.latch(fault)
+                    if fault in (Fault.PHASE_RELAY, Fault.PHASE_COUNT_MISMATCH) and cid in self.switches:
+                        self.switches[cid].latch(fault, now)
                 except ValueError:
                     self.log("warning", f"connector {cid}: unknown latched fault {name!r} handed back")
         if msg.tilt_vector is not None:
@@ -152,9 +168,10 @@ class ControlLoop:
         if cal is not None:
             self.station.calibration = None
             self.outbox.append(Calibration(cal.tilt_vector, cal.tilt_deg, cal.error))
+        commands = {cid: self._phase_command(now, cid, inputs.connectors[cid]) for cid in self.connectors}
         demands: dict[int, float] = {}
         for cid, ctl in self.connectors.items():
-            cmd = self.commands[cid]
+            cmd = commands[cid]
             asks = cmd.authorized and not cmd.suspended and ctl.state in CONNECTED
             demands[cid] = min(cmd.max_current, ctl.max_current) if asks else 0.0
         caps = station_caps(
@@ -163,9 +180,13 @@ class ControlLoop:
         outputs: dict[int, ConnectorOutputs] = {}
         for cid, ctl in self.connectors.items():
             inp = inputs.connectors[cid]
-            outputs[cid] = ctl.step(now, inp, self.commands[cid], station_faults, caps[cid])
+            outputs[cid] = ctl.step(now, inp, commands[cid], station_faults, caps[cid])
             self._last_meter[cid] = inp.meter
             status = ctl.status().message(cid)
+            sw = self.switches.get(cid)
+            if sw is not None:
+                outputs[cid] = replace(outputs[cid], phases=sw.relay)
+                status = replace(status, phases=sw.relay, phase_switch=sw.step_name.value)
             if ctl.pilot_known and status != self._last_status.get(cid):  # a fresh loop never reports a guess
                 self._last_status[cid] = status
                 self.outbox.append(status)
@@ -177,6 +198,28 @@ class ControlLoop:
             self._next_sample = now + SAMPLE_INTERVAL_S
             self.outbox.extend(self.samples())
         return outputs
+
+    def _phase_command(self, now: float, cid: int, inp: ConnectorInputs) -> ConnectorCommand:
+        """The main process's command as the phase relay allows it: no offer during a switch or under limits
+        meant for other phases than the socket draws on; the contactor held open while the relay moves."""
+        cmd, ctl, wanted = self.commands[cid], self.connectors[cid], self.phases_wanted[cid]
+        sw = self.switches.get(cid)
+        if sw is None:
+            return cmd if wanted in (0, ctl.settings.phases) else replace(cmd, max_current=0.0)
+        out = sw.step(
+            now,
+            SwitchInputs(
+                target=wanted,
+                currents=inp.meter.currents_a if inp.meter is not None else None,
+                contactor_closed=ctl.contactor_closed,
+                contacts_open=ctl.contacts_open(inp),
+                feedback=inp.phase_feedback,
+            ),
+        )
+        if out.fault is not None:
+            ctl.latch(out.fault, now)
+        offer = not out.pause and wanted in (0, out.relay)
+        return replace(cmd, max_current=cmd.max_current if offer else 0.0, hold_open=out.hold_open)
 
     def samples(self) -> list[OutMessage]:
         st = self._last_station

@@ -30,10 +30,12 @@ import sys
 import time
 from typing import Any
 
-from board.loader import Board, load_board
+from board.loader import Board, DeviceSpec, load_board
+from board.schema import PHASE_RELAY_PARAMS
 from controller.evse.connector import EvseSettings
 from controller.evse.devio import hold_safe, read_inputs, write_outputs
 from controller.evse.loop import ControlLoop, StationLimitSettings
+from controller.evse.phaseswitch import RelaySettings
 from controller.evse.protocol import (
     PROTOCOL_VERSION,
     BenchTiming,
@@ -70,15 +72,23 @@ def build_loop(board: Board, start: float, main_silence_s: float = 3.0) -> Contr
             diode_max_low_v=board.limits["diode_max_low_v"],
             max_current=c.max_current,
             ventilation=c.ventilation,
+            phases=c.phases,
         )
         for c in board.connectors
     }
+    relays = {c.id: relay_settings(c.phase_relay) for c in board.connectors if c.phase_relay is not None}
     station = StationLimitSettings(
         tilt_threshold_deg=board.limits["tilt_threshold_deg"],
         temperature_hysteresis_c=board.limits["temperature_hysteresis_c"],
         main_silence_s=main_silence_s,
     )
-    return ControlLoop(settings, station, start)
+    return ControlLoop(settings, station, start, relays)
+
+
+def relay_settings(spec: DeviceSpec) -> RelaySettings:
+    """The loop's view of a phase relay from its board entry (the driver's declared defaults filled in)."""
+    p = {**{k: v.default for k, v in PHASE_RELAY_PARAMS.items()}, **spec.params}
+    return RelaySettings(rest_phases=int(p["rest_phases"]), settle_s=float(p["settle_s"]))
 
 
 def safe_order(pp: PowerPath) -> list[Any]:
@@ -128,7 +138,8 @@ class Runner:
         if len(self._out) > 4_000_000:  # the main process stopped reading; keep the newest
             del self._out[: len(self._out) - 1_000_000]
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Send what is queued for the main process, as much as the socket takes now."""
         while self._out:
             try:
                 n = self.sock.send(self._out)
@@ -139,7 +150,8 @@ class Runner:
                 return
             del self._out[:n]
 
-    def _receive(self, now: float) -> None:
+    def receive(self, now: float) -> None:
+        """Take every message the main process has sent (a peer of another version is refused)."""
         while True:
             try:
                 data = self.sock.recv(65536)
@@ -249,7 +261,7 @@ class Runner:
                         )
                     )
                     self.max_tick_s = 0.0
-                self._flush()
+                self.flush()
                 next_tick += self.tick_s
                 now = time.monotonic()
                 if next_tick < now:
@@ -260,10 +272,10 @@ class Runner:
                     if self.edges.fileno() in readable:
                         self.edges.drain()  # a GPIO input changed (RCD fault, mirror contact, ...)
                     if self.sock.fileno() in readable:
-                        self._receive(time.monotonic())
+                        self.receive(time.monotonic())
                     next_tick = time.monotonic()  # an input edge: act now
         finally:
-            self._flush()
+            self.flush()
             self.safe_state()
             self.edges.close()
             close = getattr(self.power, "close", None)  # real drivers: stop their threads, release pins

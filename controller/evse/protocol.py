@@ -26,8 +26,8 @@ Out of the loop (control -> main):
 - `Calibration` {tilt_vector, tilt_deg, error}: after a CalibrateTilt write; the main process persists it.
 - `Stats` every second; `Log` {level, text} (reaches the main process log); `StallDone` {id, ...}.
 Events of the supervisor itself (not on the wire, handed to the main process's `on_message` like the others):
-`ControlDied`, `ControlHung`, `RestartLimitReached`. The main process's consumers (controller/station) still
-take the messages as dicts in the channel's old shape: `as_event_dict()` is the one place that makes them.
+`ControlDied`, `ControlHung`, `RestartLimitReached`. The main process's consumers (controller/station) take
+these dataclasses as they are.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3  # 3: phase switching (ConnectorLimits.phases, State.phases)
 MAX_LINE = 65536
 
 Vector = tuple[float, float, float]
@@ -69,6 +69,7 @@ class ConnectorLimits:
     max_current: float = 0.0
     authorized: bool = False
     suspended: bool = False
+    phases: int = 0  # the phases max_current is meant for (1 or 3; the relay switches to them); 0: any
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,8 @@ class State:
     locked: bool = False  # the lock's feedback (its command where it has none)
     latched: tuple[str, ...] = ()  # the faults that outlive a control-process restart
     cable_a: float | None = None  # the cable's rating read from PP; None: none read (fixed cable, no cable)
+    phases: int | None = None  # the phase relay's position; None: the socket has no relay
+    phase_switch: str = ""  # the step of a phase switch (controller/evse/phaseswitch.py); "" without a relay
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,26 +393,3 @@ class Decoder:
                 self._bad(str(exc))
         return out
 
-
-def as_event_dict(msg: Any) -> dict[str, Any] | None:
-    """A message or supervisor event in the dict shape the main process's consumers take (None: not theirs).
-    Connector 0 carries the station: `StationState` and `StationSample` become `state`/`sample` of connector 0;
-    `RestartLimitReached` is `restart_limit`."""
-    if isinstance(msg, StationState):
-        return {"t": "state", "connector": 0, "faults": list(msg.faults)}
-    if isinstance(msg, StationSample):
-        return {"t": "sample", "connector": 0, **_to_wire(msg)}
-    if isinstance(msg, Sample):
-        return {"t": "sample", "connector": msg.connector, "meter": None if msg.meter is None else msg.meter.as_dict()}
-    if isinstance(msg, ControlDied):
-        return {"t": "died", "returncode": msg.returncode}
-    if isinstance(msg, ControlHung):
-        return {"t": "hung", "silent_s": msg.silent_s}
-    if isinstance(msg, RestartLimitReached):
-        return {"t": "restart_limit", "restarts": msg.restarts, "window_s": msg.window_s}
-    if isinstance(msg, StallDone):
-        return None
-    tag = getattr(type(msg), "TAG", None)
-    if tag is None:
-        return None
-    return {"t": tag, **_to_wire(msg)}

@@ -46,6 +46,7 @@ from controller.evse.protocol import (
     Limits,
     Log,
     MainHello,
+    OutMessage,
     RestartLimitReached,
     Restore,
     Shutdown,
@@ -53,7 +54,7 @@ from controller.evse.protocol import (
     StallDone,
     State,
     Stats,
-    as_event_dict,
+    SupervisorEvent,
     encode,
 )
 from controller.evse.socketlink import SocketLink
@@ -82,7 +83,7 @@ class ControlProcess:
     def __init__(
         self,
         board_path: Path,
-        on_message: Callable[[Any], None],
+        on_message: Callable[[OutMessage | SupervisorEvent], None],
         *,
         tick_s: float = 0.01,
         main_silence_s: float = 3.0,
@@ -96,7 +97,7 @@ class ControlProcess:
     ) -> None:
         self.board_path = board_path
         self.board = load_board(board_path)
-        self._consumer = on_message  # takes the messages as dicts (see protocol.as_event_dict)
+        self._consumer = on_message  # takes the messages and this supervisor's events as they are
         self.tick_s = tick_s
         self.main_silence_s = main_silence_s
         self.restart_delay_s = restart_delay_s
@@ -129,11 +130,9 @@ class ControlProcess:
         self._stopping = False
         self._hello_event = asyncio.Event()
 
-    def on_message(self, msg: Any) -> None:
-        """Hand a message (or an event of this supervisor) to the main process, in its dict shape."""
-        event = as_event_dict(msg)
-        if event is not None:
-            self._consumer(event)
+    def on_message(self, msg: OutMessage | SupervisorEvent) -> None:
+        """Hand a message (or an event of this supervisor) to the main process."""
+        self._consumer(msg)
 
     @property
     def simulated(self) -> bool:
@@ -244,7 +243,7 @@ class ControlProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def _may_restart(self) -> bool:
+    def note_restart(self) -> bool:
         """Count this restart; False when it would be one too many within the window."""
         now = self.clock()
         while self.restart_times and now - self.restart_times[0] > self.restart_window_s:
@@ -278,7 +277,7 @@ class ControlProcess:
                 code = self.proc.returncode
                 self._close_link()
                 self.on_message(ControlDied(code))
-                if not self._may_restart():
+                if not self.note_restart():
                     self.gave_up = True
                     log.error(
                         "control process died (exit %s), the %d. time within %.0f s: it stays down (outputs safe) "
@@ -292,6 +291,17 @@ class ControlProcess:
                 self.restarts += 1
                 self._spawn()
 
+    def stop_heartbeat(self) -> None:
+        """Stop re-sending the limits: to the control process the main process falls silent (as when it hangs)."""
+        for t in self._tasks:
+            if t.get_name() == "control-heartbeat":
+                t.cancel()
+
+    @property
+    def replayed_config(self) -> dict[str, str]:
+        """The evse keys a restarted control process is given again (never the one-shot actions)."""
+        return dict(self._config)
+
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(LIMITS_RESEND_S)
@@ -303,13 +313,15 @@ class ControlProcess:
         errors = self._decoder.errors
         for msg in self._decoder.feed(data):
             try:
-                self._on_message(msg)
+                self.take(msg)
             except Exception:  # noqa: BLE001 - one bad handler must not lose the messages behind it
                 log.exception("handling %s from the control process failed", type(msg).__name__)
         if self._decoder.errors != errors:
             log.error("control process sent %d bad line(s): %s", self._decoder.errors - errors, self._decoder.last_error)
 
-    def _on_message(self, msg: Any) -> None:
+    def take(self, msg: Any) -> None:
+        """One decoded message of the control process: checked (its version), kept (latches, calibration,
+        stats, stall replies) and handed on."""
         if isinstance(msg, Hello):
             if msg.v != PROTOCOL_VERSION:
                 self.refused = f"the control process speaks protocol {msg.v}, we speak {PROTOCOL_VERSION}: refused"
@@ -349,7 +361,8 @@ class ControlProcess:
         return Limits(
             {
                 int(k): ConnectorLimits(
-                    float(v.get("max_current", 0.0)), v.get("authorized") is True, v.get("suspended") is True
+                    float(v.get("max_current", 0.0)), v.get("authorized") is True, v.get("suspended") is True,
+                    int(v.get("phases", 0)),
                 )
                 for k, v in self._limits.items()
             }

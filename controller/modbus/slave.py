@@ -11,15 +11,18 @@ What the registers show (units 1/2 = sockets, 200 = station):
 - 1206 "actual applied max current": the offer energy management computed for the socket (the least of every
   limit, 0 while the station holds the car: external suspend, a second car waiting for the first to follow); 1210 reads back exactly what was written (0.0 before any write), 1208 the whole seconds left of its
   validity, 1214 whether it is used (MbsSlaveTCPIPMode Socket and still valid), 1212 Safe-MaxCurrent.
-- 1215 (phases): the number of phases the socket charges on. A write needs EnablePhaseSwitching, and since
-  this board has no phase-switch relay only the present number is accepted; anything else is exception 03.
+- 1215 (phases): the number of phases the socket charges on. A write needs EnablePhaseSwitching; on a socket
+  with a phase relay 1 or 3 is a wish its relay follows (`EnergyManager.write_phases`), on one without only
+  the present number is accepted; anything else is exception 03.
 - 300.. socket meter: voltages, currents and their sum, total power, delivered energy; what the socket meter
   does not measure (N current, line voltages, power factor, per-phase power and energy, apparent and reactive
   values, frequency) reads 0xFFFF (NaN).
 - 1100 station active max current: the least room of the grid phases the station is connected to
   (Station-MaxCurrent, the grid headroom or the safe current); 1405.. the station's draw and 1411.. its room
   per grid phase (see `registers.station_max_current`); 1417..1421 the SCN setpoints (used in
-  MbsSlaveTCPIPMode SCN), 1423.. their seconds left, 1429 Safe-MaxCurrent.
+  MbsSlaveTCPIPMode SCN), 1423.. their seconds left, 1429 Safe-MaxCurrent. A station that coordinates a
+  Smart Charging Network (`controller.scn`) refuses SCN setpoints with exception 01: whoever writes them is a
+  second coordinator, a configuration error both sides report.
 - Identification: name = Identity, manufacturer and firmware as in BootNotification, serial = DeviceIdentity
   (else Identity), platform = the board's name.
   Date and time are UTC (time zone offset 0).
@@ -35,11 +38,12 @@ from typing import Any
 
 from controller.clock import Clock
 from controller.energy.manager import EnergyManager
-from controller.energy.phases import PHASE_SWITCH_RELAY, charging_phase_count, to_grid
+from controller.energy.phases import charging_phase_count, to_grid
 from controller.energy.settings import EnergySettings
 from controller.modbus import codec
 from controller.modbus.registers import (
     F32,
+    ILLEGAL_FUNCTION,
     ILLEGAL_VALUE,
     SOCKET_MAP,
     STATION_MAP,
@@ -118,6 +122,10 @@ class AlfenSlave:
             allow=conf.get("allow"),
         )
         self.running = False
+        # set when this station coordinates a Smart Charging Network (controller.scn): it takes no SCN
+        # setpoints from anyone, and a master that sends some is a second coordinator (both report it)
+        self.coordinator = False
+        self.foreign_setpoints = 0
 
     # -- life cycle ----------------------------------------------------------------------------------------
     def enabled(self) -> bool:
@@ -164,6 +172,12 @@ class AlfenSlave:
         plan = fmap.plan_write(addr, regs)
         if isinstance(plan, int):
             return plan
+        if self.coordinator and any(f.name.startswith("scn_setpoint_l") for f, _ in plan):
+            self.foreign_setpoints += 1
+            if self.foreign_setpoints == 1:
+                log.error("SCN: a Modbus master writes SCN setpoints to this coordinator: a second coordinator")
+                self._trace("SCN: a second coordinator writes SCN setpoints to this coordinator (configuration error)")
+            return ILLEGAL_FUNCTION
         s = self.energy.settings()
         values: list[tuple[Field, float]] = []
         for f, raw in plan:
@@ -175,7 +189,8 @@ class AlfenSlave:
                     return ILLEGAL_VALUE
             elif f.type == U16:  # 1215: phases
                 v = float(raw[0])
-                if not s.phase_switching or v not in (1.0, 3.0) or int(v) != self._phases(s, unit):
+                relay = unit in self.energy.relays
+                if not s.phase_switching or v not in (1.0, 3.0) or (not relay and int(v) != self._phases(s, unit)):
                     return ILLEGAL_VALUE
             else:
                 return ILLEGAL_VALUE
@@ -185,13 +200,17 @@ class AlfenSlave:
                 self.energy.write_socket_setpoint(unit, v)
             elif f.name.startswith("scn_setpoint_l"):
                 self.energy.write_phase_setpoint(int(f.name[-1]) - 1, v)
-            # phases: the present number, accepted and nothing to change (no relay)
+            elif f.name == "phases" and unit in self.energy.relays:
+                self.energy.write_phases(unit, int(v))  # the relay follows (controller/energy/phases.py)
+            # phases without a relay: the present number, accepted and nothing to change
         return None
 
     # -- values --------------------------------------------------------------------------------------------
     def _phases(self, s: EnergySettings, cid: int) -> int:
+        if cid in self.energy.relays:
+            return self.energy.phases_for(cid)
         board_phases = self._board.phases.get(cid, 3)
-        return charging_phase_count(s.connected, board_phases, s.max_allowed_phases, PHASE_SWITCH_RELAY)
+        return charging_phase_count(s.connected, board_phases, s.max_allowed_phases)
 
     def station_values(self) -> Mapping[str, Any]:
         s = self.energy.settings()

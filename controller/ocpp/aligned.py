@@ -110,6 +110,7 @@ class MeterService:
         self._central_key: tuple[int, str] = (0, "")
         self._next_alive = clock.monotonic()
         self._direct: set[asyncio.Task[Any]] = set()
+        self.signed_sample: Callable[[int], list[dict[str, Any]]] = lambda cid: []  # SignedMeterValueUpdates
         self.direct_sent = 0
         self.direct_dropped = 0
 
@@ -217,6 +218,7 @@ class MeterService:
             return
         include = self._include_phases()
         values = sampled_values(sample, self._list("MeterValuesSampledData"), "Sample.Periodic", include)
+        values += self.signed_sample(tx.connector_id)
         if values:
             spread = self._int("MaxTxMeterValueRandomisationTime")
             not_before = wall + self._rng.uniform(0, spread) if spread > 0 else 0.0

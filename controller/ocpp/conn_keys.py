@@ -7,7 +7,7 @@ the link reads its settings through (`link_settings`).
   AuthorizationKeyFormat (the credentials) also reconnects at once (`Link.reconnect_if_changed`), timeouts and
   the ping interval wait for the next connection;
 - `AFTER_REBOOT`: exactly the keys the key table marks reboot-required (ChangeConfiguration answers
-  RebootRequired). The link keeps the value they had when it first connected after start-up: a dropped
+  RebootRequired). The link keeps the value they had when the station started: a dropped
   connection reconnects to the same URL, path, proxy and identity; the stored value applies after the reboot.
   One exception, on purpose: an accepted SecurityProfile change applies every pending AFTER_REBOOT key together
   with the new profile (raising the profile usually needs the new wss:// URL set just before it, OCPP 1.6
@@ -66,21 +66,25 @@ class ConfigLike(Protocol):
 
 
 class ConnectionConfig:
-    """The configuration as the link sees it: AFTER_REBOOT keys keep the values taken at the first connection
-    attempt after start-up (lazily, so what a start-up script writes before the first connection counts) until
-    SecurityProfile changes; every other key is read live. `pending()` says what waits for the reboot."""
+    """The configuration as the link sees it: AFTER_REBOOT keys keep the values taken by `freeze()` (the
+    station's start, i.e. the boot: what is written before it counts) until SecurityProfile changes; every other
+    key, and every key before the freeze, is read live. `pending()` says what waits for the reboot."""
 
     def __init__(self, config: ConfigLike) -> None:
         self._config = config
         self._taken: dict[str, str] | None = None
         self._profile: str | None = None
 
+    def freeze(self) -> None:
+        self._taken = {k: v for k in AFTER_REBOOT if (v := self._read(k)) is not None}
+        self._profile = self._read(PROFILE_KEY)
+
     def _sync(self) -> dict[str, str]:
-        profile = self._read(PROFILE_KEY)
-        if self._taken is None or profile != self._profile:
-            self._taken = {k: v for k in AFTER_REBOOT if (v := self._read(k)) is not None}
-            self._profile = profile
-        return self._taken
+        if self._taken is None:
+            return {}
+        if self._read(PROFILE_KEY) != self._profile:
+            self.freeze()
+        return self._taken or {}
 
     def _read(self, name: str) -> str | None:
         try:
@@ -106,5 +110,7 @@ class ConnectionConfig:
 
     def pending(self) -> dict[str, str]:
         """AFTER_REBOOT keys whose stored value is not (yet) the one in use: name -> stored value."""
+        if self._taken is None:
+            return {}
         taken = self._sync()
         return {k: v for k in AFTER_REBOOT if (v := self._read(k)) is not None and v != taken.get(k)}

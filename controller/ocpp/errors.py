@@ -18,6 +18,8 @@ ERROR_CODE: dict[Fault, str] = {
     Fault.WELDED_CONTACT: "PowerSwitchFailure",
     Fault.CONTACTOR_NOT_CLOSING: "PowerSwitchFailure",
     Fault.CONTACTOR_FEEDBACK: "PowerSwitchFailure",
+    Fault.PHASE_RELAY: "PowerSwitchFailure",
+    Fault.PHASE_COUNT_MISMATCH: "PowerSwitchFailure",
     Fault.CONTROL_RESTARTS: "InternalError",
     Fault.PILOT_ERROR: "EVCommunicationError",
     Fault.DIODE: "EVCommunicationError",

@@ -15,7 +15,9 @@ Installing, run the board's install hook (`[firmware] install_command`, `{file}`
 write the marker `<state>/firmware/result.json` and reboot the station (InstallRebooting for signed); any
 other exit -> InstallationFailed. After the reboot the first boot sends Installed (and the security event
 FirmwareUpdated) from the marker and removes it. A TriggerMessage gets the current status, Idle when
-nothing is going on.
+nothing is going on. On an A/B board (`[firmware] method = "ab"`) the installation is
+`controller.firmware.ab`'s: a new slot on trial, Installed only once the new version is online with a
+ticking loop, InstallationFailed from the restored previous slot when it was not in time.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action, UpdateFirmwareStatus
 
 from controller.clock import Clock
+from controller.firmware.ab import AbInstaller
 from controller.ocpp.diagnostics import download, send_when_online, with_retries
 from controller.ports import LinkPort, Trace
 from controller.statefile import StateWriteError, read_json, remove, write_json
@@ -72,6 +75,7 @@ class Firmware:
         restart: Callable[[str], Awaitable[None]],
         install: Mapping[str, Any],
         trace: Trace,
+        ticking: Callable[[], bool] = lambda: True,  # the control loop ticks (A/B: a new slot's last check)
     ) -> None:
         self._clock = clock
         self._link = link
@@ -88,6 +92,7 @@ class Firmware:
         self._task: asyncio.Task[None] | None = None
         self._accepted: Callable[[], Awaitable[None]] | None = None  # started once the .conf has gone out
         self._reported_marker = False
+        self._ab = AbInstaller(install, clock, restart, ticking, trace) if install.get("method") == "ab" else None
 
     @property
     def unsigned_allowed(self) -> bool:
@@ -135,16 +140,27 @@ class Firmware:
         """After a (re)boot: report the result of an installation that rebooted the station."""
         if self._reported_marker:
             return
+        if self._ab is not None:
+            self._reported_marker = True
+            outcome = await self._ab.after_online()
+            if outcome is not None:
+                await self._report_result(*outcome)
+            return
         marker = read_json(self.dir / MARKER, None, MARKER_SHAPE)
         self._reported_marker = True
         if not isinstance(marker, dict):
             return
         remove(self.dir / MARKER)
-        status = str(marker.get("status", "Installed"))
         request_id = marker.get("request_id")
-        await self._notify(status, request_id if isinstance(request_id, int) else None)
+        await self._report_result(
+            str(marker.get("status", "Installed")), request_id if isinstance(request_id, int) else None,
+            str(marker.get("image", "")),
+        )
+
+    async def _report_result(self, status: str, request_id: int | None, image: str = "") -> None:
+        await self._notify(status, request_id)
         if status == "Installed":
-            self._security.event("FirmwareUpdated", str(marker.get("image", "")))
+            self._security.event("FirmwareUpdated", image)
         if request_id is None:
             self.status = "Idle"
         else:
@@ -221,6 +237,15 @@ class Firmware:
         while any(s.in_transaction for s in self._sessions.sessions.values()):
             await self._clock.sleep(1.0)  # install between transactions
         await self._notify("Installing", request_id)
+        if self._ab is not None:
+            if not await self._ab.install(image, request_id):
+                await self._notify("InstallationFailed", request_id)
+                self._idle(request_id)
+                return
+            if request_id is not None:
+                await self._notify("InstallRebooting", request_id)
+            await self._ab.restart_into_new_slot()
+            return
         ok = await self._install(image)
         if not ok:
             await self._notify("InstallationFailed", request_id)
@@ -234,6 +259,12 @@ class Firmware:
             await self._notify("InstallRebooting", request_id)
         self._trace("firmware installed; rebooting")
         await self._restart("firmware")
+
+    async def run(self) -> None:
+        """Supervised: on an A/B board, watch a new slot's trial (rollback at its deadline); then idle."""
+        if self._ab is not None:
+            await self._ab.watch()
+        await asyncio.Event().wait()
 
     def _idle(self, request_id: int | None) -> None:
         if request_id is None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import json
 import logging
 import random
@@ -68,6 +69,14 @@ CONSUME_WAIT_S = 5.0  # (real time) at most this long the reader waits for a cal
 NO_LIBRARY_TIMEOUT = 10.0 * 365 * 86400  # the ocpp library's own (real-time) reply timer must never fire first
 
 
+def installed_version() -> str:
+    """The installed chargepoint package's version (an A/B slot's): what BootNotification reports."""
+    try:
+        return importlib.metadata.version("chargepoint")
+    except importlib.metadata.PackageNotFoundError:
+        return "0.1.0"
+
+
 @dataclass
 class LinkSettings:
     url: str  # back office URL without the identity (primary path)
@@ -75,7 +84,7 @@ class LinkSettings:
     fallback_urls: list[str] = field(default_factory=list)  # tried after FALLBACK_AFTER failures
     vendor: str = "OpenChargePoint"
     model: str = "CM4-AC"
-    firmware_version: str = "0.1.0"
+    firmware_version: str = field(default_factory=installed_version)
     serial: str | None = None
     basic_auth_key: str | None = None  # SecurityProfile 1/2: HTTP Basic with the AuthorizationKey
     basic_auth_decoded: bool = False  # send the bytes the hex AuthorizationKey encodes, not the hex text

@@ -275,6 +275,15 @@ class SmartCharging:
             per[cid] = math.inf if got is None else got[0]
         return (math.inf if st is None else st), per
 
+    def number_phases(self, cid: int) -> int | None:
+        """numberPhases of the connector's schedule period in force (TxProfile, else TxDefaultProfile, else
+        the station's ChargePointMaxProfile); None where none says. A socket with a phase relay follows it."""
+        now = self.now()
+        got = sch.connector_limit(self.profiles, now, self.context(cid))
+        if got is None or got[1] is None:
+            got = sch.purpose_limit(self.profiles, sch.CP_MAX, now, sch.TxContext(0, phases=self._phases(0)), now)
+        return None if got is None else got[1]
+
     def next_change(self) -> float | None:
         ctxs = [sch.TxContext(0), *(self.context(cid) for cid in self._phases_of)]
         return sch.next_change(self.profiles, self.now(), ctxs)

@@ -18,6 +18,7 @@ The station derives each connector's status (`controller.ocpp.status`) on every 
   online as a StatusNotification of the connector's current status with that errorCode, info and
   vendorErrorCode, after the connector's own status (the error stays the last word until the status changes).
   Alerts of connector 0 are sent even when SendStationStatus is false: they are events, not the station status.
+  A journal that found problems at start-up (damaged, set aside, or in memory) raises one at construction.
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ class StatusReporter:
         self._wake = asyncio.Event()
         self._queue_maybe_nonempty = True  # a queue from before a restart
         self._alerts: list[_Alert] = []
+        if journal.problems:  # a damaged or unopenable journal (issue 11): an error status of the station too
+            self.alert(0, "InternalError", "transaction journal damaged", "JournalDamaged")
         self.sent_count = 0
         self.queued_count = 0
 

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 FORWARDED = frozenset(
     {"plug", "unplug", "ev_pause", "ev_resume", "ev_draw", "ev_misbehave", "temperature", "tilt", "rcd", "suspend", "pe", "stall",
-     "contactor_log", "lock", "meter_override", "meter_energy"}
+     "contactor_log", "lock", "meter_override", "meter_energy", "phase_relay"}
 )
 MAX_LINE = 65536
 MAX_CLIENTS = 16  # more open connections are refused with an error line (a test API, not a public service)

@@ -1,14 +1,29 @@
-"""What the control process tells the main process, dispatched: the mirror is updated (`sockets.py`), and the
-services that react to it are told (sessions on a cp state change, Plug&Charge on a plug-in, energy
-management on the RJ11 suspend contact, the watchdog notifier on stats, restarts traced). On `hello` (a new
-control process) it gets the evse keys and the limits again, and a simulated meter its last reading."""
+"""What the control process tells the main process, dispatched: the channel's messages and the supervisor's
+events (the frozen dataclasses of `controller.evse.protocol`) arrive here as they are. The mirror is updated
+(`sockets.py`), and the services that react to it are told (sessions on a cp state change, Plug&Charge on a
+plug-in, energy management on the RJ11 suspend contact, the watchdog notifier on stats, restarts traced). On
+`Hello` (a new control process) it gets the evse keys and the limits again, and a simulated meter its last
+reading."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from controller.evse.protocol import (
+    Calibration,
+    ControlDied,
+    ControlHung,
+    Hello,
+    Log,
+    RestartLimitReached,
+    Sample,
+    State,
+    StationSample,
+    StationState,
+    Stats,
+)
 from controller.ports import ChangeBus, ControlPort, Trace
 from controller.statefile import NUMBER, StateWriteError, write_json
 from controller.station.sockets import Sockets
@@ -21,7 +36,9 @@ TILT_SHAPE = {"tilt_vector?": [NUMBER]}
 
 
 class Notifier(Protocol):
-    def control_stats(self, msg: dict[str, Any]) -> None: ...
+    def control_ticks(self, ticks: int) -> None:
+        """The control loop's tick count, as its `Stats` reported it (the systemd watchdog is fed on progress)."""
+        ...
 
     def control_restarted(self) -> None: ...
 
@@ -29,7 +46,7 @@ class Notifier(Protocol):
 class EnergyInputs(Protocol):
     """Energy management, as the loop's samples feed it."""
 
-    def note_suspend_input(self, closed: Any) -> None: ...
+    def note_suspend_input(self, closed: bool | None) -> None: ...
 
     def note_samples(self) -> None:
         """The socket samples changed: the station's own current as of now (matched with grid readings)."""
@@ -71,64 +88,68 @@ class ControlEvents:
         self.deaths = 0
         self.loop_log: list[str] = []  # what the loop reported with `log` (e.g. a configuration value it refused)
 
-    def on_message(self, msg: dict[str, Any]) -> None:
-        t = msg["t"]
-        if t == "state":
+    def on_message(self, msg: object) -> None:
+        """A message of the control process or an event of its supervisor (others, e.g. `StallDone`, are not ours)."""
+        if isinstance(msg, State):
             self._on_state(msg)
-        elif t == "sample":
-            if int(msg["connector"]) == 0 and "suspend_input" in msg:
-                self._energy.note_suspend_input(msg["suspend_input"])  # the RJ11 contact (DirectExternalSuspendSignal)
+        elif isinstance(msg, StationState):
+            self._sockets.on_station_state(msg)
+            self._changes.limits_changed()
+        elif isinstance(msg, Sample):
             if self._sockets.on_sample(msg) is not None:
                 self._energy.note_samples()
                 self._changes.status_changed()
-        elif t == "calibration":
-            vec = msg.get("tilt_vector")
-            if isinstance(vec, list) and len(vec) == 3 and not msg.get("error"):
-                try:
-                    write_json(self._state_dir / TILT_FILE, {"tilt_vector": vec})
-                    self._trace(f"tilt sensor calibrated (vertical {vec})")
-                except StateWriteError as exc:  # issue 11: a full disk is said, not raised into the reader
-                    self._trace(f"tilt calibration not stored (in use until the next restart): {exc}")
-            else:
-                self._trace(f"tilt calibration failed: {msg.get('error')}")
-        elif t == "restart_limit":
+        elif isinstance(msg, StationSample):
+            self._energy.note_suspend_input(msg.suspend_input)  # the RJ11 contact (DirectExternalSuspendSignal)
+            self._sockets.on_station_sample(msg)
+        elif isinstance(msg, Calibration):
+            self._on_calibration(msg)
+        elif isinstance(msg, RestartLimitReached):
             # the control process died too often: it stays down (outputs at their hardware-safe states) and
             # the station is Faulted (InternalError) until a Reset restarts it
             self._sockets.control_gave_up()
-            self._trace(f"control process died {msg.get('restarts')} times within {msg.get('window_s')} s: "
-                        "station Faulted until Reset")
+            self._trace(f"control process died {msg.restarts} times within {msg.window_s} s: station Faulted until Reset")
             self._changes.limits_changed()
-        elif t == "log":
-            text = str(msg.get("text", ""))
-            self.loop_log.append(text)
+        elif isinstance(msg, Log):
+            self.loop_log.append(msg.text)
             del self.loop_log[:-100]
-            self._trace(f"control loop ({msg.get('level', 'info')}): {text}")
-        elif t == "stats":
-            self._notifier.control_stats(msg)
-        elif t == "hung":
+            self._trace(f"control loop ({msg.level}): {msg.text}")
+        elif isinstance(msg, Stats):
+            self._notifier.control_ticks(msg.ticks)
+        elif isinstance(msg, ControlHung):
             self._notifier.control_restarted()
-            self._trace(f"control process silent for {msg.get('silent_s')} s; killed it")
-        elif t == "died":
+            self._trace(f"control process silent for {msg.silent_s} s; killed it")
+        elif isinstance(msg, ControlDied):
             self.deaths += 1
             self._notifier.control_restarted()
-            self._trace(f"control process died (exit {msg.get('returncode')}); restarting it")
-        elif t == "hello":
+            self._trace(f"control process died (exit {msg.returncode}); restarting it")
+        elif isinstance(msg, Hello):
             if self._simulated:
                 self._restore_sim_meters()
             self._control().send_config(self._evse_values())
             self._publish_limits()
 
-    def _on_state(self, msg: dict[str, Any]) -> None:
+    def _on_state(self, msg: State) -> None:
         change = self._sockets.on_state(msg)
-        if change is not None:
-            self._trace(self._sockets.describe(change.connector))
-            if change.new_cp_state != change.old_cp_state:
-                self._sessions.on_cp_state(change.connector, change.new_cp_state)
-                if change.old_cp_state == "A" and change.new_cp_state in ("B", "C", "D"):
-                    self._plug_and_charge(change.connector)
-        elif int(msg["connector"]) != 0:
+        if change is None:
             return  # an unknown socket
+        self._trace(self._sockets.describe(change.connector))
+        if change.new_cp_state != change.old_cp_state:
+            self._sessions.on_cp_state(change.connector, change.new_cp_state)
+            if change.old_cp_state == "A" and change.new_cp_state in ("B", "C", "D"):
+                self._plug_and_charge(change.connector)
         self._changes.limits_changed()
+
+    def _on_calibration(self, msg: Calibration) -> None:
+        if msg.tilt_vector is None or msg.error:
+            self._trace(f"tilt calibration failed: {msg.error}")
+            return
+        vec = list(msg.tilt_vector)
+        try:
+            write_json(self._state_dir / TILT_FILE, {"tilt_vector": vec})
+            self._trace(f"tilt sensor calibrated (vertical {vec})")
+        except StateWriteError as exc:  # issue 11: a full disk is said, not raised into the reader
+            self._trace(f"tilt calibration not stored (in use until the next restart): {exc}")
 
     def _plug_and_charge(self, cid: int) -> None:
         """A car was plugged in: with Plug&Charge, authorise PlugAndChargeIdentifier on that socket."""

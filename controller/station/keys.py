@@ -5,7 +5,7 @@ back office may still write (applied to the keys that replaced them)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from functools import partial
 from pathlib import Path
 
@@ -126,9 +126,11 @@ def bind_service_keys(
     clock: Clock,
     heartbeat_changed: Callable[[], None],
     meter_schedule_changed: Callable[[str, str], None],
+    phase_relays: Collection[int] = (),
 ) -> None:
     """Bind every service's keys to it: those it reads where it uses them (its CONFIG_KEYS) and those it must
-    hear about at once (the link's heartbeat, the meter value schedule) or validates (SecurityProfile)."""
+    hear about at once (the link's heartbeat, the meter value schedule) or validates (SecurityProfile).
+    `phase_relays`: the sockets with a 1/3-phase relay (energy management switches them during a session)."""
     config.bind("ocpp.link", conn.HEARTBEAT_KEYS, on_change=lambda *_: heartbeat_changed())
     conn.register_validators(config, state_dir, clock)  # SecurityProfile and BackOffice URL rules
     config.bind("ocpp.meter_values", aligned.SCHEDULE_KEYS, on_change=meter_schedule_changed)
@@ -140,3 +142,5 @@ def bind_service_keys(
         "transactions.timers": timers.CONFIG_KEYS, "station.lifecycle": lifecycle.CONFIG_KEYS,
         "energy": (*energy_settings.KEYS, "Station-MaxCurrent"), "modbus": ("MbsSlaveTCPIP", "SCN-NetworkName"),
     })
+    supported = "true" if phase_relays else "false"
+    config.bind("energy", ["ConnectorSwitch3to1PhaseSupported"], live=lambda: supported)

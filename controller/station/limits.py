@@ -1,6 +1,7 @@
 """What each socket may be offered, published to the control loop: the socket's maximum (board and
-ConnectorN-MaxCurrent) x the smart charging schedules in force x energy allocation (Station-MaxCurrent, grid
-meter, Modbus setpoints) x the session (authorised, suspended) x availability -> one limits message.
+ConnectorN-MaxCurrent) x the smart charging schedules in force x further caps (`caps`: MQTT commands) x energy
+allocation (Station-MaxCurrent, grid meter, Modbus setpoints) x the session (authorised, suspended) x
+availability -> one limits message.
 
 `LimitArbiter.publish()` computes them and hands them to the `ControlPort`; it keeps what it last
 commanded, which the status derivation uses (`commanded_offer`) instead of the loop's older report.
@@ -36,6 +37,10 @@ class Allocation(Protocol):
         held: set[int] | frozenset[int] = frozenset(),
     ) -> dict[int, float]: ...
 
+    def phases_for(self, cid: int) -> int:
+        """The phases a socket's offer is meant for (its phase relay's target); 0: any (no relay)."""
+        ...
+
 
 class SessionLimits(Protocol):
     @property
@@ -63,6 +68,7 @@ class LimitArbiter:
         self._schedules = schedules  # late-bound: smart charging is built after the arbiter
         self._allocation = allocation
         self.commanded: dict[int, dict[str, Any]] = {}  # what was last published
+        self.caps: list[Callable[[int], float]] = []  # further per-socket caps in A (MQTT commands)
 
     def socket_max(self, cid: int) -> float:
         """The socket's own maximum: the board's rating, capped by ConnectorN-MaxCurrent."""
@@ -80,7 +86,8 @@ class LimitArbiter:
         }
         station_cap, socket_caps = self._schedules().caps()
         offers = self._allocation.offers(
-            {cid: min(self.socket_max(cid), socket_caps.get(cid, math.inf)) for cid in self._sockets},
+            {cid: min(self.socket_max(cid), socket_caps.get(cid, math.inf), *(c(cid) for c in self.caps))
+             for cid in self._sockets},
             active,
             station_cap=station_cap,
             held=held,
@@ -91,6 +98,7 @@ class LimitArbiter:
                 "max_current": offers[cid],
                 "authorized": self._sessions.authorized(cid) and not self._sockets[cid].unavailable,
                 "suspended": self._sessions.sessions[cid].suspended or external_suspend,
+                "phases": self._allocation.phases_for(cid),
             }
             for cid in self._sockets
         }

@@ -1,15 +1,18 @@
-"""The mirror: what the main process knows of each socket, from the control loop's `state` and `sample`
-messages, and the station-wide readings (temperature, station faults). Only `Sockets` writes it (from the
-channel); services read it through `ports.SocketsView`.
+"""The mirror: what the main process knows of each socket, from the control loop's `State` and `Sample`
+messages (`controller.evse.protocol`), and the station-wide readings (`StationState`: station faults,
+`StationSample`: temperature). Only `Sockets` writes it (from the channel); services read it through
+`ports.SocketsView`, where a socket's meter is the mapping of `MeterValues.as_dict()`.
 
-The channel messages are parsed here and nowhere else in the main process.
+The channel's socket messages are read here and nowhere else in the main process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from controller.evse.protocol import Sample, State, StationSample, StationState
 
 
 @dataclass
@@ -83,24 +86,22 @@ class Sockets:
     def set_unavailable(self, cid: int, unavailable: bool) -> None:
         self.views[cid].unavailable = unavailable
 
-    def on_state(self, msg: Mapping[str, Any]) -> StateChange | None:
-        """A `state` message; returns what changed on a socket, None for connector 0 or an unknown one."""
-        cid = int(msg["connector"])
-        if cid == 0:
-            self.station_faults = list(msg.get("faults") or [])
-            return None
-        v = self.views.get(cid)
+    def on_state(self, msg: State) -> StateChange | None:
+        """A socket's `State`; returns what changed on it, None for an unknown socket."""
+        v = self.views.get(msg.connector)
         if v is None:
             return None
         old = v.cp_state
-        v.cp_state = str(msg.get("cp_state", v.cp_state))
-        v.pwm_duty = msg.get("pwm_duty")
-        v.offered_a = float(msg.get("offered_a") or 0.0)
-        v.contactor = str(msg.get("contactor", "open"))
-        v.faults = list(msg.get("faults") or [])
-        if "locked" in msg:
-            v.locked = bool(msg["locked"])
-        return StateChange(cid, old, v.cp_state)
+        v.cp_state = msg.cp_state
+        v.pwm_duty = msg.pwm_duty
+        v.offered_a = msg.offered_a
+        v.contactor = msg.contactor
+        v.faults = list(msg.faults)
+        v.locked = msg.locked
+        return StateChange(msg.connector, old, v.cp_state)
+
+    def on_station_state(self, msg: StationState) -> None:
+        self.station_faults = list(msg.faults)
 
     def control_gave_up(self) -> None:
         """The control process stays down: every socket and the station are Faulted (control_restarts)."""
@@ -110,25 +111,23 @@ class Sockets:
             v.faults = sorted({*v.faults, fault})
             v.contactor = "open"
 
-    def on_sample(self, msg: Mapping[str, Any]) -> int | None:
-        """A `sample` message; returns the socket it was for (None: the station-wide one, or unknown)."""
-        cid = int(msg["connector"])
-        if cid == 0:
-            temp = msg.get("temperature_c")
-            self.temperature_c = float(temp) if isinstance(temp, int | float) else None
-            return None
-        v = self.views.get(cid)
+    def on_sample(self, msg: Sample) -> int | None:
+        """A socket's `Sample`; returns the socket it was for (None: an unknown one)."""
+        v = self.views.get(msg.connector)
         if v is None:
             return None
-        v.meter = msg.get("meter")
+        v.meter = None if msg.meter is None else msg.meter.as_dict()
         v.meter_at = self._monotonic()
         if v.meter is not None:
-            wh = float(v.meter.get("energy_wh", v.energy_wh))
+            wh = float(v.meter["energy_wh"])
             if self._keep_energy_up and wh < v.energy_wh:
                 wh = v.energy_wh  # a restarted control process's simulated meter, before it is restored
                 v.meter["energy_wh"] = wh
             v.energy_wh = wh
-        return cid
+        return msg.connector
+
+    def on_station_sample(self, msg: StationSample) -> None:
+        self.temperature_c = msg.temperature_c
 
     def describe(self, cid: int) -> str:
         v = self.views[cid]

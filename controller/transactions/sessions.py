@@ -71,6 +71,7 @@ class SessionManager:
         self.reservation_for: Callable[[int, str | None], int | None] = lambda cid, tag: None
         self.on_started: Callable[[int], None] = lambda cid: None
         self.on_stopped: Callable[[int], None] = lambda cid: None
+        self.before_stop: Callable[[int], None] = lambda cid: None  # still in the transaction (signed end value)
         self.same_group: Callable[[str, str], bool] = lambda a, b: False  # same parentIdTag: may stop it
         self._recover()
 
@@ -221,6 +222,7 @@ class SessionManager:
         s = self.sessions[cid]
         if s.local_tx is None:
             return
+        self.before_stop(cid)
         meter = int(round(self._energy_wh(cid)))
         now = format_time(self.clock.now())
         self.journal.stop_transaction(s.local_tx, meter, now, reason, requested_by)

@@ -3,9 +3,9 @@ that plays the part of the buses a real board's drivers touch (GPIO lines, the p
 registers).
 
 Layout: a header, then per socket one block the control process writes (`CoilBlock`: pilot output, coil,
-lock, self-test and reset counters, each command stamped with the control process's time.monotonic()) and
-one block the plant writes (`SenseBlock`: pilot voltages, mirror contact, lock switch, meter, RCD, PP); then
-one station block each way (temperature, tilt, PE, suspend input / the control process's tick counter).
+lock, self-test and reset counters, phase relay, each command stamped with the control process's
+time.monotonic()) and one block the plant writes (`SenseBlock`: pilot voltages, mirror contact, lock switch,
+meter, RCD, PP, phase relay feedback); then one station block each way (temperature, tilt, PE, suspend input / the control process's tick counter).
 
 Each block has a single writer and a sequence counter (a seqlock): the writer makes it odd, writes, makes it
 even; a reader retries while it is odd or changed under it, and keeps its last good copy if the writer stays in
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 MAGIC = 0x45565345  # "EVSE"
-LAYOUT = 1
+LAYOUT = 2  # 2: the phase relay (Coil.phases, Sense.phase_fb)
 _SEQ = struct.Struct("<Q")
 _HEADER = struct.Struct("<IIII")  # magic, layout, sockets, plant ready
 
@@ -45,6 +45,7 @@ class Coil:
     lock: int = 0
     rcd_tests: int = 0
     rcd_resets: int = 0
+    phases: int = 0  # the phase relay's command (1 or 3); 0: never commanded (at rest)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class Sense:
     rcd_trip: int = 0
     rcd_test_ok: int = 1
     pp_ohms: float = float("inf")
+    phase_fb: int = -1  # the phase relay's feedback (1 or 3); -1: no relay or no feedback contact
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,8 @@ class StationCoil:
 
 
 _FORMATS: dict[type, str] = {
-    Coil: "<qidQidddiQQ",
-    Sense: "<ddQiii" + "d" * 9 + "iid",
+    Coil: "<qidQidddiQQi",
+    Sense: "<ddQiii" + "d" * 9 + "iidi",
     StationSense: "<didddiii",
     StationCoil: "<qQ",
 }
@@ -120,6 +122,8 @@ class Block:
             s1 = _SEQ.unpack_from(self.buf, self.offset)[0]
             if s1 & 1:
                 continue
+            if s1 == self.seq:
+                return self._last  # nothing written since the last good read: the same values
             values = self.st.unpack_from(self.buf, self.offset + _SEQ.size)
             if _SEQ.unpack_from(self.buf, self.offset)[0] == s1:
                 self.seq = s1

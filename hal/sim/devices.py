@@ -138,6 +138,59 @@ class SimContactor:
         self.set_closed(False)
 
 
+class SimPhaseRelay:
+    """A 1/3-phase switch relay: its contacts (and its feedback contact) follow the coil after
+    `feedback_delay_s`. Fault injection: `stuck` (nothing moves), `contacts_stuck` (the feedback follows the
+    coil, the power contacts do not: only the meter can tell). Safe state: coil off, `rest_phases`."""
+
+    def __init__(self, now: Now, rest_phases: int = 3, feedback_delay_s: float = 0.05, has_feedback: bool = True) -> None:
+        self._now = now
+        self.rest_phases = rest_phases
+        self.feedback_delay_s = feedback_delay_s
+        self.has_feedback = has_feedback
+        self.stuck = False
+        self.contacts_stuck = False
+        self.commanded = rest_phases
+        self._changed_at = now()
+        self._contacts = rest_phases
+        self._aux = rest_phases
+        self.switch_count = 0
+        self.recorder = Recorder(now)
+
+    def set_phases(self, phases: int) -> None:
+        if isinstance(phases, bool) or phases not in (1, 3):
+            raise ValueError(f"a phase relay switches between 1 and 3 phases, not {phases!r}")
+        if phases != self.commanded:
+            self.settle()
+            self.commanded = phases
+            self._changed_at = self._now()
+            self.switch_count += 1
+            self.recorder.record(phases)
+
+    def settle(self) -> None:
+        """Move the contacts to the coil's position once the delay has passed."""
+        if self.stuck or self._now() - self._changed_at < self.feedback_delay_s:
+            return
+        self._aux = self.commanded
+        if not self.contacts_stuck:
+            self._contacts = self.commanded
+
+    @property
+    def phases(self) -> int:
+        """The phases the power contacts pass to the socket (what the car sees)."""
+        self.settle()
+        return self._contacts
+
+    def feedback_phases(self) -> int | None:
+        if not self.has_feedback:
+            return None
+        self.settle()
+        return self._aux
+
+    def to_safe_state(self) -> None:
+        self.set_phases(self.rest_phases)
+
+
 class SimLock:
     """A lock motor with a feedback switch. Jammed, it stays where it is; freed, it goes where it was told."""
 

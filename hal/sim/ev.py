@@ -4,7 +4,8 @@ It answers the pilot like a car: +9 V (state B) when plugged, +6 V (state C) whe
 6 A and it wants to charge, back to B when the PWM stops. Once the contactor is closed it draws the offered
 current (capped by its own maximum) on its phases after a response delay, and follows lowered offers within
 that delay. It can be told to misbehave: draw more than offered, refuse to stop, be a one-phase car, never
-request charge, lose its diode, short the pilot or come with a damaged cable (`pp_broken`). It is plugged in
+request charge, lose its diode, short the pilot or come with a damaged cable (`pp_broken`). It draws on the
+phases the socket gives it (`supply_phases`): a three-phase car behind a phase relay on one phase draws on L1. It is plugged in
 with a cable rated `cable_a` (13, 20, 32 or 63 A), which the socket reads from the PP. A Chameleon charger (`chameleon_min_a`) stays in C but draws
 nothing while offered less than its minimum.
 """
@@ -99,8 +100,11 @@ class SimEv:
             return high, low
         return high, None
 
-    def step(self, now: float, output: PilotOutput, contactor_closed: bool) -> tuple[float, float, float]:
-        """Advance the car to `now`; returns the current it draws on L1, L2, L3."""
+    def step(
+        self, now: float, output: PilotOutput, contactor_closed: bool, supply_phases: int = 3
+    ) -> tuple[float, float, float]:
+        """Advance the car to `now`; returns the current it draws on L1, L2, L3. `supply_phases`: the phases
+        the socket passes to it (a phase relay on one phase: L1 only)."""
         if not self.plugged:
             self._state = "A"
             self._draw = 0.0
@@ -134,6 +138,6 @@ class SimEv:
         elif now - self._target_since >= self.profile.response_delay_s:
             self._draw = target
         amps = round(self._draw, 3)
-        if self.profile.phases == 1:
+        if self.profile.phases == 1 or supply_phases == 1:
             return (amps, 0.0, 0.0)
         return (amps, amps, amps)

@@ -95,19 +95,24 @@ class Plant:
             sock.contactor.command(bool(c.contactor), c.contactor_at, c.contactor_refresh)
             if bool(c.lock) != sock.lock.commanded:
                 sock.lock.set_locked(bool(c.lock))
+            if sock.phase_relay is not None and c.phases in (1, 3) and c.phases != sock.phase_relay.commanded:
+                sock.phase_relay.set_phases(c.phases)
             new_tests = c.rcd_tests - self._tests_seen.get(cid, 0)
             if new_tests > 0:
                 sock.rcd.self_tests += new_tests
                 self._tests_seen[cid] = c.rcd_tests
 
     # -- the sensors -----------------------------------------------------------------------------------------
-    def publish(self) -> float:
-        """Write every sensor to the register file; returns the time just before the first write."""
-        t = self.now()
+    def publish(self) -> dict[int, float]:
+        """Write every sensor to the register file; returns, per socket, the time just before its block was
+        written (after its values were computed: an edge exists for the control process from then on, so the
+        plant's own computing and scheduling never counts as the loop's latency)."""
+        written: dict[int, float] = {}
         for cid, sock in self.world.sockets.items():
             high, low = sock.ev.pilot_voltages(sock.pilot.output)
             fb = sock.contactor.feedback_closed()
             lock_fb = sock.lock.feedback_locked()
+            relay_fb = sock.phase_relay.feedback_phases() if sock.phase_relay is not None else None
             try:
                 m = sock.meter.read()
                 meter = dict(
@@ -118,19 +123,20 @@ class Plant:
                 )
             except DeviceError:
                 meter = dict(meter_offline=1)
-            self.bus.sense[cid].write(
-                Sense(
-                    high_v=high,
-                    low_v=math.nan if low is None else low,
-                    pilot_seq=max(0, self._pilot_seq.get(cid, 0)),
-                    mirror=-1 if fb is None else int(fb),
-                    lock=-1 if lock_fb is None else int(lock_fb),
-                    rcd_trip=int(sock.rcd.trip),
-                    rcd_test_ok=int(not sock.rcd.self_test_fails),
-                    pp_ohms=sock.pp.read_ohms(),
-                    **meter,  # type: ignore[arg-type]
-                )
+            sense = Sense(
+                high_v=high,
+                low_v=math.nan if low is None else low,
+                pilot_seq=max(0, self._pilot_seq.get(cid, 0)),
+                mirror=-1 if fb is None else int(fb),
+                lock=-1 if lock_fb is None else int(lock_fb),
+                rcd_trip=int(sock.rcd.trip),
+                rcd_test_ok=int(not sock.rcd.self_test_fails),
+                pp_ohms=sock.pp.read_ohms(),
+                phase_fb=-1 if relay_fb is None else relay_fb,
+                **meter,  # type: ignore[arg-type]
             )
+            written[cid] = self.now()
+            self.bus.sense[cid].write(sense)
         w = self.world
         gx, gy, gz = w.tilt.vector
         self.bus.station_sense.write(
@@ -147,15 +153,15 @@ class Plant:
         )
         if not self.bus.plant_ready:
             self.bus.set_plant_ready()
-        return t
+        return written
 
     def step(self) -> None:
         now = self.now()
         self.apply()
         self.world.step(now)
-        t = self.publish()
-        for sc in self.world.scenarios.values():
-            sc.published(t)
+        written = self.publish()
+        for cid, sc in self.world.scenarios.items():
+            sc.published(written[cid])
         self.last_step = now
 
     def deadline(self) -> float:

@@ -110,6 +110,28 @@ class WiredLock:
         self.set_locked(False)
 
 
+class WiredPhaseRelay:
+    """The 1/3-phase relay's coil and feedback contact on the plant's register file."""
+
+    def __init__(self, coil: CoilWriter, bus: SimBus, cid: int, rest_phases: int = 3) -> None:
+        self.coil = coil
+        self.sense = bus.sense[cid]
+        self.rest_phases = rest_phases
+
+    def set_phases(self, phases: int) -> None:
+        if isinstance(phases, bool) or phases not in (1, 3):
+            raise ValueError(f"a phase relay switches between 1 and 3 phases, not {phases!r}")
+        if phases != self.coil.value.phases:
+            self.coil.update(phases=phases)
+
+    def feedback_phases(self) -> int | None:
+        v = self.sense.read().phase_fb
+        return None if v < 0 else v
+
+    def to_safe_state(self) -> None:
+        self.set_phases(self.rest_phases)
+
+
 class WiredMeter:
     def __init__(self, bus: SimBus, cid: int) -> None:
         self.sense = bus.sense[cid]

@@ -6,8 +6,9 @@ in-process tests step it directly.
 Commands that concern the main process's devices (RFID tag, grid meter) are handled there; this world
 answers the ones for devices on the power path. Every argument is checked (type and range): a bad one is a
 `SimCommandError` (an error reply), never a crash. Fault injection: `ev_misbehave` (refuse_to_stop,
-diode_missing, shorted, never_request, pp_broken, welded), `rcd` (trip, self_test_fails), `temperature`
-(celsius, lost), `tilt` (degrees or vector, lost), `pe` (present), `meter_offline`, `meter_override`.
+diode_missing, shorted, never_request, pp_broken, welded), `phase_relay` (stuck, contacts_stuck), `rcd` (trip,
+self_test_fails), `temperature` (celsius, lost), `tilt` (degrees or vector, lost), `pe` (present),
+`meter_offline`, `meter_override`.
 Inspection: `contactor_log` (every command with its time.monotonic() time, the watchdog's safe-state calls,
 expiries), `plant_status`. The benchmark's latency scenarios (`bench_start`, `bench_status`, `bench_results`)
 live in `hal.sim.bench`.
@@ -25,6 +26,7 @@ from hal.sim.devices import (
     SimContactor,
     SimControlPilot,
     SimLock,
+    SimPhaseRelay,
     SimProtectiveEarth,
     SimProximity,
     SimRcd,
@@ -49,6 +51,7 @@ class SimSocket:
     meter: SimSocketMeter
     rcd: SimRcd
     pp: SimProximity
+    phase_relay: SimPhaseRelay | None = None  # a board with a 1/3-phase switch relay on this socket
 
 
 class SimWorld:
@@ -80,7 +83,8 @@ class SimWorld:
         for sc in self.scenarios.values():
             sc.step(now)
         for s in self.sockets.values():
-            currents = s.ev.step(now, s.pilot.output, s.contactor.contacts_closed)
+            supply = s.phase_relay.phases if s.phase_relay is not None else 3
+            currents = s.ev.step(now, s.pilot.output, s.contactor.contacts_closed, supply)
             s.meter.integrate(currents, dt)
 
     def next_deadline(self) -> float | None:
@@ -100,6 +104,8 @@ class SimWorld:
         for s in self.sockets.values():
             s.contactor.pull_down()
             s.pilot.to_safe_state()
+            if s.phase_relay is not None:
+                s.phase_relay.to_safe_state()  # its coil falls to the pull-down too
 
     def status(self) -> dict[str, Any]:
         """What the rig sees physically, per connector: the lock, the mirror contact, the cable."""
@@ -112,6 +118,7 @@ class SimWorld:
                     "lock": "locked" if s.lock.locked else "unlocked",
                     "contacts": None if fb is None else ("closed" if fb else "open"),
                     "cable_a": s.ev.cable_a if s.ev.plugged else None,
+                    "phases": s.phase_relay.phases if s.phase_relay is not None else None,
                 }
             )
         return {"connectors": out}
@@ -139,6 +146,12 @@ def build_sim_world(board: Board, now: Callable[[], float]) -> SimWorld:
         delay = c.devices["contactor"].params.get("feedback_delay_s")
         if delay is not None:
             world.sockets[c.id].contactor.feedback_delay_s = float(delay)
+        relay = c.devices.get("phase_relay")
+        if relay is not None and relay.driver == "sim":
+            p = relay.params
+            world.sockets[c.id].phase_relay = SimPhaseRelay(
+                now, int(p.get("rest_phases", 3)), float(p.get("feedback_delay_s", 0.05)), bool(p.get("feedback", True))
+            )
     return world
 
 
@@ -215,6 +228,17 @@ def _misbehave(world: SimWorld, a: dict[str, Any]) -> None:
             s.contactor.welded = v
         else:
             setattr(s.ev, name, v)
+
+
+def _phase_relay(world: SimWorld, a: dict[str, Any]) -> None:
+    """Fault injection on a socket's phase relay: `stuck` (nothing moves), `contacts_stuck` (the feedback
+    follows the coil, the power contacts do not)."""
+    relay = world.socket(a).phase_relay
+    if relay is None:
+        raise ValueError("this socket has no phase relay")
+    for name in ("stuck", "contacts_stuck"):
+        if name in a:
+            setattr(relay, name, flag(a, name))
 
 
 def _temperature(world: SimWorld, a: dict[str, Any]) -> None:
@@ -378,6 +402,7 @@ _COMMANDS: dict[str, Callable[[SimWorld, dict[str, Any]], dict[str, Any] | None]
     "meter_offline": _meter_offline,
     "meter_override": _meter_override,
     "plant_status": _plant_status,
+    "phase_relay": _phase_relay,
     "suspend": _suspend,
     "lock": _lock,
     "meter_energy": _meter_energy,

@@ -49,7 +49,7 @@ def test_notes_name_real_keys_and_show_in_the_table(tmp_path: Path) -> None:
     assert set(NOTES) <= names
     text = render_text(ConfigRegistry(ConfigStore(tmp_path / "c.json")))
     assert "[stored; no Nuvve (V2G aggregator) integration]" in text
-    assert "this board has no phase-switch relay" in text
+    assert "[stored; only meaningful with OCPP 1.5" in text
 
 
 def test_obsolete_authorise_keys_write_their_replacements(tmp_path: Path) -> None:

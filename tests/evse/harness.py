@@ -59,8 +59,8 @@ class Harness:
         self.heartbeat = heartbeat
         self._limits: dict[int, ConnectorLimits] = {}
         self._config: dict[str, str] = {}
-        self._last_hb = START
-        self._last_pilot: dict[int, PilotOutput] = {}
+        self.last_heartbeat = START
+        self.last_pilot: dict[int, PilotOutput] = {}
         self._self_tests: dict[int, bool] = {}
         self.messages: list[OutMessage] = []
         self.outputs: dict[int, ConnectorOutputs] = {}
@@ -72,9 +72,14 @@ class Harness:
 
     # -- the main process's side ---------------------------------------------------------------------------
     def limits(
-        self, cid: int = 1, max_current: float = 32.0, authorized: bool = True, suspended: bool = False
+        self,
+        cid: int = 1,
+        max_current: float = 32.0,
+        authorized: bool = True,
+        suspended: bool = False,
+        phases: int = 0,
     ) -> None:
-        self._limits[cid] = ConnectorLimits(max_current, authorized, suspended)
+        self._limits[cid] = ConnectorLimits(max_current, authorized, suspended, phases)
         self.send(Limits(dict(self._limits)))
 
     def config(self, values: dict[str, str]) -> None:
@@ -83,7 +88,7 @@ class Harness:
 
     def send(self, msg: InMessage) -> None:
         if isinstance(msg, Limits):
-            self._last_hb = self.now
+            self.last_heartbeat = self.now
         self.loop.handle(self.now, msg)
         self._take(self.loop.drain())
 
@@ -101,7 +106,7 @@ class Harness:
         self.world.pull_down()
         self.restarts += 1
         self.loop = build_loop(self.board, self.now)
-        self._last_pilot = {}
+        self.last_pilot = {}
         self._self_tests = {}
         self.send(Restore(dict(self.latched), self.tilt_vector, restarted=True))
         if self._config:
@@ -127,12 +132,12 @@ class Harness:
     def tick(self) -> None:
         self.n += 1
         self.now = START + self.n * self.tick_s
-        if self.heartbeat and self.now - self._last_hb >= 0.5:
+        if self.heartbeat and self.now - self.last_heartbeat >= 0.5:
             self.send(Limits(dict(self._limits)))
         self.world.step(self.now)
         inputs = read_inputs(self.pp, self._self_tests)
         self.outputs = self.loop.step(self.now, inputs)
-        self._self_tests = write_outputs(self.pp, self.outputs, self._last_pilot)
+        self._self_tests = write_outputs(self.pp, self.outputs, self.last_pilot)
         self._take(self.loop.drain())
 
     def run(self, seconds: float) -> None:

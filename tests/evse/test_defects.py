@@ -161,7 +161,7 @@ def test_no_close_in_the_tick_the_pwm_first_comes_on() -> None:
     assert ctl.status().pwm_duty is None
     t += TICK
     assert feed(ctl, t, C_V, None, ConnectorCommand(16.0, True, False)) is False  # PWM comes on now
-    assert ctl._pilot.mode is PilotMode.PWM  # noqa: SLF001
+    assert ctl.status().pilot == PilotMode.PWM.value
     t += TICK
     assert feed(ctl, t, C_V, None, ConnectorCommand(16.0, True, False)) is False  # no low phase read yet
     t += TICK
@@ -248,7 +248,7 @@ def test_pauses_the_station_causes_are_not_counted() -> None:
         h.limits(1, 16)
         h.run_until(lambda: h.closed(), 8, "resumed")
     assert Fault.CONTACTOR_PROTECT.value not in h.faults()
-    assert h.ctl()._switches.count(h.now, 600) == 1  # noqa: SLF001 - only the car's first start
+    assert h.ctl().ev_switches(h.now, 600) == 1  # only the car's first start
 
 
 # -- 12. the proximity pilot: the cable's rating caps the offer; no valid PP, no charge -----------------------------

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from controller.evse.faults import Fault
+from controller.evse.protocol import StationSample
 from hal.errors import DeviceError, DeviceOffline
 from hal.interfaces import MeterReading, PilotReading
 from tests.evse.harness import Harness
@@ -147,7 +148,8 @@ def test_an_unreadable_suspend_input_suspends() -> None:
     h = Harness()
     h.pp.suspend.active = OFFLINE  # type: ignore[union-attr]
     h.tick()
-    assert h.loop._last_station.suspend_input is True  # noqa: SLF001 - reported to the energy manager
+    station = h.loop.samples()[0]
+    assert isinstance(station, StationSample) and station.suspend_input is True  # reported to the energy manager
 
 
 def test_a_monitor_that_was_unreadable_is_tested_again_before_a_close() -> None:

@@ -175,4 +175,4 @@ def test_offer_history_matches_brute_force_and_stays_bounded() -> None:
         # brute force: every offer whose segment ends after the horizon, plus the current one
         expect = max(o for i, (_, o) in enumerate(changes) if i + 1 == len(changes) or changes[i + 1][0] > t - 5.0)
         assert h.reference(t) == expect
-        assert len(h._ended) <= 5  # noqa: SLF001 - strictly decreasing among 5 possible offers
+        assert h.kept <= 5  # strictly decreasing among 5 possible offers

@@ -188,7 +188,7 @@ class ControlLoopMachine(RuleBasedStateMachine):
         for dev in (self.h.sock().contactor, self.h.sock().pilot):
             dev.to_safe_state()
         self.h.loop.note_stall(self.h.now)
-        self.h._last_pilot.clear()  # noqa: SLF001 - as the runner does
+        self.h.last_pilot.clear()  # as the runner does
         self.was_closed = False
         self.ticks(1)
 
@@ -234,7 +234,7 @@ class ControlLoopMachine(RuleBasedStateMachine):
             assert cmd.authorized and not cmd.suspended
             assert sock.lock.locked, "closed before the lock confirmed"
             assert ctl.diode_seen and not sock.ev.diode_missing and sock.pilot.output.mode is PilotMode.PWM
-            assert ctl._rcd.self_test is SelfTest.PASSED  # noqa: SLF001
+            assert ctl.rcd_self_test is SelfTest.PASSED
             assert sock.rcd.self_tests > self.tests_at_start, "no self-test in this loop instance"
             assert not sock.rcd.trip
             assert sock.ev.plugged and not sock.ev.pp_broken

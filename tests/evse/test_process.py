@@ -7,26 +7,28 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import pytest
 
 from board.loader import builtin_board
+from controller.evse.protocol import Calibration, Log, State, StationSample, StationState
 from controller.evse.supervisor import ControlProcess
 
 
 class Main:
-    """The main process's side: the supervisor and what it heard."""
+    """The main process's side: the supervisor and what it heard (the channel's dataclasses, as they come)."""
 
     def __init__(self) -> None:
-        self.messages: list[Any] = []
-        self.state: dict[int, dict[str, Any]] = {}
+        self.messages: list[object] = []
+        self.state: dict[int, State] = {}
+        self.station_faults: tuple[str, ...] = ()
 
-    def on_message(self, msg: dict[str, Any]) -> None:
-        """The main process takes the messages in their dict shape (`protocol.as_event_dict`)."""
+    def on_message(self, msg: object) -> None:
         self.messages.append(msg)
-        if msg["t"] == "state":
-            self.state[int(msg["connector"])] = msg
+        if isinstance(msg, State):
+            self.state[msg.connector] = msg
+        elif isinstance(msg, StationState):
+            self.station_faults = msg.faults
 
     async def until(self, pred: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
         end = time.monotonic() + timeout
@@ -35,8 +37,16 @@ class Main:
                 raise AssertionError(f"timed out after {timeout} s waiting for {what}; state {self.state}")
             await asyncio.sleep(0.01)
 
-    def conn(self, cid: int = 1) -> dict[str, Any]:
-        return self.state.get(cid, {})
+    def conn(self, cid: int = 1) -> State | None:
+        return self.state.get(cid)
+
+    def contactor(self, cid: int = 1) -> str | None:
+        st = self.state.get(cid)
+        return None if st is None else st.contactor
+
+    def faults(self, cid: int = 1) -> tuple[str, ...]:
+        st = self.state.get(cid)
+        return () if st is None else st.faults
 
 
 @pytest.fixture
@@ -53,7 +63,7 @@ async def proc() -> AsyncIterator[tuple[ControlProcess, Main]]:
 async def charge(cp: ControlProcess, main: Main) -> None:
     cp.set_limits({1: {"max_current": 16, "authorized": True, "suspended": False}})
     assert (await cp.sim("plug", {"connector": 1, "ev": {"response_delay_s": 0.1}}))["ok"]
-    await main.until(lambda: main.conn().get("contactor") == "closed", 5, "charging")
+    await main.until(lambda: main.contactor() == "closed", 5, "charging")
 
 
 async def test_rcd_trip_opens_the_contactor(proc: tuple[ControlProcess, Main]) -> None:
@@ -61,8 +71,8 @@ async def test_rcd_trip_opens_the_contactor(proc: tuple[ControlProcess, Main]) -
     await charge(cp, main)
     t0 = time.monotonic()
     assert (await cp.sim("rcd", {"connector": 1, "trip": True}))["ok"]
-    await main.until(lambda: main.conn().get("contactor") == "open", 2, "open after the trip")
-    assert "residual_current" in main.conn()["faults"]
+    await main.until(lambda: main.contactor() == "open", 2, "open after the trip")
+    assert "residual_current" in main.faults()
     log = await cp.sim("contactor_log", {"connector": 1})
     opened = [t for t, v in log["history"] if v is False and t >= t0]
     assert opened and opened[0] - t0 < 0.1
@@ -71,11 +81,10 @@ async def test_rcd_trip_opens_the_contactor(proc: tuple[ControlProcess, Main]) -
 async def test_silent_main_process_stops_charging(proc: tuple[ControlProcess, Main]) -> None:
     cp, main = proc
     await charge(cp, main)
-    hb = next(t for t in cp._tasks if t.get_name() == "control-heartbeat")  # noqa: SLF001
-    hb.cancel()
-    await main.until(lambda: main.conn().get("contactor") == "open", 3, "charging stopped")
-    assert "main_silent" in main.conn()["faults"]
-    assert "main_silent" in main.state[0]["faults"]
+    cp.stop_heartbeat()
+    await main.until(lambda: main.contactor() == "open", 3, "charging stopped")
+    assert "main_silent" in main.faults()
+    assert "main_silent" in main.station_faults
 
 
 async def test_stalled_loop_is_caught_by_the_watchdog(proc: tuple[ControlProcess, Main]) -> None:
@@ -92,9 +101,9 @@ async def test_stalled_loop_is_caught_by_the_watchdog(proc: tuple[ControlProcess
     assert 0.25 - 0.011 <= opened[0] - started < 0.45
     assert log["safe_state_at"] and started < log["safe_state_at"][0] < ended
     assert log["expired"] == 0  # the device's own max on-time did not have to act
-    await main.until(lambda: "loop_stall" in main.conn().get("faults", []), 2, "stall reported")
-    assert "loop_stall" in main.state[0]["faults"]
-    await main.until(lambda: main.conn().get("contactor") == "closed", 15, "a fresh start after the hold")
+    await main.until(lambda: "loop_stall" in main.faults(), 2, "stall reported")
+    assert "loop_stall" in main.station_faults
+    await main.until(lambda: main.contactor() == "closed", 15, "a fresh start after the hold")
     await main.until(lambda: cp.last_stats is not None and cp.last_stats.watchdog_trips >= 1, 3, "stats")
 
 
@@ -105,16 +114,17 @@ async def test_calibration_and_config_over_the_channel(
     assert (await cp.sim("tilt", {"degrees": 4.5}))["ok"]
     caplog.set_level("WARNING")
     cp.send_config({"CalibrateTilt": "1", "TemperatureHigh": "hot"})
-    await main.until(lambda: any(m["t"] == "calibration" for m in main.messages), 2, "calibration")
-    cal = next(m for m in main.messages if m["t"] == "calibration")
-    assert cal["tilt_deg"] == 4.5 and cal["error"] is None and cal["tilt_vector"] is not None
-    assert cp.tilt_vector == tuple(cal["tilt_vector"])  # kept for a restarted control process
-    assert any(m["t"] == "log" and "TemperatureHigh" in m["text"] for m in main.messages)
+    await main.until(lambda: any(isinstance(m, Calibration) for m in main.messages), 2, "calibration")
+    cal = next(m for m in main.messages if isinstance(m, Calibration))
+    assert cal.tilt_deg == 4.5 and cal.error is None and cal.tilt_vector is not None
+    assert cp.tilt_vector == cal.tilt_vector  # kept for a restarted control process
+    assert any(isinstance(m, Log) and "TemperatureHigh" in m.text for m in main.messages)
     # the loop's log line reaches the main process's log
     assert any("control process" in r.getMessage() and "TemperatureHigh" in r.getMessage() for r in caplog.records)
-    assert "CalibrateTilt" not in cp._config  # noqa: SLF001 - never replayed to a restarted process
+    assert "TemperatureHigh" in cp.replayed_config
+    assert "CalibrateTilt" not in cp.replayed_config  # never replayed to a restarted process
     await main.until(
-        lambda: any(m["t"] == "sample" and m["connector"] == 0 and m["tilt_deg"] == 0.0 for m in main.messages),
+        lambda: any(isinstance(m, StationSample) and m.tilt_deg == 0.0 for m in main.messages),
         3,
         "tilt relative to the calibration in the station sample",
     )

@@ -127,9 +127,9 @@ def test_the_loop_refuses_another_version(first: object) -> None:
     r, main = runner()
     r.loop.handle = lambda now, msg: pytest.fail(f"the loop took {msg}")  # type: ignore[method-assign]
     main.sendall(p.encode(first) + p.encode(p.Limits({1: p.ConnectorLimits(16, True, False)})))
-    r._receive(time.monotonic())  # noqa: SLF001
+    r.receive(time.monotonic())
     assert not r.running and r.refused
-    r._flush()  # noqa: SLF001
+    r.flush()
     logs = [m for m in sent(main) if isinstance(m, p.Log)]
     assert logs and logs[0].level == "error" and "refused" in logs[0].text
 
@@ -137,7 +137,7 @@ def test_the_loop_refuses_another_version(first: object) -> None:
 def test_the_loop_takes_its_own_version() -> None:
     r, main = runner()
     main.sendall(p.encode(p.MainHello(p.PROTOCOL_VERSION)) + p.encode(p.Limits({1: p.ConnectorLimits(16, True, False)})))
-    r._receive(time.monotonic())  # noqa: SLF001
+    r.receive(time.monotonic())
     assert r.running and r.greeted and r.loop.commands[1].authorized
 
 
@@ -159,7 +159,7 @@ async def test_the_main_process_refuses_another_version() -> None:
     cp = ControlProcess(builtin_board("sim"), lambda m: None)
     cp.proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        cp._on_message(p.Hello(p.PROTOCOL_VERSION + 1, cp.proc.pid, (1,)))  # noqa: SLF001
+        cp.take(p.Hello(p.PROTOCOL_VERSION + 1, cp.proc.pid, (1,)))
         assert cp.refused and "refused" in cp.refused
         await asyncio.to_thread(cp.proc.wait, 5)
         assert cp.proc.returncode is not None  # killed
@@ -173,7 +173,7 @@ async def test_the_main_process_refuses_another_version() -> None:
 
 def test_json_on_the_wire_is_plain() -> None:
     obj = json.loads(p.encode(p.Limits({1: p.ConnectorLimits(16.0, True, False)})))
-    assert obj == {"t": "limits", "connectors": {"1": {"max_current": 16.0, "authorized": True, "suspended": False}}}
+    assert obj == {"t": "limits", "connectors": {"1": {"max_current": 16.0, "authorized": True, "suspended": False, "phases": 0}}}
 
 
 async def test_two_stops_at_once_both_finish() -> None:

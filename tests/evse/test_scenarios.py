@@ -582,7 +582,7 @@ def test_silent_main_process_pauses_charging() -> None:
     h = Harness()
     h.charge(1, 16)
     h.heartbeat = False
-    t0 = h._last_hb  # noqa: SLF001
+    t0 = h.last_heartbeat
     h.run_until(lambda: h.duty() is None, 5)
     assert h.now - t0 == pytest.approx(3.0, abs=2 * TICK)
     assert Fault.MAIN_SILENT.value in h.faults()
@@ -597,7 +597,7 @@ def test_watchdog_trip_holds_the_outputs_safe_then_restarts_cleanly() -> None:
     for dev in (h.sock().contactor, h.sock().pilot, h.sock().lock):  # what the watchdog thread does
         dev.to_safe_state()
     h.loop.note_stall(h.now)
-    h._last_pilot.clear()  # noqa: SLF001 - as the runner does
+    h.last_pilot.clear()  # as the runner does
     h.tick()
     assert not h.closed() and Fault.LOOP_STALL.value in h.faults()
     assert any("loop_stall" in m["faults"] for m in h.sent("station_state"))

@@ -47,7 +47,7 @@ def test_board_file_loads() -> None:
     assert not board.is_simulated
     [conn] = board.connectors
     assert {k: d.driver for k, d in conn.devices.items()} == {
-        "pilot": "sysfs_ads1115", "contactor": "gpiozero", "lock": "gpiozero", "meter": "sdm_rtu", "rcd": "gpiozero",
+        "pilot": "sysfs_ads1115", "contactor": "gpiozero", "lock": "gpiozero", "meter": "modbus_rtu", "rcd": "gpiozero",
         "pp": "ads1115",
     }  # fmt: skip
     assert {k: d.driver for k, d in board.station.items()} == {

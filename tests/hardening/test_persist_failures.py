@@ -70,13 +70,14 @@ async def test_a_security_event_on_a_full_disk_is_still_sent(rig: Rig) -> None:
 
 
 async def test_a_tilt_calibration_on_a_full_disk_is_said_and_the_old_one_kept(rig: Rig) -> None:
+    from controller.evse.protocol import Calibration
     from controller.station.control import TILT_FILE
 
     events = rig.station.control_events
-    events.on_message({"t": "calibration", "tilt_vector": [0.0, 0.0, 1.0]})
+    events.on_message(Calibration((0.0, 0.0, 1.0)))
     path = rig.station.state_dir / TILT_FILE
     stored = path.read_bytes()
     with full_disk(room=5):
-        events.on_message({"t": "calibration", "tilt_vector": [0.1, 0.0, 0.99]})  # raised into the reader before
+        events.on_message(Calibration((0.1, 0.0, 0.99)))  # raised into the reader before
     assert path.read_bytes() == stored
     assert any("tilt calibration not stored" in line and str(path) in line for line in rig.trace)

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import Rig, until
 
 TASKS = {"ocpp-link", "journal-sender", "status-reporter", "meter-values", "housekeeping", "smart-charging",
-         "reservations", "grid-meter"}
+         "reservations", "grid-meter", "mqtt", "firmware", "scn", "web"}
 
 
 async def test_each_task_killed_once_restarts(rig: Rig) -> None:

@@ -44,23 +44,27 @@ async def _put_reader_in(state: str, rig: Any, office: HostileOffice) -> None:
         # a caller that is never resumed to take its result: the reader waits (CONSUME_WAIT_S) for it
         from ocpp.v16 import call
 
+        import controller.ocpp.link as link_module
+
         link = station.link
-        original = link._race  # noqa: SLF001 - a caller that never resumes: no public hook can do that
+        original = link_module.race  # the link's waits (linkwaits.race), as the link module names it
 
         await office.wait(lambda: len(office.calls("StatusNotification")) >= 2, what="boot statuses")
 
-        async def frozen(aw: Any, timeout: Any, closed: Any = None) -> Any:
+        async def frozen(clock: Any, aw: Any, timeout: Any, closed: Any = None) -> Any:
             frame = getattr(aw, "cr_frame", None)
             if frame is not None and isinstance(frame.f_locals.get("payload"), call.Heartbeat):
-                await original(aw, timeout, closed)
-                await asyncio.Event().wait()
-            return await original(aw, timeout, closed)
+                await original(clock, aw, timeout, closed)
+                await asyncio.Event().wait()  # a caller that has its result and never resumes to take it
+            return await original(clock, aw, timeout, closed)
 
-        link._race = frozen  # noqa: SLF001
-        asyncio.ensure_future(link.call(call.Heartbeat()))
-        await office.wait_call("Heartbeat")
-        await asyncio.sleep(0.05)
-        link._race = original  # noqa: SLF001
+        link_module.race = frozen  # type: ignore[assignment]
+        try:
+            asyncio.ensure_future(link.call(call.Heartbeat()))
+            await office.wait_call("Heartbeat")
+            await asyncio.sleep(0.05)
+        finally:
+            link_module.race = original
 
 
 @pytest.mark.parametrize("state", READER_STATES)

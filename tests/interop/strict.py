@@ -7,13 +7,17 @@ Skips must be visible and honest: once `make test` has installed the back office
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
 import shutil
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+
+from hil.rig import VirtualRig
 
 HERE = Path(__file__).resolve().parent
 CSMS = HERE / "csms.js"
@@ -105,3 +109,19 @@ class StrictBackOffice:
             await self.proc.wait()
         if self._reader is not None:
             self._reader.cancel()
+
+
+@contextlib.asynccontextmanager
+async def strict_session(state_dir: Path, identity: str) -> AsyncIterator[tuple[StrictBackOffice, VirtualRig]]:
+    """The strict back office and the controller as a real process (the virtual rig) connected to it; on leaving,
+    both are stopped and no frame may have broken the schema in either direction."""
+    bo = StrictBackOffice()
+    await bo.start()
+    rig = VirtualRig(bo.url, identity=identity, state_dir=state_dir)
+    await rig.start()
+    try:
+        yield bo, rig
+    finally:
+        await rig.close()
+        await bo.stop()
+        assert bo.violations() == []

@@ -15,6 +15,7 @@ from controller.auth.authorizer import Authorizer
 from controller.clock import FakeClock
 from controller.config.registry import ConfigRegistry
 from controller.config.store import ConfigStore
+from controller.evse.protocol import State
 from controller.ocpp.availability import Availability
 from controller.ocpp.status import Status
 from controller.ocpp.trigger import Triggers
@@ -100,6 +101,9 @@ class Allocation:
         self.held = set(held)
         return {cid: min(a, cap) for cid, a in socket_max.items()}
 
+    def phases_for(self, cid: int) -> int:
+        return 0  # no phase relay
+
 
 def registry(tmp_path: Path) -> ConfigRegistry:
     return ConfigRegistry(ConfigStore(tmp_path / "config.json"))
@@ -121,8 +125,8 @@ def test_limits_take_the_least_of_socket_board_schedules_and_availability(tmp_pa
     arbiter.publish()
     assert allocation.held == {2}  # held by the station: its share goes to socket 1
     assert control.limits[-1] == {
-        1: {"max_current": 10.0, "authorized": True, "suspended": False},  # the schedule's 10 A
-        2: {"max_current": 16.0, "authorized": False, "suspended": False},  # unavailable: not authorised
+        1: {"max_current": 10.0, "authorized": True, "suspended": False, "phases": 0},  # the schedule's 10 A
+        2: {"max_current": 16.0, "authorized": False, "suspended": False, "phases": 0},  # unavailable: not authorised
     }
     assert arbiter.commanded == control.limits[-1] and arbiter.socket_max(1) == 20.0
 
@@ -153,13 +157,18 @@ class Operative:
     station_unavailable = False
 
 
+def state(cid: int, cp_state: str, contactor: str = "open", offered_a: float = 0.0, locked: bool = False) -> State:
+    """A socket's `State` as the control loop sends it."""
+    return State(cid, cp_state, f"{cp_state}1", "high", None, offered_a, contactor, locked=locked)
+
+
 def test_status_is_reported_once_per_change_and_again_when_forced() -> None:
     sockets, sink, traced = Sockets([1], lambda: 0.0), Sink(), []
     status = StationStatus(sockets, sessions(1), lambda: {}, NotReserved(), Operative(), sink, traced.append)
     status.report_all()
     status.report_all()
     assert sink.sent == [(0, "Available", False), (1, "Available", False)]
-    sockets.on_state({"connector": 1, "cp_state": "B"})
+    sockets.on_state(state(1, "B"))
     status.report(1)
     status.report(1, force=True)
     assert sink.sent[2:] == [(1, "Preparing", False), (1, "Preparing", True)]
@@ -169,7 +178,7 @@ def test_status_is_reported_once_per_change_and_again_when_forced() -> None:
 def test_the_commanded_offer_decides_suspended_evse_not_the_loops_old_report() -> None:
     sockets, s = Sockets([1], lambda: 0.0), sessions(1)
     s.sessions[1].local_tx = 1
-    sockets.on_state({"connector": 1, "cp_state": "C", "offered_a": 0.0})
+    sockets.on_state(state(1, "C"))
     commanded = {1: {"max_current": 16.0, "authorized": True, "suspended": False}}
     status = StationStatus(sockets, s, lambda: commanded, NotReserved(), Operative(), Sink(), lambda line: None)
     assert status.derive(1).status == "Charging"
@@ -178,7 +187,7 @@ def test_the_commanded_offer_decides_suspended_evse_not_the_loops_old_report() -
 async def test_unlock_waits_on_the_injected_clock_and_fails_when_the_lock_stays_shut(tmp_path: Path) -> None:
     clock, sockets, s, published = FakeClock(), Sockets([1], lambda: 0.0), sessions(1), []
     s.sessions[1].local_tx = 3
-    sockets.on_state({"connector": 1, "cp_state": "C", "contactor": "closed", "locked": True})
+    sockets.on_state(state(1, "C", "closed", locked=True))
 
     class NoEvents:
         pending = 0
@@ -199,7 +208,7 @@ async def test_unlock_waits_on_the_injected_clock_and_fails_when_the_lock_stays_
     assert await task == "UnlockFailed"
     task = asyncio.ensure_future(life.unlock(1))
     await asyncio.sleep(0)
-    sockets.on_state({"connector": 1, "cp_state": "B", "contactor": "open", "locked": False})
+    sockets.on_state(state(1, "B"))
     await clock.advance(0.1)
     assert await task == "Unlocked"
     assert await life.unlock(9) == "NotSupported"

@@ -12,6 +12,18 @@ from typing import Any
 from controller.auth.reservations import Reservations
 from controller.auth.store import AuthStore
 from controller.clock import FakeClock
+from controller.evse.protocol import (
+    PROTOCOL_VERSION,
+    ControlDied,
+    Hello,
+    Log,
+    MeterValues,
+    Sample,
+    State,
+    StationSample,
+    StationState,
+    Stats,
+)
 from controller.ocpp.diagnostics import ArchiveSources, Diagnostics, build_archive
 from controller.ocpp.firmware import Firmware
 from controller.ocpp.security import Security
@@ -143,9 +155,10 @@ async def test_a_signed_update_with_an_unknown_certificate_is_refused(tmp_path: 
 class Notifier:
     def __init__(self) -> None:
         self.restarts = 0
+        self.ticks: list[int] = []
 
-    def control_stats(self, msg: dict[str, Any]) -> None:
-        pass
+    def control_ticks(self, ticks: int) -> None:
+        self.ticks.append(ticks)
 
     def control_restarted(self) -> None:
         self.restarts += 1
@@ -154,9 +167,13 @@ class Notifier:
 class Suspend:
     def __init__(self) -> None:
         self.inputs: list[Any] = []
+        self.samples = 0
 
     def note_suspend_input(self, closed: Any) -> None:
         self.inputs.append(closed)
+
+    def note_samples(self) -> None:
+        self.samples += 1
 
 
 class PlugSessions:
@@ -182,16 +199,25 @@ def test_control_events_update_the_mirror_and_tell_who_reacts(tmp_path: Path) ->
     events = ControlEvents(sockets, s, lambda: control, suspend, None, notifier, tmp_path, False,  # type: ignore[arg-type]
                            lambda: {"TemperatureHigh": "70.0"}, lambda: "PNC", lambda: None,
                            lambda: published.append(1), bus, traced.append)
-    events.on_message({"t": "state", "connector": 1, "cp_state": "B", "contactor": "open"})
+    events.on_message(State(1, "B", "B1", "high", None, 0.0, "open"))
     assert s.states == [(1, "B")] and s.authorized == [(1, "PNC")] and bus.limits == 1
-    events.on_message({"t": "sample", "connector": 0, "temperature_c": 31.0, "suspend_input": True})
+    events.on_message(StationSample(temperature_c=31.0, suspend_input=True))
     assert sockets.temperature_c == 31.0 and suspend.inputs == [True] and bus.status == 0  # not a socket sample
-    events.on_message({"t": "log", "level": "warning", "text": "control loop ignored config X='1'"})
+    events.on_message(Log("warning", "control loop ignored config X='1'"))
     assert events.loop_log == ["control loop ignored config X='1'"]
-    events.on_message({"t": "hello", "v": 1})
+    events.on_message(Hello(PROTOCOL_VERSION, 1234, (1,)))
     assert control.config == [{"TemperatureHigh": "70.0"}] and published == [1]
-    events.on_message({"t": "died", "returncode": -9})
+    events.on_message(ControlDied(-9))
     assert events.deaths == 1 and notifier.restarts == 1
+    events.on_message(Stats(ticks=7, overruns=0, max_tick_ms=1.0, channel_errors=0, watchdog_trips=0))
+    assert notifier.ticks == [7]
+    events.on_message(Sample(1, MeterValues((6.0, 6.0, 6.0), (230.0, 230.0, 230.0), 4140.0, 12.5, 50.0)))
+    assert sockets[1].currents == [6.0, 6.0, 6.0] and sockets[1].energy_wh == 12.5 and bus.status == 1
+    assert suspend.samples == 1
+    events.on_message(StationState(("tilt",)))
+    assert list(sockets.station_faults) == ["tilt"] and bus.limits == 2
+    events.on_message(State(9, "B", "B1", "high", None, 0.0, "open"))  # a socket this station does not have
+    assert bus.limits == 2
 
 
 def test_changes_fan_out_in_order() -> None:
