@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench fuzz fuzz-energy mutate fuzz-loop lint typecheck clean keys-doc tools hil scn screenshots
+.PHONY: demo test bench soak fuzz fuzz-energy mutate fuzz-loop lint typecheck clean keys-doc tools hil scn screenshots
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || { \
@@ -73,6 +73,12 @@ fuzz-loop: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+MINUTES ?= 10
+# one controller on the simulated double board for MINUTES: random sessions, faults, back office outages,
+# SIGKILLs; prints RSS/fds over time, bytes written, and checks the journal against the back office
+soak: $(STAMP)
+	$(PY) -m bench.soak $(MINUTES)
 
 SECONDS ?= 60
 # property-based fuzzing (hypothesis) of the parsers facing the outside; a short run is part of `make test`

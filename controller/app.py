@@ -34,6 +34,7 @@ from controller.mqtt.factory import build_mqtt
 from controller.ocpp.aligned import MeterService
 from controller.ocpp.availability import Availability
 from controller.ocpp.client import ClientServices, OcppClient, frame_tracer
+from controller.ocpp.conn_keys import ConnectionConfig
 from controller.ocpp.conn_settings import heartbeat_interval_taker, heartbeat_settings, link_settings
 from controller.ocpp.diagnostics import ArchiveSources, Diagnostics
 from controller.ocpp.firmware import Firmware
@@ -105,6 +106,7 @@ class Station:
             changes.limits_changed, self.trace, relays=board.phase_relays,
             grid_driver=grid.driver if grid is not None else None, grid_params=grid.params if grid is not None else None,
         )
+        self.connection_config = ConnectionConfig(config)  # reboot-required connection keys: after the reboot
         self.link = OcppLink(
             self._link_settings, self._make_client, clock, self._on_online, lambda: self.trace("back office connection lost"),
             heartbeat_interval_taker(config), self.trace, heartbeat=lambda: heartbeat_settings(config),
@@ -212,7 +214,7 @@ class Station:
 
     # -- small adapters between the parts ----------------------------------------------------------------------
     def _link_settings(self) -> LinkSettings:
-        return link_settings(self.config, self.state_dir, self.options.backoffice_url, self.options.identity)
+        return link_settings(self.connection_config, self.state_dir, self.options.backoffice_url, self.options.identity)
 
     def _identity(self) -> str:
         return self._link_settings().identity
@@ -260,6 +262,7 @@ class Station:
         self.control.send_config(self._evse_values())
         self.limits.publish()
         await self.modbus.start()  # only when MbsSlaveTCPIP is On (before the SCN task: it announces the slave)
+        self.connection_config.freeze()  # the boot: reboot-required connection keys keep these values
         self._tasks = [
             self.supervisor.start(name, run)
             for name, run in (

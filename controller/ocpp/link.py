@@ -290,7 +290,8 @@ class OcppLink:
             url = self._paths.pick(s)
             self.current_url = url
             self._reply_timeout = s.response_timeout_s
-            was_online = False
+            generation = self.generation
+            self._wake.clear()  # a reconnect_now() from here on cuts the backoff wait after this attempt short
             try:
                 ws = await self._race(open_socket(url, s), s.open_timeout_s)
             except asyncio.CancelledError:
@@ -301,7 +302,7 @@ class OcppLink:
             else:
                 self._tell_attempt(s, url, None)
                 try:
-                    was_online = await self._serve(ws, s)
+                    await self._serve(ws, s)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - the link must survive anything the peer does
@@ -310,11 +311,11 @@ class OcppLink:
                     self._log(f"connection to {url} ended: {exc.__class__.__name__}: {exc}")
             if self._stop:
                 break
-            if was_online:
-                attempt = 0  # a connection that worked: come back quickly
+            if self.generation > generation:
+                attempt = 0  # a connection that worked (however it ended, a clean close too): come back quickly
             delay = min(s.backoff_max_s, s.backoff_initial_s * (2**attempt)) * self._rng.uniform(0.75, 1.25)
             attempt = min(attempt + 1, 30)
-            await self._sleep_or(delay, self._wake)
+            await sleep_or(self.clock, delay, self._wake, clear=False)  # a wake set meanwhile still counts
 
     def _failed(self, url: str, exc: BaseException) -> None:
         self.failures += 1

@@ -52,10 +52,12 @@ async def race(clock: Clock, aw: Awaitable[T], timeout: float | None, closed: as
     raise TimeoutError(f"no reply within {timeout} s")
 
 
-async def sleep_or(clock: Clock, seconds: float, *events: asyncio.Event) -> bool:
-    """Sleep `seconds` on the clock; True if one of `events` (cleared first) cut it short."""
-    for ev in events:
-        ev.clear()
+async def sleep_or(clock: Clock, seconds: float, *events: asyncio.Event, clear: bool = True) -> bool:
+    """Sleep `seconds` on the clock; True if one of `events` (cleared first, unless `clear` is False: then one
+    already set ends the sleep at once) cut it short."""
+    if clear:
+        for ev in events:
+            ev.clear()
     sleeper = asyncio.ensure_future(clock.sleep(seconds))
     wakers = [asyncio.ensure_future(ev.wait()) for ev in events]
     try:

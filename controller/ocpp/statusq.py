@@ -13,7 +13,12 @@ The station derives each connector's status (`controller.ocpp.status`) on every 
 - keeps statuses behind the transaction messages journalled before them (`after_seq`): the back office sees
   StartTransaction before Charging and StopTransaction before Finishing, online and after an offline period.
   If the journal makes no progress (a message in a retry wait, a long randomisation delay) the status goes
-  after `BARRIER_MAX_S` anyway: statuses are not transaction messages and may pass them.
+  after `BARRIER_MAX_S` anyway: statuses are not transaction messages and may pass them;
+- delivers alerts (`alert`): an error no status derivation shows (a damaged journal, issue 11) goes out once
+  online as a StatusNotification of the connector's current status with that errorCode, info and
+  vendorErrorCode, after the connector's own status (the error stays the last word until the status changes).
+  Alerts of connector 0 are sent even when SendStationStatus is false: they are events, not the station status.
+  A journal that found problems at start-up (damaged, set aside, or in memory) raises one at construction.
 """
 
 from __future__ import annotations
@@ -41,6 +46,14 @@ BARRIER_MAX_S = 5.0
 SETTLE_S = {"SuspendedEV": 3.0}
 MAX_TICK_S = 1.0
 CONFIG_KEYS = ("StatusNotificationMode", "MinimumStatusDuration", "SendStationStatus")
+
+
+@dataclass(frozen=True)
+class _Alert:
+    connector_id: int
+    error_code: str
+    info: str | None
+    vendor_error_code: str | None
 
 
 @dataclass
@@ -74,6 +87,9 @@ class StatusReporter:
         self._sent: dict[int, Status] = {}  # last delivered on this connection
         self._wake = asyncio.Event()
         self._queue_maybe_nonempty = True  # a queue from before a restart
+        self._alerts: list[_Alert] = []
+        if journal.problems:  # a damaged or unopenable journal (issue 11): an error status of the station too
+            self.alert(0, "InternalError", "transaction journal damaged", "JournalDamaged")
         self.sent_count = 0
         self.queued_count = 0
 
@@ -109,6 +125,11 @@ class StatusReporter:
         else:
             return
         self._pending[cid] = _Pending(st, self._since[cid], due, self.journal.last_seq(), force)
+        self._wake.set()
+
+    def alert(self, cid: int, error_code: str, info: str | None = None, vendor_error_code: str | None = None) -> None:
+        """Report an error once online, with `cid`'s current status (see the module docstring)."""
+        self._alerts.append(_Alert(cid, error_code, info, vendor_error_code))
         self._wake.set()
 
     def on_online(self) -> None:
@@ -195,6 +216,15 @@ class StatusReporter:
                 self._sent[cid] = p.status
                 return 0.0
             return MAX_TICK_S
+        if online and self._alerts and self._alerts[0].connector_id not in self._pending:
+            a = self._alerts[0]
+            st = Status(self._current.get(a.connector_id, Status("Available")).status, a.error_code, a.info)
+            stamp = format_time(self.clock.now().timestamp()) if mode in ("Timestamp", "Queued") else None
+            if await self._send(a.connector_id, st, stamp, a.vendor_error_code):
+                self._alerts.pop(0)
+                self._sent[a.connector_id] = st
+                return 0.0
+            return MAX_TICK_S
         return max(0.0, min(due_next - now_m, MAX_TICK_S * 60))
 
     async def _barrier(self, after_seq: int) -> None:
@@ -215,7 +245,7 @@ class StatusReporter:
                 progress.cancel()
                 timer.cancel()
 
-    async def _send(self, cid: int, st: Status, timestamp: str | None) -> bool:
+    async def _send(self, cid: int, st: Status, timestamp: str | None, vendor_error_code: str | None = None) -> bool:
         try:
             await self.link.call(
                 call.StatusNotification(
@@ -224,6 +254,7 @@ class StatusReporter:
                     status=st.status,
                     info=st.info,
                     timestamp=timestamp,
+                    vendor_error_code=vendor_error_code,
                 )
             )
         except (NotConnected, TimeoutError) as exc:

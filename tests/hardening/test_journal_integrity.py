@@ -101,6 +101,26 @@ async def test_the_station_starts_and_reports_a_damaged_journal(tmp_path: Path) 
                                    lambda p: p["type"] == "JournalDamaged", timeout=10)
         assert "journal.sqlite is empty" in ev.payload["techInfo"]
         assert (state / "journal.sqlite.damaged-1").exists()
+        status = await rig.bo.wait_for("StatusNotification", rig.identity,
+                                       lambda p: p["connectorId"] == 0 and p["errorCode"] != "NoError", timeout=10)
+        assert status.payload["errorCode"] == "InternalError" and status.payload["status"] == "Available"
+        assert status.payload["info"] == "transaction journal damaged"
+        assert status.payload["vendorErrorCode"] == "JournalDamaged"
+        # after the station's own status (NoError) of connector 0, so the error is the last word
+        zero = [r.payload for r in rig.bo.records if r.action == "StatusNotification" and r.direction == "in"
+                and r.payload["connectorId"] == 0]
+        assert zero[-1] == status.payload and zero[0]["errorCode"] == "NoError", zero
+    finally:
+        await stop_rig(rig)
+
+
+async def test_a_healthy_journal_sends_no_error_status(tmp_path: Path) -> None:
+    rig = await start_rig(tmp_path)
+    try:
+        await rig.bo.wait_for("StatusNotification", rig.identity, lambda p: p["connectorId"] == 0, timeout=10)
+        await rig.bo.wait_for("StatusNotification", rig.identity, lambda p: p["connectorId"] == 1, timeout=10)
+        sent = [r.payload for r in rig.bo.records if r.action == "StatusNotification" and r.direction == "in"]
+        assert all(p["errorCode"] == "NoError" for p in sent), sent
     finally:
         await stop_rig(rig)
 

@@ -67,6 +67,7 @@ class HostileOffice:
     heartbeat_interval: int = 300
     frames: list[Frame] = field(default_factory=list)
     abandoned: set[str] = field(default_factory=set)  # CALL ids we chose not to answer (now)
+    requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Authorization) per connection
     port: int = 0
     _server: Server | None = None
     _ws: ServerConnection | None = None
@@ -78,7 +79,8 @@ class HostileOffice:
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
-        self._server = await serve(self._handle, "127.0.0.1", 0, subprotocols=[Subprotocol("ocpp1.6")],
+        # a restarted office listens on the port it had (the charge point's URL stays valid)
+        self._server = await serve(self._handle, "127.0.0.1", self.port, subprotocols=[Subprotocol("ocpp1.6")],
                                    max_size=2**22, ping_interval=None)
         self.port = self._server.sockets[0].getsockname()[1] if hasattr(self._server, "sockets") else 0
         if not self.port:
@@ -106,6 +108,8 @@ class HostileOffice:
     async def _handle(self, ws: ServerConnection) -> None:
         self._conns += 1
         conn = self._conns
+        if ws.request is not None:
+            self.requests.append((ws.request.path, ws.request.headers.get("Authorization")))
         self._ws = ws
         self._notify()
         try:
@@ -185,6 +189,13 @@ class HostileOffice:
         reply = await self.call(action, payload, timeout)
         assert reply[0] == 4, reply
         return str(reply[2])
+
+    async def close_cleanly(self, code: int = 1000) -> None:
+        """End the connection with a closing handshake (the back office restarts, or logs the charge point out)."""
+        ws = self._ws
+        if ws is not None:
+            await ws.close(code)
+            await self.wait(lambda: self._ws is not ws, what="the connection closed")
 
     async def drop(self) -> None:
         ws = self._ws

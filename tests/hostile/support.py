@@ -40,3 +40,10 @@ async def advance_until(clock: FakeClock, office: HostileOffice, pred: Any, limi
         for _ in range(5):
             await asyncio.sleep(0.005)
     return clock.monotonic() - start
+
+
+async def remote_session(rig: Rig, office: HostileOffice, tag: str, connector: int = 1) -> None:
+    """RemoteStartTransaction (Accepted) for `tag`, then the car plugs in."""
+    res = await office.result("RemoteStartTransaction", {"idTag": tag, "connectorId": connector})
+    assert res["status"] == "Accepted", res
+    await rig.cmd("plug", connector=connector)
