@@ -25,7 +25,7 @@ $(INTEROP): tests/interop/package.json tests/interop/package-lock.json
 		cd tests/interop && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
 	else echo "npm not found: the strict back office interop tests will be skipped"; fi
 
-# tests/test_systemd_unit.py runs `systemd-analyze verify` on the unit: Debian's systemd package has it
+# tests/systemd/test_systemd_unit.py runs `systemd-analyze verify` on the unit: Debian's systemd package has it
 SYSTEMD_ANALYZE := $(shell command -v systemd-analyze 2>/dev/null)
 # tests/mqtt start Debian's mosquitto broker (in /usr/sbin, not on every PATH); they fail, not skip, without it
 MOSQUITTO := $(shell PATH="$$PATH:/usr/sbin" command -v mosquitto 2>/dev/null)
@@ -90,7 +90,7 @@ fuzz: $(STAMP)
 RIG ?= virtual
 hil: $(STAMP)
 	@if [ "$(RIG)" = real ]; then HIL_RIG=real $(PY) -m pytest -q tests/hil/test_hil_real.py; \
-	else $(PY) -m pytest -q tests/test_hil_virtual.py tests/hil/test_real_rig.py; fi
+	else $(PY) -m pytest -q tests/hil/test_hil_virtual.py tests/hil/test_real_rig.py; fi
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check controller hal board hil tests bench

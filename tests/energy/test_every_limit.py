@@ -1,6 +1,6 @@
 """Energy allocation holds every limit at every instant, and holds no car back without a reason: one test per
 case of issue 16 (items 9 and 10, the Modbus registers, are in test_modbus_slave.py; the W conversion of item
-3 also in tests/profiles/test_schedules_table.py).
+3 also in tests/ocpp/profiles/test_schedules_table.py).
 
 Two kinds of bench: `Bench` (test_manager.py) drives the EnergyManager by hand on the fake clock (the meter is read when polled);
 `energy_sim.Simulation` adds the plant (a grid meter with its real interval, socket samples once a second,

@@ -1,3 +1,3 @@
 """Fixtures of the A/B firmware tests: the HTTP file server of the profile tests."""
 
-from tests.profiles.conftest import http_files  # noqa: F401 - a fixture, re-used
+from tests.ocpp.profiles.conftest import http_files  # noqa: F401 - a fixture, re-used

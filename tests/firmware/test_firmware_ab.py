@@ -25,7 +25,7 @@ from controller.clock import FakeClock  # noqa: E402
 from controller.firmware.ab import SLOT_RESTART  # noqa: E402
 from controller.firmware.slots import Slots  # noqa: E402
 from tests.conftest import Rig, start_rig, stop_rig, until  # noqa: E402
-from tests.profiles.conftest import HttpFiles, statuses  # noqa: E402
+from tests.ocpp.profiles.conftest import HttpFiles, statuses  # noqa: E402
 from tests.security.pki import Manufacturer, pem, sign_image  # noqa: E402
 from tests.security.support import install_roots  # noqa: E402
 

@@ -21,8 +21,8 @@ from ocpp.v16 import call
 
 from controller.config.keys import KEYS, Access, KeySpec, KeyType
 from tests.conftest import until
-from tests.link.support import Script
-from tests.profiles.conftest import HttpFiles, http_files  # noqa: F401 - the fixture
+from tests.ocpp.link.support import Script
+from tests.ocpp.profiles.conftest import HttpFiles, http_files  # noqa: F401 - the fixture
 from tests.security.support import TlsBackOffice, start, stop
 from tests.security.test_secrets import FORMAT, _back_office, archive_texts
 

@@ -9,8 +9,8 @@ from controller.ocpp.availability import FILE as AVAILABILITY_FILE
 from controller.ocpp.smartcharging import FILE as PROFILES_FILE
 from tests.conftest import Rig, until
 from tests.hardening.test_statefile import full_disk
-from tests.profiles.test_smartcharging import profile, set_profile
-from tests.profiles.test_trigger_security import make_cert, pem
+from tests.ocpp.profiles.test_smartcharging import profile, set_profile
+from tests.ocpp.profiles.test_trigger_security import make_cert, pem
 
 
 async def test_set_and_clear_charging_profile_on_a_full_disk(rig: Rig) -> None:

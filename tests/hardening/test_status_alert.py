@@ -12,7 +12,7 @@ from controller.ocpp.link import NotConnected
 from controller.ocpp.status import Status
 from controller.ocpp.statusq import StatusReporter
 from controller.transactions.journal import Journal
-from tests.link.test_status_reporter import Config, FakeSender, settle
+from tests.ocpp.link.test_status_reporter import Config, FakeSender, settle
 
 
 class Link:

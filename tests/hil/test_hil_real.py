@@ -2,7 +2,7 @@
 (docs/hil-rig.md). The board under test runs `chargepoint run` with its real board file and connects to the
 back office this test starts on HIL_BACKOFFICE_HOST:HIL_BACKOFFICE_PORT (default 0.0.0.0:9000) as
 HIL_IDENTITY (default HIL). Skipped everywhere else: CI runs the same scenario bodies on the virtual rig
-(tests/test_hil_virtual.py) and the rig's own behaviour on mock pins (tests/hil/test_real_rig.py)."""
+(tests/hil/test_hil_virtual.py) and the rig's own behaviour on mock pins (tests/hil/test_real_rig.py)."""
 
 from __future__ import annotations
 

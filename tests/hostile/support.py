@@ -10,7 +10,7 @@ from typing import Any
 
 from controller.clock import FakeClock
 from tests.hostile.office import HostileOffice
-from tests.link.support import Rig, start_station, stop_station
+from tests.ocpp.link.support import Rig, start_station, stop_station
 
 
 @asynccontextmanager

@@ -22,7 +22,7 @@ from controller.simcontrol.server import SimControlServer
 from tests.conftest import Rig, stop_rig, until
 from tests.mqtt.conftest import Broker, Watcher, watching
 from tests.mqtt.ha_schema import problems
-from tests.profiles.test_smartcharging import profile, set_profile
+from tests.ocpp.profiles.test_smartcharging import profile, set_profile
 
 BASE = "chargepoint/CP1"
 VALIDITY_S = 60

@@ -10,7 +10,7 @@ from pathlib import Path
 from ocpp.v16 import call
 
 from controller.backoffice.server import BackOffice
-from tests.link.support import Script, start_station, stop_station
+from tests.ocpp.link.support import Script, start_station, stop_station
 
 
 async def _rig(tmp_path: Path):  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from ocpp.v16 import call
 
 from controller.backoffice.server import BackOffice
 from controller.clock import FakeClock
-from tests.link.support import Script, start_station, stop_station, until
+from tests.ocpp.link.support import Script, start_station, stop_station, until
 
 
 def statuses(s: Script, cid: int = 1) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from controller.backoffice.server import BackOffice
-from tests.link.support import Rig, Script, start_station, stop_station, until
+from tests.ocpp.link.support import Rig, Script, start_station, stop_station, until
 
 OFFLINE_OK = {"AllowOfflineTxForUnknownId": "true", "MeterValueSampleInterval": "2"}
 

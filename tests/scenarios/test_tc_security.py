@@ -13,7 +13,7 @@ from pathlib import Path
 from ocpp.v16 import call
 
 from controller.backoffice.server import BackOffice
-from tests.link.support import Script, TestPki, start_station, stop_station, until
+from tests.ocpp.link.support import Script, TestPki, start_station, stop_station, until
 from tests.security.pki import CPO, Pki
 from tests.security.support import TlsBackOffice
 

@@ -1,5 +1,5 @@
 """Fast reconnects for the security scenarios (the real backoff, 1 s doubling to 60 s, is tested on a fake
-clock in tests/link); a throw-away PKI per test."""
+clock in tests/ocpp/link); a throw-away PKI per test."""
 
 from __future__ import annotations
 

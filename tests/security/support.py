@@ -22,7 +22,7 @@ from controller.ocpp.certcheck import CS_ROOT, MF_ROOT
 from controller.ocpp.certstore import CertStore
 from controller.simcontrol.server import SimControlServer
 from tests.conftest import Rig
-from tests.link.support import start_station
+from tests.ocpp.link.support import start_station
 from tests.security.pki import CPO, Pki, ec_key, key_pem, make_cert, name, pem
 
 KEY1 = "00112233445566778899AABBCCDDEEFF"

@@ -26,7 +26,7 @@ from ocpp.v16 import call
 from controller.backoffice.server import BackOffice
 from controller.ocpp.certstore import CertStore
 from tests.conftest import Rig, until
-from tests.link.support import Script
+from tests.ocpp.link.support import Script
 from tests.security.pki import CPO, NOW, Pki, ec_key, make_ca, pem
 from tests.security.support import (
     TlsBackOffice,

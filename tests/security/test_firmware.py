@@ -19,8 +19,8 @@ from ocpp.exceptions import NotSupportedError
 from ocpp.v16 import call
 
 from controller.ocpp import certcheck
-from tests.link.support import Script
-from tests.profiles.conftest import HttpFiles, calls, http_files, wait_statuses  # noqa: F401 - the fixture
+from tests.ocpp.link.support import Script
+from tests.ocpp.profiles.conftest import HttpFiles, calls, http_files, wait_statuses  # noqa: F401 - the fixture
 from tests.security.pki import NOW, Manufacturer, ec_key, make_ca, pem, rsa_key, sign_image
 from tests.security.support import TlsBackOffice, board_file, install_roots, start, stop
 

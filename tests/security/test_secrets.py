@@ -19,8 +19,8 @@ from ocpp.v16 import call
 from controller.config.keys import KEYS
 from controller.redact import MASK, redact_payload, redact_text, secret_key_names
 from tests.conftest import until
-from tests.link.support import Script
-from tests.profiles.conftest import HttpFiles, http_files  # noqa: F401 - the fixture
+from tests.ocpp.link.support import Script
+from tests.ocpp.profiles.conftest import HttpFiles, http_files  # noqa: F401 - the fixture
 from tests.security.support import KEY1, KEY2, TlsBackOffice, event_types, start, stop
 
 SECRET = frozenset(secret_key_names(KEYS))

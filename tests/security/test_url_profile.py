@@ -21,7 +21,7 @@ from controller.config.store import ConfigStore
 from controller.ocpp.conn_settings import link_settings, register_validators, url_problem
 from controller.ocpp.link import LinkSettings, NotConnected, connect_plan
 from controller.ocpp.tls import OcppTlsContext, client_context
-from tests.link.support import Script
+from tests.ocpp.link.support import Script
 from tests.security.pki import Pki
 from tests.security.support import (
     KEY1,

@@ -11,7 +11,14 @@ from pathlib import Path
 from ocpp.v16 import call
 
 from tests.conftest import Rig, until
-from tests.profiles.conftest import FtpServer, HttpFiles, calls, restart_after_reset, statuses, wait_statuses
+from tests.ocpp.profiles.conftest import (
+    FtpServer,
+    HttpFiles,
+    calls,
+    restart_after_reset,
+    statuses,
+    wait_statuses,
+)
 
 NOW = datetime.now(UTC).isoformat().replace("+00:00", "Z")
 

@@ -12,7 +12,7 @@ from ocpp.v16 import call
 
 from controller.evse.pwm import duty_for_current
 from tests.conftest import Rig, until
-from tests.profiles.conftest import restart_after_reset
+from tests.ocpp.profiles.conftest import restart_after_reset
 
 
 def profile(

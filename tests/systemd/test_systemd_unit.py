@@ -18,7 +18,7 @@ import pytest
 from board.loader import BOARD_DIR, Board, load_board
 from controller.__main__ import main
 
-UNIT = Path(__file__).resolve().parents[1] / "systemd" / "chargepoint.service"
+UNIT = Path(__file__).resolve().parents[2] / "systemd" / "chargepoint.service"
 SYSTEM_UNITS = Path("/usr/lib/systemd/system")
 MAX_EXPOSURE = 2.5
 MODBUS_PORT = 502  # the Modbus TCP port an Alfen-compatible master expects (below 1024: privileged)

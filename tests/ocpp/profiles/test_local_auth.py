@@ -11,7 +11,7 @@ from typing import Any
 from ocpp.v16 import call
 
 from tests.conftest import Rig, until
-from tests.profiles.conftest import calls, go_offline, go_online, restart_after_reset
+from tests.ocpp.profiles.conftest import calls, go_offline, go_online, restart_after_reset
 
 
 def entry(tag: str, status: str | None = "Accepted") -> dict[str, Any]:

@@ -18,7 +18,7 @@ import controller.ocpp.conn_settings as conn_settings
 from controller.backoffice.server import BackOffice
 from controller.clock import FakeClock
 from controller.ocpp.link import FALLBACK_AFTER, HeartbeatSettings, LinkSettings, OcppLink
-from tests.link.support import ConnectProxy, Script, in_records, start_station, stop_station, until
+from tests.ocpp.link.support import ConnectProxy, Script, in_records, start_station, stop_station, until
 
 
 @pytest.fixture

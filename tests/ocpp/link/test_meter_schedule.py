@@ -14,7 +14,7 @@ from ocpp.v16 import call
 from controller.backoffice.server import BackOffice
 from controller.clock import FakeClock
 from controller.timefmt import format_time, parse_time_or_none
-from tests.link.support import Rig, Script, in_records, start_station, stop_station, until
+from tests.ocpp.link.support import Rig, Script, in_records, start_station, stop_station, until
 
 
 async def _start(tmp_path: Path, wall: datetime, config: dict[str, str]) -> tuple[BackOffice, Rig, FakeClock, Script]:

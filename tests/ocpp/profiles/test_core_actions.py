@@ -11,7 +11,7 @@ import pytest
 from ocpp.v16 import call
 
 from tests.conftest import Rig, until
-from tests.profiles.conftest import calls, restart_after_reset
+from tests.ocpp.profiles.conftest import calls, restart_after_reset
 
 
 async def start_charging(rig: Rig, tag: str = "CARD1") -> Any:

@@ -17,7 +17,7 @@ from cryptography.x509.oid import NameOID
 from ocpp.v16 import call
 
 from tests.conftest import Rig, until
-from tests.profiles.conftest import HttpFiles, calls, restart_after_reset, wait_statuses
+from tests.ocpp.profiles.conftest import HttpFiles, calls, restart_after_reset, wait_statuses
 
 NOW = datetime.now(UTC)
 

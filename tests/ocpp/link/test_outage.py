@@ -14,7 +14,7 @@ from controller.backoffice.server import BackOffice
 from controller.clock import FakeClock
 from controller.ocpp.aligned import ALIVE_INTERVAL_S
 from controller.timefmt import format_time
-from tests.link.support import Rig, Script, start_station, stop_station, until
+from tests.ocpp.link.support import Rig, Script, start_station, stop_station, until
 
 
 async def _session_then_outage(tmp_path: Path, bo: BackOffice, config: dict[str, str]) -> tuple[int, FakeClock, int]:

@@ -154,7 +154,7 @@ def test_every_real_driver_module_declaration_is_registered() -> None:
 def test_board_imports_nothing_from_hal() -> None:
     import ast
 
-    root = Path(__file__).resolve().parents[1] / "board"
+    root = Path(__file__).resolve().parents[2] / "board"
     for path in root.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
@@ -261,7 +261,7 @@ def test_a_fixed_cable_board_loads_without_a_pp(tmp_path: Path, pp: str) -> None
 
 
 def test_every_shipped_socket_board_names_a_pp_on_each_connector() -> None:
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     for path in (builtin_board("sim"), builtin_board("sim-double"), builtin_board("cm4-rev1"), root / "bench/latency-board.toml"):
         board = load_board(path)
         assert not board.fixed_cable

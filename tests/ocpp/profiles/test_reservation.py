@@ -11,7 +11,7 @@ from typing import Any
 from ocpp.v16 import call
 
 from tests.conftest import Rig, until
-from tests.profiles.conftest import calls
+from tests.ocpp.profiles.conftest import calls
 
 
 def expiry(seconds: float) -> str:
