@@ -25,7 +25,13 @@ from urllib.parse import urlsplit, urlunsplit
 MASK = "***"
 _Q = "[\"']"  # JSON or Python quoting
 _STR = r"(?P<q>[\"'])(?P<val>(?:\\.|(?!(?P=q)).)*)(?:(?P=q)|$)"  # a string, or its start when cut short
-_URL_USERINFO = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s:@]*:[^@\s/]*@")
+# Linear in the text's length (a hostile peer's 1 MiB frame is redacted before it is traced or logged): a scheme
+# starts where no scheme character precedes it and is at most 32 characters long, the user at most 256 and the
+# password at most 4096, so no position is tried against a whole run of letters (which was quadratic: minutes for
+# a 1 MiB frame of letters, the main process stalled meanwhile).
+_URL_USERINFO = re.compile(
+    r"(?P<head>(?<![a-zA-Z0-9+.-])[a-zA-Z][a-zA-Z0-9+.-]{0,31}://)[^/\s:@]{0,256}:[^@\s/]{0,4096}@"
+)
 
 
 def secret_key_names(specs: Iterable[Any]) -> frozenset[str]:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
+import pytest
 from controller.clock import FakeClock
 from tests.hostile.office import NO_REPLY, HostileOffice, Incoming, result
 from tests.hostile.support import advance_until, remote_session, station_at
@@ -66,14 +68,29 @@ async def test_an_oversized_reply_fails_that_call_only_and_the_link_comes_back(t
 
 
 async def test_a_large_frame_within_the_limit_is_answered_and_keeps_the_connection(
-    tmp_path: Path, office: HostileOffice
+    tmp_path: Path, office: HostileOffice, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, "ocpp")  # as `chargepoint run --verbose`: every frame goes through redaction
     async with station_at(tmp_path, office):
         big = {"vendorId": "hostile", "data": "z" * (LINK_LIMIT - 4096)}
         reply = await office.call("DataTransfer", big)
         assert reply[0] == 3 and reply[2]["status"] in ("UnknownVendorId", "Rejected")
         assert office.connections == 1 and office.connected
         await answered_again(office)
+
+
+async def test_a_large_garbage_frame_and_a_large_callerror_are_traced_and_the_link_answers(
+    tmp_path: Path, office: HostileOffice, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Frames the trace and the log redact in full before cutting them short: 1 MiB of letters (not JSON) and a
+    CALLERROR whose description is a URL-like run of letters. Redacting them was quadratic (the main process
+    stalled for minutes, and the control loop then stops charging for a silent main process)."""
+    caplog.set_level(logging.INFO, "ocpp")
+    async with station_at(tmp_path, office):
+        await office.send_raw("ws" + "z" * (LINK_LIMIT - 4096))
+        await office.send_raw(json.dumps([4, "no-such-call", "GenericError", "http" + "a" * (LINK_LIMIT - 8192), {}]))
+        await answered_again(office)
+        assert office.connections == 1
 
 
 # -- duplicate message ids ----------------------------------------------------------------------------------------

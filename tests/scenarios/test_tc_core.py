@@ -27,6 +27,8 @@ async def test_tc001_cold_boot_rejected_then_accepted_after_the_interval(tmp_pat
     try:
         boot = await s.expect("BootNotification", chargePointVendor="OpenChargePoint", chargePointModel="CM4-AC")
         assert boot.response is not None and boot.response["status"] == "Rejected"
+        t0 = clock.monotonic()
+        await until(lambda: t0 + 60 in clock.deadlines(), 10, "the retry after the interval set on the fake clock")
         await clock.advance(59)
         await s.expect_none("BootNotification", within=0.5)  # not before the interval
         assert [r.action for r in bo.records if r.direction == "in"] == ["BootNotification"]  # nothing else

@@ -154,3 +154,14 @@ async def test_the_board_file_can_choose_the_decoded_form(tmp_path: Path) -> Non
     finally:
         await stop(rig)
         await bo.stop()
+
+
+def test_redaction_is_linear_in_the_text_length() -> None:
+    """A hostile peer's 1 MiB frame of letters (or of URL-looking runs) is redacted in one pass: the URL
+    pattern used to try every position against the whole run (quadratic; it hung this test for minutes)."""
+    from controller.redact import redact_text
+
+    secret = frozenset({"AuthorizationKey", "ProxyPassword"})
+    for text in ("z" * 2**20, "ws://" + "z" * 2**20, "ws://a" * 2**17, "a:" * 2**19, "http" + "b" * 2**20 + "://u:p@h"):
+        assert len(redact_text(text, secret)) <= len(text)
+    assert redact_text("x wss://user:pw@host/p", secret) == "x wss://***@host/p"
