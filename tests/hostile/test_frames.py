@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from controller.clock import FakeClock
 from tests.hostile.office import NO_REPLY, HostileOffice, Incoming, result
 from tests.hostile.support import advance_until, remote_session, station_at
