@@ -34,6 +34,7 @@ from board.loader import Board, DeviceSpec, load_board
 from board.schema import PHASE_RELAY_PARAMS
 from controller.evse.connector import EvseSettings
 from controller.evse.devio import hold_safe, read_inputs, write_outputs
+from controller.evse.gcpacer import CollectorPacer
 from controller.evse.loop import ControlLoop, StationLimitSettings
 from controller.evse.phaseswitch import RelaySettings
 from controller.evse.protocol import (
@@ -132,6 +133,7 @@ class Runner:
         self.ticks = 0
         self.overruns = 0
         self.max_tick_s = 0.0
+        self.collector = CollectorPacer()
 
     def send(self, msg: Any) -> None:
         self._out += encode(msg)
@@ -237,6 +239,7 @@ class Runner:
         self.send(Hello(PROTOCOL_VERSION, os.getpid(), tuple(sorted(self.power.sockets)), self.realtime))
         gc.collect()
         gc.freeze()
+        gc.disable()  # collections run between ticks (CollectorPacer), never in the middle of one
         self.deadman.kick(time.monotonic())
         self.deadman.start()
         next_tick = time.monotonic()
@@ -266,7 +269,11 @@ class Runner:
                 now = time.monotonic()
                 if next_tick < now:
                     next_tick = now
-                wait = next_tick - now
+                generation = self.collector.after_tick(now, next_tick - now, self.tick_s)
+                if generation is not None:
+                    gc.collect(generation)
+                    now = time.monotonic()
+                wait = max(0.0, next_tick - now)
                 readable, _, _ = select.select([self.sock.fileno(), self.edges.fileno()], [], [], wait)
                 if readable:
                     if self.edges.fileno() in readable:
