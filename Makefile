@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || { \
 		echo "python3 -m venv failed: installing Debian's python3-venv"; \
-		apt-get install -y python3-venv && $(PYTHON) -m venv $(VENV); }
+		DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
@@ -33,15 +33,15 @@ MOSQUITTO := $(shell PATH="$$PATH:/usr/sbin" command -v mosquitto 2>/dev/null)
 tools:
 ifeq ($(SYSTEMD_ANALYZE),)
 	@echo "systemd-analyze not found: installing Debian's systemd package"
-	apt-get install -y systemd || { apt-get update && apt-get install -y systemd; }
+	DEBIAN_FRONTEND=noninteractive apt-get install -y systemd || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y systemd; }
 endif
 ifeq ($(MOSQUITTO),)
 	@echo "mosquitto not found: installing Debian's mosquitto package (the MQTT tests' broker)"
-	apt-get install -y mosquitto || { apt-get update && apt-get install -y mosquitto; }
+	DEBIAN_FRONTEND=noninteractive apt-get install -y mosquitto || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y mosquitto; }
 endif
 	@# tests/web/test_browser.py drives Debian's chromium through chromium-driver (selenium, pinned)
 	@test -x /usr/bin/chromedriver || { echo "chromedriver not found: installing Debian's chromium and chromium-driver"; \
-		apt-get install -y chromium chromium-driver || { apt-get update && apt-get install -y chromium chromium-driver; }; }
+		DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; }; }
 
 # two workers (pytest-xdist): most tests wait on processes and sockets, so the suite takes about half the time.
 # `PYTEST_WORKERS=0 make test` runs it in one process.
